@@ -1,0 +1,116 @@
+//! The command line: clap types with their help, and nothing else.
+//!
+//! The rest of the program never sees these types; `commands.rs` turns them
+//! into plain options.
+
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::error::EXIT_CODES_HELP;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "backease",
+    version,
+    about = "Voice-guided trigger-point sessions for back pain, to follow with eyes closed",
+    long_about = "Voice-guided trigger-point sessions for back pain, to follow with eyes closed.\n\n\
+        backease talks you through working your back with a tennis ball against a wall: where to \
+        place it, when to lean in, exact silence for each hold, a chime, and when to switch sides.",
+    after_help = EXIT_CODES_HELP,
+    after_long_help = concat!(
+        "Examples:\n",
+        "  backease list\n",
+        "  backease play deep-spinal\n",
+        "  backease play deep-spinal --hold 45s --loop\n",
+        "  backease show full-back --hold 1m\n",
+        "  backease check ~/my-routine.ron\n\n",
+        "Exit codes:\n",
+        "  0    success\n",
+        "  1    a script has errors (each reported as file:line:column)\n",
+        "  2    usage error: bad option, or no routine by that name\n",
+        "  3    a file could not be read or written (missing, permissions, disk full)\n",
+        "  4    no audio output device\n",
+        "  5    the speech engine is missing or failed\n",
+        "  130  stopped with Ctrl-C"
+    )
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the built-in routines and your own scripts
+    #[command(
+        after_help = "Example:\n  backease list\n\nYour own scripts live in the folder this prints; `backease new NAME` starts one."
+    )]
+    List,
+
+    /// Print a routine's timeline: when each cue, chime and hold happens
+    #[command(
+        after_help = "Examples:\n  backease show deep-spinal\n  backease show full-back --hold 1m --rounds 2\n  backease show ./my-routine.ron --json"
+    )]
+    Show {
+        /// A built-in name, one of your scripts, or a path to a .ron file
+        routine: String,
+        #[command(flatten)]
+        timing: Timing,
+        /// Print the timeline as JSON
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Check scripts for mistakes, reporting each with file:line:column
+    #[command(
+        after_help = "Example:\n  backease check ~/.config/backease/scripts/*.ron\n\nExits 1 if any script has errors; warnings alone exit 0."
+    )]
+    Check {
+        /// Script files, or routine names
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<String>,
+    },
+
+    /// Write a commented starter script into your scripts folder
+    #[command(
+        after_help = "Example:\n  backease new evening\n  backease play evening\n\nNever overwrites an existing file."
+    )]
+    New {
+        /// The routine's name: lowercase letters, digits and dashes
+        name: String,
+    },
+}
+
+/// Options that change a routine's timing.
+#[derive(Debug, Clone, Args)]
+pub struct Timing {
+    /// Length of each hold, e.g. 30s, 45s, 1m (holds with their own length keep it)
+    #[arg(long, value_parser = parse_hold, value_name = "DURATION")]
+    pub hold: Option<Duration>,
+    /// Play the whole routine N times
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000), value_name = "N")]
+    pub rounds: Option<u32>,
+    /// Silence between rounds, e.g. 10s
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub rest: Option<Duration>,
+}
+
+fn parse_hold(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d > crate::script::MAX_HOLD {
+        return Err(format!(
+            "a hold is at most {}",
+            crate::duration::spoken(crate::script::MAX_HOLD)
+        ));
+    }
+    Ok(d)
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = crate::duration::parse(s).map_err(|e| e.to_string())?;
+    if d.is_zero() {
+        return Err("must be longer than zero".into());
+    }
+    Ok(d)
+}

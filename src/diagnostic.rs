@@ -1,0 +1,225 @@
+//! Problems found in a script, and how they are shown to a person.
+//!
+//! A [`Diagnostic`] holds a byte span; turning that into `file:line:column`
+//! and drawing the offending line with a caret under it happens only when it
+//! is printed, in the style of rustc. This module does not decide what is a
+//! problem: the reader (`syntax.rs`), the loader (`script.rs`) and the
+//! timeline (`timeline.rs`) do.
+
+use std::fmt::Write as _;
+use std::ops::Range;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    /// Byte offsets into the script's text.
+    pub span: Range<usize>,
+    /// Lowercase, no trailing period: "unknown chime \"bel\"".
+    pub message: String,
+    /// What to do about it, when there is something useful to say.
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn error(span: Range<usize>, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            span,
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    pub fn warning(span: Range<usize>, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            span,
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// A 1-based line and column (in characters) of a byte offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineCol {
+    pub line: usize,
+    pub column: usize,
+}
+
+pub fn line_col(source: &str, offset: usize) -> LineCol {
+    let offset = floor_char_boundary(source, offset.min(source.len()));
+    let before = &source[..offset];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    LineCol {
+        line: before.matches('\n').count() + 1,
+        column: before[line_start..].chars().count() + 1,
+    }
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// The most diagnostics printed for one file; the rest are counted. A file
+/// of binary junk must not bury the terminal.
+pub const MAX_SHOWN: usize = 50;
+
+/// Renders diagnostics as a person reads them:
+///
+/// ```text
+/// routine.ron:12:15: error: unknown chime "bel"
+///    |
+/// 12 |         Chime("bel"),
+///    |               ^^^^^
+///    = help: did you mean "bell"?
+/// ```
+pub fn render(path: &str, source: &str, diagnostics: &[Diagnostic]) -> String {
+    let mut out = String::new();
+    for d in diagnostics.iter().take(MAX_SHOWN) {
+        render_one(&mut out, path, source, d);
+    }
+    if diagnostics.len() > MAX_SHOWN {
+        let _ = writeln!(
+            out,
+            "{path}: … and {} more problems not shown",
+            diagnostics.len() - MAX_SHOWN
+        );
+    }
+    out
+}
+
+fn render_one(out: &mut String, path: &str, source: &str, d: &Diagnostic) {
+    let at = line_col(source, d.span.start);
+    let kind = match d.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    };
+    let _ = writeln!(
+        out,
+        "{path}:{}:{}: {kind}: {}",
+        at.line, at.column, d.message
+    );
+    let line_text = source.lines().nth(at.line - 1).unwrap_or("");
+    // Junk lines can be megabytes long; show the part around the caret.
+    let shown: String = line_text
+        .chars()
+        .take(200)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let gutter = at.line.to_string().len();
+    let pad = " ".repeat(gutter);
+    let span_chars = source
+        .get(d.span.clone())
+        .map(|s| s.chars().take_while(|&c| c != '\n').count())
+        .unwrap_or(1)
+        .max(1);
+    let caret_col = (at.column - 1).min(shown.chars().count());
+    let _ = writeln!(out, "{pad} |");
+    let _ = writeln!(out, "{} | {}", at.line, shown);
+    let _ = writeln!(
+        out,
+        "{pad} | {}{}",
+        " ".repeat(caret_col),
+        "^".repeat(span_chars.min(80))
+    );
+    if let Some(help) = &d.help {
+        let _ = writeln!(out, "{pad} = help: {help}");
+    }
+}
+
+/// The edit distance between two words, counting a swap of two neighbouring
+/// letters as one edit ("Sya" is one edit from "Say"), for "did you mean".
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+/// The closest of `candidates` to `word`, if it is close enough to be a typo.
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let lower = word.to_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(&lower, &c.to_lowercase()), c))
+        .filter(|&(d, c)| d <= (c.chars().count() / 3).max(1))
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_and_column_count_characters() {
+        let src = "ab\ncdé f\n";
+        assert_eq!(line_col(src, 0), LineCol { line: 1, column: 1 });
+        assert_eq!(line_col(src, 3), LineCol { line: 2, column: 1 });
+        // 'é' is two bytes but one column.
+        assert_eq!(line_col(src, 7), LineCol { line: 2, column: 4 });
+    }
+
+    #[test]
+    fn renders_like_rustc() {
+        let src = "Routine(\n    steps: [Chime(\"bel\")],\n)\n";
+        let d =
+            Diagnostic::error(27..32, "unknown chime \"bel\"").with_help("did you mean \"bell\"?");
+        expect_test::expect![[r#"
+            r.ron:2:19: error: unknown chime "bel"
+              |
+            2 |     steps: [Chime("bel")],
+              |                   ^^^^^
+              = help: did you mean "bell"?
+        "#]]
+        .assert_eq(&render("r.ron", src, &[d]));
+    }
+
+    #[test]
+    fn suggestions_only_for_near_misses() {
+        assert_eq!(did_you_mean("bel", ["bell", "gong", "tick"]), Some("bell"));
+        assert_eq!(did_you_mean("Sya", ["Say", "Pause"]), Some("Say"));
+        assert_eq!(did_you_mean("xylophone", ["bell", "gong"]), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+}

@@ -1,0 +1,87 @@
+//! The failures a user sees, each with its exit code and a hint of what to
+//! do next.
+//!
+//! Everything the program reports on the way out is a [`Failure`]; other
+//! errors are wrapped into one at the edge, so `main` needs no knowledge of
+//! where they came from.
+
+use std::fmt;
+
+/// Exit codes, documented in `--help` and the README.
+pub mod code {
+    pub const OK: u8 = 0;
+    /// A script (or the config file) has errors.
+    pub const INVALID: u8 = 1;
+    /// The command line is wrong, or names no routine.
+    pub const USAGE: u8 = 2;
+    /// A file could not be read or written (missing, no permission, disk full).
+    pub const IO: u8 = 3;
+    /// No audio output device could be opened.
+    pub const NO_DEVICE: u8 = 4;
+    /// The speech engine is missing or failed.
+    pub const SPEECH: u8 = 5;
+    /// Stopped by Ctrl-C.
+    pub const INTERRUPTED: u8 = 130;
+}
+
+/// Shown at the end of `backease --help`.
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0    success
+  1    a script has errors (each reported as file:line:column)
+  2    usage error: bad option, or no routine by that name
+  3    a file could not be read or written (missing, permissions, disk full)
+  4    no audio output device
+  5    the speech engine is missing or failed
+  130  stopped with Ctrl-C";
+
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl Failure {
+    pub fn new(code: u8, message: impl Into<String>) -> Self {
+        Failure {
+            code,
+            message: message.into(),
+            hint: None,
+        }
+    }
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(code::INVALID, message)
+    }
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(code::USAGE, message)
+    }
+    pub fn io(message: impl Into<String>) -> Self {
+        Self::new(code::IO, message)
+    }
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// A short, plain reason for an I/O error; a full disk says so in words.
+pub fn io_reason(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(28) => "the disk is full".into(),
+        Some(122) => "the disk quota is exceeded".into(),
+        _ => match e.kind() {
+            std::io::ErrorKind::NotFound => "no such file or folder".into(),
+            std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+            _ => e.to_string(),
+        },
+    }
+}

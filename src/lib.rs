@@ -1,0 +1,50 @@
+//! backease: voice-guided trigger-point sessions, played from RON scripts.
+//!
+//! The flow is script text → [`syntax`] tree → [`script::Script`] →
+//! [`timeline::Timeline`] (pure) → sound. `ARCHITECTURE.md` has the map.
+
+pub mod cli;
+pub mod commands;
+pub mod diagnostic;
+pub mod duration;
+pub mod error;
+pub mod fsutil;
+pub mod library;
+pub mod script;
+pub mod show;
+pub mod sound;
+pub mod syntax;
+pub mod timeline;
+
+use std::ffi::OsString;
+
+use clap::Parser;
+
+/// Runs backease with these arguments and returns the exit code.
+pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
+    let cli = match cli::Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                error::code::USAGE
+            } else {
+                error::code::OK
+            };
+        }
+    };
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    let (mut out, mut err) = (stdout.lock(), stderr.lock());
+    match commands::dispatch(cli.command, &mut out, &mut err) {
+        Ok(code) => code,
+        Err(failure) => {
+            use std::io::Write;
+            let _ = writeln!(err, "backease: error: {}", failure.message);
+            if let Some(hint) = &failure.hint {
+                let _ = writeln!(err, "hint: {hint}");
+            }
+            failure.code
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! Where routines come from: the built-ins compiled into the binary, the
+//! user's scripts folder, or a path, and how a ROUTINE argument picks one.
+//!
+//! This module reads files and knows folders; it does not interpret
+//! scripts beyond handing their text to `script::load`.
+
+use std::path::{Path, PathBuf};
+
+use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::error::Failure;
+use crate::script::{self, Script};
+
+/// The built-in routines, embedded so the binary works from anywhere.
+pub const BUILTINS: [(&str, &str); 4] = [
+    ("deep-spinal", include_str!("../scripts/deep-spinal.ron")),
+    (
+        "gluteus-medius",
+        include_str!("../scripts/gluteus-medius.ron"),
+    ),
+    (
+        "quadratus-lumborum",
+        include_str!("../scripts/quadratus-lumborum.ron"),
+    ),
+    ("full-back", include_str!("../scripts/full-back.ron")),
+];
+
+/// Scripts larger than this are refused before reading: no routine a
+/// person writes comes near it, and a stray huge file must not stall.
+pub const MAX_SCRIPT_BYTES: u64 = 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Builtin,
+    /// In the user's scripts folder.
+    User(PathBuf),
+    /// Named by path on the command line.
+    File(PathBuf),
+}
+
+/// A script's text and where it came from, loaded or not.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub name: String,
+    pub origin: Origin,
+    /// How to name the file in messages.
+    pub display: String,
+    pub text: String,
+    pub script: Option<Script>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Loaded {
+    pub fn errors(&self) -> usize {
+        self.diagnostics.iter().filter(|d| d.is_error()).count()
+    }
+
+    /// The problems, drawn for a terminal.
+    pub fn report(&self) -> String {
+        crate::diagnostic::render(&self.display, &self.text, &self.diagnostics)
+    }
+}
+
+/// The user's scripts folder, e.g. `~/.config/backease/scripts`.
+pub fn user_dir() -> Option<PathBuf> {
+    dirs::config_dir().map(|d| d.join("backease").join("scripts"))
+}
+
+/// Reads and loads the routine a ROUTINE argument names: a path (it has a
+/// slash or ends in `.ron`), else a user script, else a built-in.
+pub fn resolve(routine: &str) -> Result<Loaded, Failure> {
+    if routine.contains(std::path::MAIN_SEPARATOR)
+        || routine.contains('/')
+        || routine.ends_with(".ron")
+    {
+        return load_file(Path::new(routine), Origin::File(PathBuf::from(routine)));
+    }
+    if let Some(dir) = user_dir() {
+        let path = dir.join(format!("{routine}.ron"));
+        if path.is_file() {
+            return load_file(&path, Origin::User(path.clone()));
+        }
+    }
+    if let Some(&(name, text)) = BUILTINS.iter().find(|(n, _)| *n == routine) {
+        return Ok(load_builtin(name, text));
+    }
+    let names = all_names();
+    let hint = match did_you_mean(routine, names.iter().map(String::as_str)) {
+        Some(s) => format!("did you mean `{s}`? `backease list` shows every routine"),
+        None => format!(
+            "the routines are {}; `backease list` shows them all",
+            names.join(", ")
+        ),
+    };
+    Err(Failure::usage(format!("no routine named `{routine}`")).hint(hint))
+}
+
+pub fn load_builtin(name: &str, text: &str) -> Loaded {
+    let (script, diagnostics) = script::load(text, None, name);
+    Loaded {
+        name: name.to_string(),
+        origin: Origin::Builtin,
+        display: format!("<built-in {name}>"),
+        text: text.to_string(),
+        script,
+        diagnostics,
+    }
+}
+
+/// Reads a script file. Problems with the file itself (missing, too large)
+/// are failures; problems in its text are diagnostics.
+pub fn load_file(path: &Path, origin: Origin) -> Result<Loaded, Failure> {
+    let display = path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(|e| {
+        Failure::io(format!(
+            "cannot read {display}: {}",
+            crate::error::io_reason(&e)
+        ))
+        .hint("check the path; `backease list` shows the routines by name")
+    })?;
+    if meta.is_dir() {
+        return Err(Failure::io(format!("{display} is a folder, not a script")));
+    }
+    if meta.len() > MAX_SCRIPT_BYTES {
+        return Err(Failure::invalid(format!(
+            "{display} is {} KiB; a script is at most {} KiB",
+            meta.len() / 1024,
+            MAX_SCRIPT_BYTES / 1024
+        ))
+        .hint("is this the right file? scripts are short RON text files"));
+    }
+    let bytes = std::fs::read(path).map_err(|e| {
+        Failure::io(format!(
+            "cannot read {display}: {}",
+            crate::error::io_reason(&e)
+        ))
+    })?;
+    let name = path
+        .file_stem()
+        .map_or_else(|| "routine".into(), |s| s.to_string_lossy().into_owned());
+    let (text, script, diagnostics) = match String::from_utf8(bytes) {
+        Ok(text) => {
+            let (script, diags) = script::load(&text, path.parent(), &name);
+            (text, script, diags)
+        }
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            let d = Diagnostic::error(at..at + 1, "the file is not UTF-8 text")
+                .with_help("scripts are plain text; is this an audio or binary file?");
+            (text, None, vec![d])
+        }
+    };
+    Ok(Loaded {
+        name,
+        origin,
+        display,
+        text,
+        script,
+        diagnostics,
+    })
+}
+
+/// Every routine name a user can play: built-ins and their own.
+pub fn all_names() -> Vec<String> {
+    let mut names: Vec<String> = BUILTINS.iter().map(|(n, _)| n.to_string()).collect();
+    for path in user_scripts() {
+        if let Some(stem) = path.file_stem() {
+            let stem = stem.to_string_lossy().into_owned();
+            if !names.contains(&stem) {
+                names.push(stem);
+            }
+        }
+    }
+    names
+}
+
+/// The `.ron` files in the user's scripts folder, sorted by name.
+pub fn user_scripts() -> Vec<PathBuf> {
+    let Some(dir) = user_dir() else {
+        return Vec::new();
+    };
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "ron") && p.is_file())
+        .collect();
+    paths.sort();
+    paths
+}
+
+/// The script `backease new` writes: every kind of step, commented.
+pub fn starter(name: &str) -> String {
+    include_str!("starter.ron").replace("{{name}}", name)
+}

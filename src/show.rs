@@ -1,0 +1,127 @@
+//! A timeline written out for people (`show`) and for programs (`show --json`).
+//!
+//! Pure formatting: it takes a finished [`Timeline`] and returns text.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::duration;
+use crate::script::Script;
+use crate::timeline::{SAMPLE_RATE, Sound, Timeline, to_duration};
+
+/// One line per event with an `mm:ss` timestamp, then the total.
+pub fn text(script: &Script, timeline: &Timeline) -> String {
+    let mut out = String::new();
+    let rounds = match timeline.rounds {
+        1 => "1 round".to_string(),
+        n => format!("{n} rounds"),
+    };
+    let _ = writeln!(out, "{} — {}", script.name, script.title);
+    let _ = writeln!(out, "{}", script.summary);
+    let _ = writeln!(
+        out,
+        "hold {} · {rounds} · {} in all\n",
+        duration::short(timeline.hold),
+        duration::clock(timeline.duration())
+    );
+    for e in &timeline.events {
+        let at = duration::clock(to_duration(e.start));
+        let len = duration::short(to_duration(e.length));
+        let side = e
+            .side
+            .map(|s| format!(" ({} side)", s.word()))
+            .unwrap_or_default();
+        let (kind, what) = match &e.sound {
+            Sound::Speech(words) => ("say", format!("“{words}”")),
+            Sound::Chime(c) => ("chime", c.name().to_string()),
+            Sound::File(p) => ("sound", p.display().to_string()),
+            Sound::Silence => ("pause", len),
+            Sound::Hold => ("hold", format!("{len} of silence{side}")),
+            Sound::Strokes(n) => ("strokes", format!("{n} over {len}{side}")),
+            Sound::Rest => ("rest", format!("{len} before round {}", e.round)),
+        };
+        if e.overlay {
+            let _ = writeln!(out, "{at}    · {kind:<6} {what}");
+        } else {
+            let _ = writeln!(out, "{at}  {kind:<8} {what}");
+        }
+    }
+    let _ = writeln!(out, "{}  end", duration::clock(timeline.duration()));
+    out
+}
+
+#[derive(Serialize)]
+struct JsonTimeline<'a> {
+    name: &'a str,
+    title: &'a str,
+    summary: &'a str,
+    hold_ms: u128,
+    rounds: u32,
+    total_ms: u128,
+    sample_rate: u32,
+    total_samples: u64,
+    events: Vec<JsonEvent>,
+}
+
+#[derive(Serialize)]
+struct JsonEvent {
+    start_ms: u128,
+    length_ms: u128,
+    start_sample: u64,
+    length_samples: u64,
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chime: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<String>,
+    overlay: bool,
+    round: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    side: Option<&'static str>,
+}
+
+pub fn json(script: &Script, timeline: &Timeline) -> String {
+    let events = timeline
+        .events
+        .iter()
+        .map(|e| {
+            let (kind, text, chime, path) = match &e.sound {
+                Sound::Speech(w) => ("say", Some(w.clone()), None, None),
+                Sound::Chime(c) => ("chime", None, Some(c.name()), None),
+                Sound::File(p) => ("sound", None, None, Some(p.display().to_string())),
+                Sound::Silence => ("pause", None, None, None),
+                Sound::Hold => ("hold", None, None, None),
+                Sound::Strokes(_) => ("strokes", None, None, None),
+                Sound::Rest => ("rest", None, None, None),
+            };
+            JsonEvent {
+                start_ms: to_duration(e.start).as_millis(),
+                length_ms: to_duration(e.length).as_millis(),
+                start_sample: e.start,
+                length_samples: e.length,
+                kind,
+                text,
+                chime,
+                path,
+                overlay: e.overlay,
+                round: e.round,
+                side: e.side.map(|s| s.word()),
+            }
+        })
+        .collect();
+    let doc = JsonTimeline {
+        name: &script.name,
+        title: &script.title,
+        summary: &script.summary,
+        hold_ms: timeline.hold.as_millis(),
+        rounds: timeline.rounds,
+        total_ms: timeline.duration().as_millis(),
+        sample_rate: SAMPLE_RATE,
+        total_samples: timeline.total,
+        events,
+    };
+    serde_json::to_string_pretty(&doc).expect("timeline JSON has only plain fields") + "\n"
+}

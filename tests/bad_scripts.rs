@@ -1,0 +1,366 @@
+//! Bad scripts, one case each: the exact line, column and message of every
+//! problem reported. Steps are written from line 2, column 1.
+
+use expect_test::{Expect, expect};
+
+use backease::diagnostic::line_col;
+use backease::script::load;
+use backease::timeline::{Estimate, Options, compile};
+
+/// Loads a whole script, builds its timeline if it loaded, and lists every
+/// problem as `line:column: severity: message`.
+#[track_caller]
+fn check_script(source: &str, expect: Expect) {
+    let dir = tempfile::tempdir().unwrap();
+    let (script, mut diags) = load(source, Some(dir.path()), "test");
+    if let Some(script) = script {
+        diags.extend(compile(&script, &Options::default(), &Estimate::default()).diagnostics);
+    }
+    let root = dir.path().display().to_string();
+    let got: String = diags
+        .iter()
+        .map(|d| {
+            let at = line_col(source, d.span.start);
+            let help = d
+                .help
+                .as_ref()
+                .map(|h| format!(" [{h}]"))
+                .unwrap_or_default();
+            format!(
+                "{}:{}: {:?}: {}{help}\n",
+                at.line, at.column, d.severity, d.message
+            )
+            .replace(&root, "<dir>")
+        })
+        .collect();
+    expect.assert_eq(&got);
+}
+
+/// The same, for steps placed in a routine that is otherwise correct.
+#[track_caller]
+fn check(steps: &str, expect: Expect) {
+    check_script(
+        &format!("Routine(title: \"T\", summary: \"S\", steps: [\n{steps}\n])"),
+        expect,
+    );
+}
+
+#[test]
+fn unknown_names() {
+    check(
+        r#"Sya("hi")"#,
+        expect![[r#"
+        2:1: Error: unknown step `Sya` [did you mean `Say`?]
+    "#]],
+    );
+    check(
+        r#"Beep("hi")"#,
+        expect![[r#"
+        2:1: Error: unknown step `Beep` [steps are Say, Pause, Chime, Sound, Hold, Repeat, Sides and Strokes]
+    "#]],
+    );
+    check(
+        r#"Chime("bel")"#,
+        expect![[r#"
+        2:7: Error: unknown chime "bel" [did you mean "bell"?]
+    "#]],
+    );
+    check(
+        r#"Hold(lenght: "30s")"#,
+        expect![[r#"
+        2:6: Error: Hold has no field `lenght` [did you mean `length`?]
+    "#]],
+    );
+    check(
+        r#"Strokes(count: 8, every: "2s", mark: Beep)"#,
+        expect![[r#"
+        2:38: Error: the mark is `Tick` or `Count` [Tick plays the tick chime; Count says the stroke number]
+    "#]],
+    );
+    check(
+        r#"Hold(cues: [Say("x")])"#,
+        expect![[r#"
+        2:13: Error: a hold cue is written At(…), not `Say` [write At("15s", "Breathe out")]
+    "#]],
+    );
+    check_script(
+        r#"Rutine(title: "T", summary: "S", steps: [Say("a")])"#,
+        expect![[r#"
+        1:1: Error: a script starts with `Routine(`, not `Rutine` [write Routine(title: "…", summary: "…", steps: [ … ])]
+    "#]],
+    );
+    check_script(
+        r#"Routine(title: "T", summary: "S", defaults: (hould: "30s"), steps: [Say("a")])"#,
+        expect![[r#"
+        1:46: Error: defaults has no field `hould` [did you mean `hold`?]
+    "#]],
+    );
+}
+
+#[test]
+fn missing_and_repeated_fields() {
+    check_script(
+        r#"Routine(summary: "S", steps: [Say("a")])"#,
+        expect![[r#"
+        1:1: Error: Routine is missing the field `title` [add title: "…"]
+    "#]],
+    );
+    check(
+        r#"Repeat(steps: [Say("a")])"#,
+        expect![[r#"
+        2:1: Error: Repeat is missing the field `times` [add times: 2]
+    "#]],
+    );
+    check(
+        r#"Strokes(count: 8)"#,
+        expect![[r#"
+        2:1: Error: Strokes is missing the field `every` [add every: "3s"]
+    "#]],
+    );
+    check(
+        r#"Hold(length: "10s", length: "20s")"#,
+        expect![[r#"
+        2:21: Error: `length` is given twice
+    "#]],
+    );
+    check(
+        r#"Say"#,
+        expect![[r#"
+        2:1: Error: Say needs the text to speak [write Say("Lean back into the ball")]
+    "#]],
+    );
+    check(
+        r#"Say("a", "b")"#,
+        expect![[r#"
+        2:10: Error: Say takes one value [write Say("Lean back into the ball")]
+    "#]],
+    );
+    check(
+        r#"Say(text: "a")"#,
+        expect![[r#"
+        2:1: Error: Say takes its value directly, without a field name [write Say("Lean back into the ball")]
+    "#]],
+    );
+    check(
+        r#""just text""#,
+        expect![[r#"
+        2:1: Error: a step needs a kind [to speak this text, write Say("…")]
+    "#]],
+    );
+    check_script(
+        r#"Routine(title: "T", summary: "S", steps: [])"#,
+        expect![[r#"
+        1:42: Error: the routine has no steps
+    "#]],
+    );
+    check(
+        r#"Sides([])"#,
+        expect![[r#"
+        2:7: Error: Sides has no steps
+    "#]],
+    );
+}
+
+#[test]
+fn empty_text_and_variables() {
+    check(
+        r#"Say("")"#,
+        expect![[r#"
+        2:5: Error: empty cue text
+    "#]],
+    );
+    check(
+        r#"Say("   ")"#,
+        expect![[r#"
+        2:5: Error: empty cue text
+    "#]],
+    );
+    check(
+        r#"Sides([Say("lean {sied}")])"#,
+        expect![[r#"
+        2:18: Error: undefined variable {sied} [did you mean {side}?]
+    "#]],
+    );
+    check(
+        r#"Say("ball on the {side}")"#,
+        expect![[r#"
+        2:18: Error: {side} is only known inside Sides(…) [wrap these steps in Sides([ … ]) to do them on each side]
+    "#]],
+    );
+    check(
+        r#"Say("a {side")"#,
+        expect![[r#"
+        2:8: Error: unclosed `{` in cue text [variables are written {side}; write `{{` for a literal brace]
+    "#]],
+    );
+    check(
+        r#"Say("a } b")"#,
+        expect![[r#"
+        2:8: Error: unmatched `}` in cue text [write `}}` for a literal brace]
+    "#]],
+    );
+}
+
+#[test]
+fn durations_and_counts() {
+    check(
+        r#"Pause("30")"#,
+        expect![[r#"
+        2:7: Error: "30" has no unit; write "30s" for seconds
+    "#]],
+    );
+    check(
+        r#"Pause(30s)"#,
+        expect![[r#"
+        2:7: Error: durations are written in quotes: "30s"
+    "#]],
+    );
+    check(
+        r#"Pause(30)"#,
+        expect![[r#"
+        2:7: Error: a pause needs a unit [write it in quotes with a unit, like "30s"]
+    "#]],
+    );
+    check(
+        r#"Pause("0s")"#,
+        expect![[r#"
+        2:7: Error: a pause is zero
+    "#]],
+    );
+    check(
+        r#"Pause("2 fortnights")"#,
+        expect![[r#"
+        2:7: Error: unknown unit "fortnights" in "2 fortnights"; use h, m, s or ms
+    "#]],
+    );
+    check(
+        r#"Hold(length: "11m")"#,
+        expect![[r#"
+        2:14: Error: a hold of 11 minutes is longer than the limit of 10 minutes
+    "#]],
+    );
+    check(
+        r#"Pause("3h")"#,
+        expect![[r#"
+        2:7: Error: a pause of 3 hours is longer than the limit of 1 hour
+    "#]],
+    );
+    check(
+        r#"Repeat(times: 0, steps: [Say("a")])"#,
+        expect![[r#"
+        2:15: Error: times must be from 1 to 1000, not 0
+    "#]],
+    );
+    check(
+        r#"Repeat(times: 1001, steps: [Say("a")])"#,
+        expect![[r#"
+        2:15: Error: times must be from 1 to 1000, not 1001
+    "#]],
+    );
+    check(
+        r#"Strokes(count: 0, every: "2s")"#,
+        expect![[r#"
+        2:16: Error: the number of strokes must be from 1 to 1000, not 0
+    "#]],
+    );
+    check_script(
+        r#"Routine(title: "T", summary: "S", defaults: (rounds: 0), steps: [Say("a")])"#,
+        expect![[r#"
+        1:54: Error: rounds must be from 1 to 1000, not 0
+    "#]],
+    );
+    check(
+        r#"Repeat(times: 100, steps: [Hold(length: "10m")])"#,
+        expect![[r#"
+        2:1: Error: the session would last more than 12 hours [lower the repeat counts, --rounds or --hold]
+    "#]],
+    );
+}
+
+#[test]
+fn hold_cues() {
+    check(
+        r#"Hold(cues: [At("50s", "x")])"#,
+        expect![[r#"
+        2:16: Error: this cue at 50s is past the end of the hold (45 seconds) [move it earlier or make the hold longer]
+    "#]],
+    );
+    check(
+        r#"Hold(countdown: 60)"#,
+        expect![[r#"
+        2:17: Error: a countdown of 60 does not fit in a hold of 45 seconds
+    "#]],
+    );
+    check(
+        r#"Hold(cues: [At("5s", "a long sentence of many many words here"), At("6s", "b")])"#,
+        expect![[r#"
+        2:13: Warning: this cue takes about 3.0s and is still sounding when the next starts 1s later [space the cues further apart or shorten the text]
+    "#]],
+    );
+    check(
+        r#"Hold(cues: [At("44s", "one more long sentence to finish")])"#,
+        expect![[r#"
+        2:13: Warning: this cue takes about 2.4s and is still sounding when the hold ends [space the cues further apart or shorten the text]
+    "#]],
+    );
+}
+
+#[test]
+fn files_and_nesting() {
+    check(
+        r#"Sound("missing.wav")"#,
+        expect![[r#"
+        2:7: Error: sound file not found: <dir>/missing.wav [paths are relative to the script's own folder]
+    "#]],
+    );
+    let deep = (0..10).fold(r#"Say("a")"#.to_string(), |inner, _| {
+        format!("Repeat(times: 1, steps: [{inner}])")
+    });
+    check(
+        &deep,
+        expect![[r#"
+        2:225: Error: steps nest more than 8 deep
+    "#]],
+    );
+}
+
+#[test]
+fn syntax_errors() {
+    check(
+        r#"Say("unclosed)"#,
+        expect![[r#"
+        2:5: Error: this string is never closed with "
+    "#]],
+    );
+    check(
+        r#"Say('hi')"#,
+        expect![[r#"
+        2:5: Error: text goes between double quotes ("like this"), not single quotes
+    "#]],
+    );
+    check(
+        "Say(\"a\")\nSay(\"b\")",
+        expect![[r#"
+        2:9: Error: expected `,` between items
+    "#]],
+    );
+    check_script(
+        "",
+        expect![[r#"
+        1:1: Error: the file is empty [a routine starts `Routine(` and ends with `)`; `backease new NAME` writes a starter]
+    "#]],
+    );
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    check(
+        r#"Sya("a"), Chime("bel"), Pause("0s"), Say("{sied}")"#,
+        expect![[r#"
+        2:1: Error: unknown step `Sya` [did you mean `Say`?]
+        2:17: Error: unknown chime "bel" [did you mean "bell"?]
+        2:31: Error: a pause is zero
+        2:43: Error: undefined variable {sied} [did you mean {side}?]
+    "#]],
+    );
+}

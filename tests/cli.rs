@@ -1,0 +1,322 @@
+//! The real binary, driven as a user would: every command, its output,
+//! its exit code, and what it leaves on disk.
+
+use expect_test::{expect, expect_file};
+
+use crate::support::Sandbox;
+
+const BUILTINS: [&str; 4] = [
+    "deep-spinal",
+    "gluteus-medius",
+    "quadratus-lumborum",
+    "full-back",
+];
+
+#[test]
+fn show_every_builtin() {
+    let sb = Sandbox::new();
+    for name in BUILTINS {
+        let run = sb.run(&["show", name]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(run.stderr, "", "a built-in must have no warnings");
+        expect_file![format!("snapshots/show-{name}.txt")].assert_eq(&run.stdout);
+    }
+}
+
+#[test]
+fn show_json_is_consistent_with_the_timeline() {
+    let sb = Sandbox::new();
+    let run = sb.run(&[
+        "show",
+        "deep-spinal",
+        "--json",
+        "--hold",
+        "30s",
+        "--rounds",
+        "2",
+        "--rest",
+        "5s",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(doc["hold_ms"], 30_000);
+    assert_eq!(doc["rounds"], 2);
+    let events = doc["events"].as_array().unwrap();
+    // Steps follow each other without gaps, and the last ends at the total.
+    let mut cursor = 0;
+    for e in events.iter().filter(|e| e["overlay"] == false) {
+        assert_eq!(e["start_sample"].as_u64().unwrap(), cursor, "{e}");
+        cursor += e["length_samples"].as_u64().unwrap();
+    }
+    assert_eq!(cursor, doc["total_samples"].as_u64().unwrap());
+    let holds: Vec<_> = events.iter().filter(|e| e["kind"] == "hold").collect();
+    assert_eq!(holds.len(), 4, "two sides, two rounds");
+    assert!(holds.iter().all(|h| h["length_ms"] == 30_000));
+    let rests: Vec<_> = events.iter().filter(|e| e["kind"] == "rest").collect();
+    assert_eq!(rests.len(), 1);
+    assert_eq!(rests[0]["length_ms"], 5_000);
+    let sides: Vec<_> = holds.iter().map(|h| h["side"].as_str().unwrap()).collect();
+    assert_eq!(sides, ["left", "right", "left", "right"]);
+}
+
+#[test]
+fn hold_changes_only_the_holds() {
+    let sb = Sandbox::new();
+    let total = |hold: &str| {
+        let run = sb.run(&["show", "deep-spinal", "--json", "--hold", hold]);
+        let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        doc["total_ms"].as_u64().unwrap() as i64
+    };
+    // Two holds (left and right), each 15 s longer; the spoken "{hold}"
+    // text is the same length in words.
+    assert_eq!(total("45s") - total("30s"), 30_000);
+}
+
+#[test]
+fn list_shows_builtins_and_user_scripts_with_shadowing() {
+    let sb = Sandbox::new();
+    let starter = |name: &str| {
+        format!(
+            "Routine(title: \"Mine\", summary: \"My {name}\", steps: [Say(\"hello\"), Pause(\"1m\")])"
+        )
+    };
+    std::fs::create_dir_all(sb.scripts_dir()).unwrap();
+    std::fs::write(
+        sb.scripts_dir().join("deep-spinal.ron"),
+        starter("deep spinal"),
+    )
+    .unwrap();
+    std::fs::write(sb.scripts_dir().join("evening.ron"), starter("evening")).unwrap();
+    std::fs::write(sb.scripts_dir().join("broken.ron"), "Routine(").unwrap();
+    let run = sb.run(&["list"]);
+    expect![[r#"
+        exit 0
+        --- stdout
+        Built-in routines (length at the default hold):
+          deep-spinal            04:51  Tennis ball against a wall on the muscle beside the spine, left then right  (shadowed by your script)
+          gluteus-medius         03:15  Thumb strokes below the hip bone, one direction like ironing, left then right
+          quadratus-lumborum     05:38  Thumb, then ball, worked across the low back just under the ribs, left then right
+          full-back              08:06  All three points in a row: beside the spine, below the hip, under the ribs
+
+        Your scripts, in <tmp>/config/backease/scripts:
+          broken                     -  has errors: run `backease check <tmp>/config/backease/scripts/broken.ron`
+          deep-spinal            01:00  My deep spinal  (shadows the built-in)
+          evening                01:00  My evening
+        --- stderr
+    "#]]
+    .assert_eq(&run.snapshot(&sb));
+    // The user's script now answers to the built-in's name.
+    let run = sb.run(&["show", "deep-spinal"]);
+    assert!(run.stdout.contains("My deep spinal"), "{}", run.stdout);
+}
+
+#[test]
+fn new_writes_a_starter_that_checks_and_never_overwrites() {
+    let sb = Sandbox::new();
+    let run = sb.run(&["new", "evening"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let path = sb.scripts_dir().join("evening.ron");
+    assert_eq!(
+        run.stdout.lines().next().unwrap(),
+        path.display().to_string()
+    );
+    let written = std::fs::read_to_string(&path).unwrap();
+    assert!(written.contains("name: \"evening\""));
+
+    let check = sb.run(&["check", path.to_str().unwrap()]);
+    assert_eq!(
+        (check.code, check.stderr.as_str()),
+        (0, ""),
+        "{}",
+        check.stderr
+    );
+    // By name too, since it is in the scripts folder.
+    assert_eq!(sb.run(&["check", "evening"]).code, 0);
+
+    std::fs::write(&path, "my edits").unwrap();
+    let again = sb.run(&["new", "evening"]);
+    assert_eq!(again.code, 3);
+    assert!(again.stderr.contains("already exists"), "{}", again.stderr);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "my edits");
+
+    let bad = sb.run(&["new", "My Routine"]);
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr.contains("`My Routine` is not a routine name"),
+        "{}",
+        bad.stderr
+    );
+}
+
+#[test]
+fn new_on_a_full_disk_fails_cleanly() {
+    // A tiny filesystem of our own, filled up, in a private mount namespace.
+    let sb = Sandbox::new();
+    let config = sb.config_dir();
+    std::fs::create_dir_all(&config).unwrap();
+    let script = format!(
+        "mount -t tmpfs -o size=16k none '{c}' && mkdir -p '{c}/backease/scripts' && \
+         (dd if=/dev/zero of='{c}/fill' bs=1k count=64 2>/dev/null; true) && \
+         '{bin}' new evening; echo \"exit=$?\"; ls -A '{c}/backease/scripts'",
+        c = config.display(),
+        bin = env!("CARGO_BIN_EXE_backease")
+    );
+    let output = std::process::Command::new("unshare")
+        .args(["--user", "--map-root-user", "--mount", "sh", "-c", &script])
+        .env("XDG_CONFIG_HOME", &config)
+        .output()
+        .expect("unshare (util-linux) runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stdout.starts_with("exit=3\n"),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(stderr.contains("the disk is full"), "{stderr}");
+    // Neither the script nor a temporary file is left behind.
+    assert_eq!(stdout.trim_end(), "exit=3", "left behind: {stdout}");
+}
+
+#[test]
+fn check_reports_every_file_and_sets_the_exit_code() {
+    let sb = Sandbox::new();
+    let good = sb.write(
+        "good.ron",
+        "Routine(title: \"G\", summary: \"s\", steps: [Say(\"hi\")])",
+    );
+    let bad = sb.write(
+        "bad.ron",
+        "Routine(\n  title: \"B\",\n  summary: \"s\",\n  steps: [\n    Sya(\"hi\"),\n    Chime(\"bel\"),\n  ],\n)\n",
+    );
+    let run = sb.run(&["check", good.to_str().unwrap(), bad.to_str().unwrap()]);
+    expect![[r#"
+        exit 1
+        --- stdout
+        <tmp>/good.ron: ok (00:00)
+        --- stderr
+        <tmp>/bad.ron:5:5: error: unknown step `Sya`
+          |
+        5 |     Sya("hi"),
+          |     ^^^
+          = help: did you mean `Say`?
+        <tmp>/bad.ron:6:11: error: unknown chime "bel"
+          |
+        6 |     Chime("bel"),
+          |           ^^^^^
+          = help: did you mean "bell"?
+        <tmp>/bad.ron has 2 errors
+
+    "#]]
+    .assert_eq(&run.snapshot(&sb));
+
+    let missing = sb.run(&["check", "nowhere.ron"]);
+    assert_eq!(missing.code, 3);
+    assert!(
+        missing
+            .stderr
+            .contains("nowhere.ron: error: cannot read nowhere.ron: no such file or folder"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[test]
+fn huge_and_binary_files_are_refused_plainly() {
+    let sb = Sandbox::new();
+    let huge = sb.path().join("huge.ron");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(100 * 1024 * 1024)
+        .unwrap();
+    let run = sb.run(&["check", huge.to_str().unwrap()]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("is 102400 KiB; a script is at most 1024 KiB"),
+        "{}",
+        run.stderr
+    );
+
+    let junk = sb.path().join("junk.ron");
+    std::fs::write(&junk, b"Routine(\n  title: \"\xff\xfe\x00\x01\"").unwrap();
+    let run = sb.run(&["show", junk.to_str().unwrap()]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("junk.ron:2:11: error: the file is not UTF-8 text"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn unknown_routine_is_a_usage_error_with_a_suggestion() {
+    let sb = Sandbox::new();
+    let run = sb.run(&["show", "deep-spinl"]);
+    expect![[r#"
+        exit 2
+        --- stdout
+        --- stderr
+        backease: error: no routine named `deep-spinl`
+        hint: did you mean `deep-spinal`? `backease list` shows every routine
+    "#]]
+    .assert_eq(&run.snapshot(&sb));
+}
+
+#[test]
+fn bad_options_are_usage_errors() {
+    let sb = Sandbox::new();
+    for (args, needle) in [
+        (
+            &["show", "deep-spinal", "--hold", "45"][..],
+            "\"45\" has no unit",
+        ),
+        (
+            &["show", "deep-spinal", "--hold", "20m"][..],
+            "a hold is at most 10 minutes",
+        ),
+        (
+            &["show", "deep-spinal", "--hold", "0s"][..],
+            "must be longer than zero",
+        ),
+        (
+            &["show", "deep-spinal", "--rounds", "0"][..],
+            "0 is not in 1..=1000",
+        ),
+        (&["frobnicate"][..], "unrecognized subcommand"),
+    ] {
+        let run = sb.run(args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(needle), "{args:?}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn help_documents_examples_and_exit_codes() {
+    let sb = Sandbox::new();
+    let top = sb.run(&["--help"]);
+    assert_eq!(top.code, 0);
+    assert!(
+        top.stdout.contains("130  stopped with Ctrl-C"),
+        "{}",
+        top.stdout
+    );
+    assert!(
+        top.stdout
+            .contains("backease play deep-spinal --hold 45s --loop")
+    );
+    for cmd in ["list", "show", "check", "new"] {
+        let run = sb.run(&[cmd, "--help"]);
+        assert_eq!(run.code, 0);
+        assert!(
+            run.stdout.contains("Example"),
+            "{cmd} --help has no example:\n{}",
+            run.stdout
+        );
+    }
+    let v = sb.run(&["--version"]);
+    assert_eq!(
+        v.stdout,
+        format!("backease {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
