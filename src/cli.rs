@@ -3,6 +3,7 @@
 //! The rest of the program never sees these types; `commands.rs` turns them
 //! into plain options.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
@@ -72,6 +73,48 @@ pub enum Command {
         files: Vec<String>,
     },
 
+    /// Play a routine on the audio output
+    #[command(
+        after_help = "Examples:\n  backease play deep-spinal\n  backease play deep-spinal --hold 45s --loop\n  backease play ~/my-routine.ron --voice en-gb --rate 150"
+    )]
+    Play {
+        /// A built-in name, one of your scripts, or a path to a .ron file
+        routine: String,
+        #[command(flatten)]
+        timing: Timing,
+        /// Repeat the routine until stopped (Ctrl-C)
+        #[arg(long = "loop", conflicts_with = "rounds")]
+        looped: bool,
+        #[command(flatten)]
+        voice: VoiceArgs,
+        /// Output device, as `backease devices` lists them
+        #[arg(long, value_name = "NAME")]
+        device: Option<String>,
+    },
+
+    /// Write a routine to a WAV file: the same samples `play` would send
+    #[command(
+        after_help = "Example:\n  backease render deep-spinal --hold 30s -o deep-spinal.wav\n\nThe file appears only when it is complete."
+    )]
+    Render {
+        /// A built-in name, one of your scripts, or a path to a .ron file
+        routine: String,
+        /// The WAV file to write
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+        #[command(flatten)]
+        timing: Timing,
+        /// Not available: an endless session has no end to write
+        #[arg(long = "loop", hide = true)]
+        looped: bool,
+        #[command(flatten)]
+        voice: VoiceArgs,
+    },
+
+    /// List the audio output devices
+    #[command(after_help = "Example:\n  backease devices\n  backease play deep-spinal --device \"NAME\"")]
+    Devices,
+
     /// Write a commented starter script into your scripts folder
     #[command(
         after_help = "Example:\n  backease new evening\n  backease play evening\n\nNever overwrites an existing file."
@@ -80,6 +123,31 @@ pub enum Command {
         /// The routine's name: lowercase letters, digits and dashes
         name: String,
     },
+}
+
+/// Options that change how the voice sounds; a script's defaults apply
+/// where these are not given.
+#[derive(Debug, Clone, Args)]
+pub struct VoiceArgs {
+    /// Voice name, e.g. en-gb or en-us (`espeak-ng --voices` lists them)
+    #[arg(long, value_name = "NAME")]
+    pub voice: Option<String>,
+    /// Speaking rate in words per minute (80-450)
+    #[arg(long, value_parser = clap::value_parser!(u32).range(80..=450), value_name = "WPM")]
+    pub rate: Option<u32>,
+    /// Voice pitch (0-100)
+    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=100), value_name = "N")]
+    pub pitch: Option<u32>,
+    /// Volume of the whole session, 0.0 to 2.0 (1.0 is unchanged)
+    #[arg(long, value_parser = parse_volume, value_name = "V")]
+    pub volume: Option<f32>,
+}
+
+fn parse_volume(s: &str) -> Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(v) if (0.0..=2.0).contains(&v) => Ok(v),
+        _ => Err("a volume is a number from 0.0 to 2.0".into()),
+    }
 }
 
 /// Options that change a routine's timing.
@@ -99,10 +167,7 @@ pub struct Timing {
 fn parse_hold(s: &str) -> Result<Duration, String> {
     let d = parse_duration(s)?;
     if d > crate::script::MAX_HOLD {
-        return Err(format!(
-            "a hold is at most {}",
-            crate::duration::spoken(crate::script::MAX_HOLD)
-        ));
+        return Err(format!("a hold is at most {}", crate::duration::spoken(crate::script::MAX_HOLD)));
     }
     Ok(d)
 }

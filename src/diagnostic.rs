@@ -29,21 +29,11 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(span: Range<usize>, message: impl Into<String>) -> Self {
-        Diagnostic {
-            severity: Severity::Error,
-            span,
-            message: message.into(),
-            help: None,
-        }
+        Diagnostic { severity: Severity::Error, span, message: message.into(), help: None }
     }
 
     pub fn warning(span: Range<usize>, message: impl Into<String>) -> Self {
-        Diagnostic {
-            severity: Severity::Warning,
-            span,
-            message: message.into(),
-            help: None,
-        }
+        Diagnostic { severity: Severity::Warning, span, message: message.into(), help: None }
     }
 
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
@@ -67,10 +57,7 @@ pub fn line_col(source: &str, offset: usize) -> LineCol {
     let offset = floor_char_boundary(source, offset.min(source.len()));
     let before = &source[..offset];
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    LineCol {
-        line: before.matches('\n').count() + 1,
-        column: before[line_start..].chars().count() + 1,
-    }
+    LineCol { line: before.matches('\n').count() + 1, column: before[line_start..].chars().count() + 1 }
 }
 
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {
@@ -99,11 +86,7 @@ pub fn render(path: &str, source: &str, diagnostics: &[Diagnostic]) -> String {
         render_one(&mut out, path, source, d);
     }
     if diagnostics.len() > MAX_SHOWN {
-        let _ = writeln!(
-            out,
-            "{path}: … and {} more problems not shown",
-            diagnostics.len() - MAX_SHOWN
-        );
+        let _ = writeln!(out, "{path}: … and {} more problems not shown", diagnostics.len() - MAX_SHOWN);
     }
     out
 }
@@ -114,34 +97,18 @@ fn render_one(out: &mut String, path: &str, source: &str, d: &Diagnostic) {
         Severity::Error => "error",
         Severity::Warning => "warning",
     };
-    let _ = writeln!(
-        out,
-        "{path}:{}:{}: {kind}: {}",
-        at.line, at.column, d.message
-    );
+    let _ = writeln!(out, "{path}:{}:{}: {kind}: {}", at.line, at.column, d.message);
     let line_text = source.lines().nth(at.line - 1).unwrap_or("");
     // Junk lines can be megabytes long; show the part around the caret.
-    let shown: String = line_text
-        .chars()
-        .take(200)
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
+    let shown: String = line_text.chars().take(200).map(|c| if c.is_control() { ' ' } else { c }).collect();
     let gutter = at.line.to_string().len();
     let pad = " ".repeat(gutter);
-    let span_chars = source
-        .get(d.span.clone())
-        .map(|s| s.chars().take_while(|&c| c != '\n').count())
-        .unwrap_or(1)
-        .max(1);
+    let span_chars =
+        source.get(d.span.clone()).map(|s| s.chars().take_while(|&c| c != '\n').count()).unwrap_or(1).max(1);
     let caret_col = (at.column - 1).min(shown.chars().count());
     let _ = writeln!(out, "{pad} |");
     let _ = writeln!(out, "{} | {}", at.line, shown);
-    let _ = writeln!(
-        out,
-        "{pad} | {}{}",
-        " ".repeat(caret_col),
-        "^".repeat(span_chars.min(80))
-    );
+    let _ = writeln!(out, "{pad} | {}{}", " ".repeat(caret_col), "^".repeat(span_chars.min(80)));
     if let Some(help) = &d.help {
         let _ = writeln!(out, "{pad} = help: {help}");
     }
@@ -162,9 +129,7 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            d[i][j] = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
+            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
             }
@@ -174,10 +139,7 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// The closest of `candidates` to `word`, if it is close enough to be a typo.
-pub fn did_you_mean<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let lower = word.to_lowercase();
     candidates
         .into_iter()
@@ -203,8 +165,7 @@ mod tests {
     #[test]
     fn renders_like_rustc() {
         let src = "Routine(\n    steps: [Chime(\"bel\")],\n)\n";
-        let d =
-            Diagnostic::error(27..32, "unknown chime \"bel\"").with_help("did you mean \"bell\"?");
+        let d = Diagnostic::error(27..32, "unknown chime \"bel\"").with_help("did you mean \"bell\"?");
         expect_test::expect![[r#"
             r.ron:2:19: error: unknown chime "bel"
               |

@@ -24,43 +24,31 @@ const UNITS: [(&str, u64); 4] = [("h", 3_600_000), ("m", 60_000), ("s", 1_000), 
 pub fn parse(text: &str) -> Result<Duration, ParseError> {
     let t = text.trim();
     if t.is_empty() {
-        return Err(ParseError(
-            "empty duration; write it like \"30s\" or \"1m30s\"".into(),
-        ));
+        return Err(ParseError("empty duration; write it like \"30s\" or \"1m30s\"".into()));
     }
     let mut rest = t;
     let mut total_ms: u128 = 0;
     let mut last_rank = None;
     while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
         let (num, after) = rest.split_at(num_len);
         if num.is_empty() {
             return Err(bad(text));
         }
         let after = after.trim_start();
-        let unit_len = after
-            .find(|c: char| !c.is_ascii_alphabetic())
-            .unwrap_or(after.len());
+        let unit_len = after.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(after.len());
         let (unit, after) = after.split_at(unit_len);
         // "1m 30s" reads naturally too.
         let after = after.trim_start();
         let Some(rank) = UNITS.iter().position(|(u, _)| *u == unit) else {
             return Err(if unit.is_empty() {
-                ParseError(format!(
-                    "\"{text}\" has no unit; write \"{num}s\" for seconds"
-                ))
+                ParseError(format!("\"{text}\" has no unit; write \"{num}s\" for seconds"))
             } else {
-                ParseError(format!(
-                    "unknown unit \"{unit}\" in \"{text}\"; use h, m, s or ms"
-                ))
+                ParseError(format!("unknown unit \"{unit}\" in \"{text}\"; use h, m, s or ms"))
             });
         };
         if last_rank.is_some_and(|r| r >= rank) {
-            return Err(ParseError(format!(
-                "\"{text}\": write the larger units first, each once, like \"1m30s\""
-            )));
+            return Err(ParseError(format!("\"{text}\": write the larger units first, each once, like \"1m30s\"")));
         }
         last_rank = Some(rank);
         let value: f64 = num.parse().map_err(|_| bad(text))?;
@@ -75,9 +63,7 @@ pub fn parse(text: &str) -> Result<Duration, ParseError> {
 }
 
 fn bad(text: &str) -> ParseError {
-    ParseError(format!(
-        "\"{text}\" is not a duration; write it like \"30s\", \"1m30s\" or \"500ms\""
-    ))
+    ParseError(format!("\"{text}\" is not a duration; write it like \"30s\", \"1m30s\" or \"500ms\""))
 }
 
 /// The words a voice says for a duration: "45 seconds", "1 minute",
@@ -85,11 +71,7 @@ fn bad(text: &str) -> ParseError {
 pub fn spoken(d: Duration) -> String {
     let total_ms = d.as_millis();
     if total_ms < 1000 {
-        return if total_ms == 500 {
-            "half a second".into()
-        } else {
-            format!("{total_ms} milliseconds")
-        };
+        return if total_ms == 500 { "half a second".into() } else { format!("{total_ms} milliseconds") };
     }
     let secs = (total_ms + 500) / 1000;
     let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
@@ -116,11 +98,7 @@ pub fn clock(d: Duration) -> String {
 pub fn short(d: Duration) -> String {
     let ms = d.as_millis();
     if !ms.is_multiple_of(1000) && ms < 10_000 {
-        return if ms < 1000 {
-            format!("{ms}ms")
-        } else {
-            format!("{:.1}s", ms as f64 / 1000.0)
-        };
+        return if ms < 1000 { format!("{ms}ms") } else { format!("{:.1}s", ms as f64 / 1000.0) };
     }
     let secs = (ms + 500) / 1000;
     let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
@@ -143,10 +121,7 @@ mod tests {
 
     #[track_caller]
     fn check(text: &str, expect: Result<u64, &str>) {
-        assert_eq!(
-            parse(text).map(|d| d.as_millis() as u64).map_err(|e| e.0),
-            expect.map_err(str::to_string)
-        );
+        assert_eq!(parse(text).map(|d| d.as_millis() as u64).map_err(|e| e.0), expect.map_err(str::to_string));
     }
 
     #[test]
@@ -166,30 +141,12 @@ mod tests {
     #[test]
     fn rejects_with_a_reason() {
         check("30", Err("\"30\" has no unit; write \"30s\" for seconds"));
-        check(
-            "30x",
-            Err("unknown unit \"x\" in \"30x\"; use h, m, s or ms"),
-        );
-        check(
-            "30s1m",
-            Err("\"30s1m\": write the larger units first, each once, like \"1m30s\""),
-        );
-        check(
-            "",
-            Err("empty duration; write it like \"30s\" or \"1m30s\""),
-        );
-        check(
-            "s",
-            Err("\"s\" is not a duration; write it like \"30s\", \"1m30s\" or \"500ms\""),
-        );
-        check(
-            "1..5s",
-            Err("\"1..5s\" is not a duration; write it like \"30s\", \"1m30s\" or \"500ms\""),
-        );
-        check(
-            "99999999999999999h",
-            Err("\"99999999999999999h\" is far too long"),
-        );
+        check("30x", Err("unknown unit \"x\" in \"30x\"; use h, m, s or ms"));
+        check("30s1m", Err("\"30s1m\": write the larger units first, each once, like \"1m30s\""));
+        check("", Err("empty duration; write it like \"30s\" or \"1m30s\""));
+        check("s", Err("\"s\" is not a duration; write it like \"30s\", \"1m30s\" or \"500ms\""));
+        check("1..5s", Err("\"1..5s\" is not a duration; write it like \"30s\", \"1m30s\" or \"500ms\""));
+        check("99999999999999999h", Err("\"99999999999999999h\" is far too long"));
     }
 
     #[test]

@@ -44,11 +44,7 @@ pub struct Failure {
 
 impl Failure {
     pub fn new(code: u8, message: impl Into<String>) -> Self {
-        Failure {
-            code,
-            message: message.into(),
-            hint: None,
-        }
+        Failure { code, message: message.into(), hint: None }
     }
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(code::INVALID, message)

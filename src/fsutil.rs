@@ -15,8 +15,7 @@ use crate::error::{Failure, io_reason};
 pub fn write_new(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
     let display = path.display();
     if path.exists() {
-        return Err(Failure::io(format!("{display} already exists"))
-            .hint("edit it, or choose another name"));
+        return Err(Failure::io(format!("{display} already exists")).hint("edit it, or choose another name"));
     }
     let temp = temp_path(path);
     let result = (|| {
@@ -38,8 +37,6 @@ pub fn write_new(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
 
 /// A hidden temporary name beside `path`, unique to this process.
 pub fn temp_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+    let name = path.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
     path.with_file_name(format!(".{name}.{}.part", std::process::id()))
 }

@@ -13,8 +13,10 @@ pub mod library;
 pub mod script;
 pub mod show;
 pub mod sound;
+pub mod speech;
 pub mod syntax;
 pub mod timeline;
+pub mod wav;
 
 use std::ffi::OsString;
 
@@ -26,11 +28,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() {
-                error::code::USAGE
-            } else {
-                error::code::OK
-            };
+            return if e.use_stderr() { error::code::USAGE } else { error::code::OK };
         }
     };
     let stdout = std::io::stdout();

@@ -13,14 +13,8 @@ use crate::script::{self, Script};
 /// The built-in routines, embedded so the binary works from anywhere.
 pub const BUILTINS: [(&str, &str); 4] = [
     ("deep-spinal", include_str!("../scripts/deep-spinal.ron")),
-    (
-        "gluteus-medius",
-        include_str!("../scripts/gluteus-medius.ron"),
-    ),
-    (
-        "quadratus-lumborum",
-        include_str!("../scripts/quadratus-lumborum.ron"),
-    ),
+    ("gluteus-medius", include_str!("../scripts/gluteus-medius.ron")),
+    ("quadratus-lumborum", include_str!("../scripts/quadratus-lumborum.ron")),
     ("full-back", include_str!("../scripts/full-back.ron")),
 ];
 
@@ -68,10 +62,7 @@ pub fn user_dir() -> Option<PathBuf> {
 /// Reads and loads the routine a ROUTINE argument names: a path (it has a
 /// slash or ends in `.ron`), else a user script, else a built-in.
 pub fn resolve(routine: &str) -> Result<Loaded, Failure> {
-    if routine.contains(std::path::MAIN_SEPARATOR)
-        || routine.contains('/')
-        || routine.ends_with(".ron")
-    {
+    if routine.contains(std::path::MAIN_SEPARATOR) || routine.contains('/') || routine.ends_with(".ron") {
         return load_file(Path::new(routine), Origin::File(PathBuf::from(routine)));
     }
     if let Some(dir) = user_dir() {
@@ -86,10 +77,7 @@ pub fn resolve(routine: &str) -> Result<Loaded, Failure> {
     let names = all_names();
     let hint = match did_you_mean(routine, names.iter().map(String::as_str)) {
         Some(s) => format!("did you mean `{s}`? `backease list` shows every routine"),
-        None => format!(
-            "the routines are {}; `backease list` shows them all",
-            names.join(", ")
-        ),
+        None => format!("the routines are {}; `backease list` shows them all", names.join(", ")),
     };
     Err(Failure::usage(format!("no routine named `{routine}`")).hint(hint))
 }
@@ -111,11 +99,8 @@ pub fn load_builtin(name: &str, text: &str) -> Loaded {
 pub fn load_file(path: &Path, origin: Origin) -> Result<Loaded, Failure> {
     let display = path.display().to_string();
     let meta = std::fs::metadata(path).map_err(|e| {
-        Failure::io(format!(
-            "cannot read {display}: {}",
-            crate::error::io_reason(&e)
-        ))
-        .hint("check the path; `backease list` shows the routines by name")
+        Failure::io(format!("cannot read {display}: {}", crate::error::io_reason(&e)))
+            .hint("check the path; `backease list` shows the routines by name")
     })?;
     if meta.is_dir() {
         return Err(Failure::io(format!("{display} is a folder, not a script")));
@@ -128,15 +113,9 @@ pub fn load_file(path: &Path, origin: Origin) -> Result<Loaded, Failure> {
         ))
         .hint("is this the right file? scripts are short RON text files"));
     }
-    let bytes = std::fs::read(path).map_err(|e| {
-        Failure::io(format!(
-            "cannot read {display}: {}",
-            crate::error::io_reason(&e)
-        ))
-    })?;
-    let name = path
-        .file_stem()
-        .map_or_else(|| "routine".into(), |s| s.to_string_lossy().into_owned());
+    let bytes = std::fs::read(path)
+        .map_err(|e| Failure::io(format!("cannot read {display}: {}", crate::error::io_reason(&e))))?;
+    let name = path.file_stem().map_or_else(|| "routine".into(), |s| s.to_string_lossy().into_owned());
     let (text, script, diagnostics) = match String::from_utf8(bytes) {
         Ok(text) => {
             let (script, diags) = script::load(&text, path.parent(), &name);
@@ -150,14 +129,7 @@ pub fn load_file(path: &Path, origin: Origin) -> Result<Loaded, Failure> {
             (text, None, vec![d])
         }
     };
-    Ok(Loaded {
-        name,
-        origin,
-        display,
-        text,
-        script,
-        diagnostics,
-    })
+    Ok(Loaded { name, origin, display, text, script, diagnostics })
 }
 
 /// Every routine name a user can play: built-ins and their own.

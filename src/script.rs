@@ -214,9 +214,7 @@ impl Side {
 
 impl Text {
     pub fn literal(s: &str) -> Text {
-        Text {
-            parts: vec![Part::Lit(s.to_string())],
-        }
+        Text { parts: vec![Part::Lit(s.to_string())] }
     }
 
     /// The words to speak, with variables filled in.
@@ -239,29 +237,15 @@ impl Text {
     }
 }
 
-const STEP_KINDS: [&str; 8] = [
-    "Say", "Pause", "Chime", "Sound", "Hold", "Repeat", "Sides", "Strokes",
-];
+const STEP_KINDS: [&str; 8] = ["Say", "Pause", "Chime", "Sound", "Hold", "Repeat", "Sides", "Strokes"];
 
 /// Loads a script from its text. `base_dir` is the script's folder, against
 /// which `Sound` paths are resolved; `fallback_name` names a routine that
 /// does not name itself (the file's stem).
-pub fn load(
-    source: &str,
-    base_dir: Option<&Path>,
-    fallback_name: &str,
-) -> (Option<Script>, Vec<Diagnostic>) {
+pub fn load(source: &str, base_dir: Option<&Path>, fallback_name: &str) -> (Option<Script>, Vec<Diagnostic>) {
     let (root, mut diagnostics) = syntax::parse(source);
-    let mut lower = Lower {
-        source,
-        base_dir,
-        diags: Vec::new(),
-    };
-    let script = if matches!(root.value, Value::Error) {
-        None
-    } else {
-        lower.routine(&root, fallback_name)
-    };
+    let mut lower = Lower { source, base_dir, diags: Vec::new() };
+    let script = if matches!(root.value, Value::Error) { None } else { lower.routine(&root, fallback_name) };
     diagnostics.append(&mut lower.diags);
     diagnostics.sort_by_key(|d| (d.span.start, std::cmp::Reverse(d.severity)));
     let ok = !diagnostics.iter().any(Diagnostic::is_error);
@@ -289,33 +273,21 @@ impl Lower<'_> {
 
     fn routine(&mut self, root: &Node, fallback_name: &str) -> Option<Script> {
         let fields = match &root.value {
-            Value::Struct(name, fields) if name.as_ref().is_none_or(|n| n.name == "Routine") => {
-                fields
-            }
+            Value::Struct(name, fields) if name.as_ref().is_none_or(|n| n.name == "Routine") => fields,
             Value::Struct(Some(name), _) | Value::Tuple(Some(name), _) | Value::Unit(name) => {
-                let d = self.error(
-                    name.span.clone(),
-                    format!("a script starts with `Routine(`, not `{}`", name.name),
-                );
+                let d = self.error(name.span.clone(), format!("a script starts with `Routine(`, not `{}`", name.name));
                 d.help = Some("write Routine(title: \"…\", summary: \"…\", steps: [ … ])".into());
                 return None;
             }
             other => {
                 let what = other.describe();
-                let d = self.error(
-                    root.span.start..root.span.start + 1,
-                    format!("expected `Routine(…)`, found {what}"),
-                );
-                d.help =
-                    Some("a script is Routine(title: \"…\", summary: \"…\", steps: [ … ])".into());
+                let d =
+                    self.error(root.span.start..root.span.start + 1, format!("expected `Routine(…)`, found {what}"));
+                d.help = Some("a script is Routine(title: \"…\", summary: \"…\", steps: [ … ])".into());
                 return None;
             }
         };
-        let f = self.fields(
-            fields,
-            &["name", "title", "summary", "defaults", "steps"],
-            "Routine",
-        );
+        let f = self.fields(fields, &["name", "title", "summary", "defaults", "steps"], "Routine");
         let open = root.span.start..root.span.start + 1;
         let name = match f.get("name") {
             Some(n) => self.routine_name(n),
@@ -330,9 +302,7 @@ impl Lower<'_> {
         let ctx = Ctx {
             depth: 0,
             in_sides: false,
-            default_hold: defaults
-                .as_ref()
-                .map_or(Defaults::default().hold, |d| d.hold),
+            default_hold: defaults.as_ref().map_or(Defaults::default().hold, |d| d.hold),
         };
         let steps = match f.get("steps") {
             Some(node) => {
@@ -349,22 +319,12 @@ impl Lower<'_> {
                 None
             }
         };
-        Some(Script {
-            name: name?,
-            title: title?,
-            summary: summary?,
-            defaults: defaults?,
-            steps: steps?,
-        })
+        Some(Script { name: name?, title: title?, summary: summary?, defaults: defaults?, steps: steps? })
     }
 
     fn routine_name(&mut self, node: &Node) -> Option<String> {
         let name = self.string(node, "the routine's name")?;
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        {
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
             let d = self.error(
                 node.span.clone(),
                 format!("routine name \"{name}\" must be lowercase letters, digits and dashes"),
@@ -405,20 +365,12 @@ impl Lower<'_> {
 
     /// Checks a structure's field names and returns them by name. Unknown
     /// and repeated fields are reported here, once, for every structure.
-    fn fields<'n>(
-        &mut self,
-        fields: &'n [Field],
-        allowed: &[&str],
-        owner: &str,
-    ) -> HashMap<&'n str, &'n Node> {
+    fn fields<'n>(&mut self, fields: &'n [Field], allowed: &[&str], owner: &str) -> HashMap<&'n str, &'n Node> {
         let mut out: HashMap<&str, &Node> = HashMap::new();
         for field in fields {
             let name = field.name.name.as_str();
             if !allowed.contains(&name) {
-                let d = self.error(
-                    field.name.span.clone(),
-                    format!("{owner} has no field `{name}`"),
-                );
+                let d = self.error(field.name.span.clone(), format!("{owner} has no field `{name}`"));
                 d.help = Some(match did_you_mean(name, allowed.iter().copied()) {
                     Some(s) => format!("did you mean `{s}`?"),
                     None => format!("its fields are {}", list_words(allowed)),
@@ -436,10 +388,7 @@ impl Lower<'_> {
             Value::Error => None,
             other => {
                 let found = other.describe();
-                self.error(
-                    node.span.clone(),
-                    format!("{what} should be text in double quotes, found {found}"),
-                );
+                self.error(node.span.clone(), format!("{what} should be text in double quotes, found {found}"));
                 None
             }
         }
@@ -457,12 +406,9 @@ impl Lower<'_> {
             Value::Error => return None,
             other => {
                 let found = other.describe();
-                let d = self.error(
-                    node.span.clone(),
-                    format!("{what} should be a duration like \"30s\", found {found}"),
-                );
-                d.help =
-                    Some("durations are written in quotes: \"30s\", \"1m30s\", \"500ms\"".into());
+                let d =
+                    self.error(node.span.clone(), format!("{what} should be a duration like \"30s\", found {found}"));
+                d.help = Some("durations are written in quotes: \"30s\", \"1m30s\", \"500ms\"".into());
                 return None;
             }
         };
@@ -475,10 +421,7 @@ impl Lower<'_> {
                 let limit = duration::spoken(max);
                 self.error(
                     node.span.clone(),
-                    format!(
-                        "{what} of {} is longer than the limit of {limit}",
-                        duration::spoken(d)
-                    ),
+                    format!("{what} of {} is longer than the limit of {limit}", duration::spoken(d)),
                 );
                 None
             }
@@ -490,29 +433,18 @@ impl Lower<'_> {
         }
     }
 
-    fn count(
-        &mut self,
-        node: &Node,
-        what: &str,
-        range: std::ops::RangeInclusive<i64>,
-    ) -> Option<u32> {
+    fn count(&mut self, node: &Node, what: &str, range: std::ops::RangeInclusive<i64>) -> Option<u32> {
         match node.value {
             Value::Int(v) if range.contains(&v) => Some(v as u32),
             Value::Int(v) => {
                 let (lo, hi) = (range.start(), range.end());
-                self.error(
-                    node.span.clone(),
-                    format!("{what} must be from {lo} to {hi}, not {v}"),
-                );
+                self.error(node.span.clone(), format!("{what} must be from {lo} to {hi}, not {v}"));
                 None
             }
             Value::Error => None,
             ref other => {
                 let found = other.describe();
-                self.error(
-                    node.span.clone(),
-                    format!("{what} should be a whole number, found {found}"),
-                );
+                self.error(node.span.clone(), format!("{what} should be a whole number, found {found}"));
                 None
             }
         }
@@ -520,26 +452,17 @@ impl Lower<'_> {
 
     fn defaults(&mut self, node: &Node) -> Option<Defaults> {
         let fields = match &node.value {
-            Value::Struct(name, fields) if name.as_ref().is_none_or(|n| n.name == "Defaults") => {
-                fields
-            }
+            Value::Struct(name, fields) if name.as_ref().is_none_or(|n| n.name == "Defaults") => fields,
             Value::Tuple(_, items) if items.is_empty() => return Some(Defaults::default()),
             Value::Error => return None,
             other => {
                 let found = other.describe();
-                let d = self.error(
-                    node.span.clone(),
-                    format!("defaults should be a structure, found {found}"),
-                );
+                let d = self.error(node.span.clone(), format!("defaults should be a structure, found {found}"));
                 d.help = Some("write defaults: (hold: \"45s\", rounds: 1)".into());
                 return None;
             }
         };
-        let f = self.fields(
-            fields,
-            &["hold", "rounds", "rest", "voice", "rate", "pitch", "volume"],
-            "defaults",
-        );
+        let f = self.fields(fields, &["hold", "rounds", "rest", "voice", "rate", "pitch", "volume"], "defaults");
         let mut out = Defaults::default();
         let mut ok = true;
         if let Some(n) = f.get("hold") {
@@ -587,10 +510,7 @@ impl Lower<'_> {
                 Value::Float(v) if (0.0..=2.0).contains(&v) => out.volume = Some(v as f32),
                 Value::Int(v) if (0..=2).contains(&v) => out.volume = Some(v as f32),
                 _ => {
-                    self.error(
-                        n.span.clone(),
-                        "the volume must be a number from 0.0 to 2.0 (1.0 is unchanged)",
-                    );
+                    self.error(n.span.clone(), "the volume must be a number from 0.0 to 2.0 (1.0 is unchanged)");
                     ok = false;
                 }
             }
@@ -602,19 +522,13 @@ impl Lower<'_> {
         let Value::List(items) = &node.value else {
             if !matches!(node.value, Value::Error) {
                 let found = node.value.describe();
-                let d = self.error(
-                    node.span.clone(),
-                    format!("steps should be a list in [ ], found {found}"),
-                );
+                let d = self.error(node.span.clone(), format!("steps should be a list in [ ], found {found}"));
                 d.help = Some("write steps: [Say(\"…\"), Hold]".into());
             }
             return None;
         };
         if ctx.depth > MAX_NESTING {
-            self.error(
-                node.span.start..node.span.start + 1,
-                format!("steps nest more than {MAX_NESTING} deep"),
-            );
+            self.error(node.span.start..node.span.start + 1, format!("steps nest more than {MAX_NESTING} deep"));
             return None;
         }
         let mut out = Vec::with_capacity(items.len());
@@ -649,12 +563,7 @@ impl Lower<'_> {
         let span = node.span.clone();
         let kind = match name.name.as_str() {
             "Say" => {
-                let arg = self.one_arg(
-                    name,
-                    &body,
-                    "the text to speak",
-                    "Say(\"Lean back into the ball\")",
-                )?;
+                let arg = self.one_arg(name, &body, "the text to speak", "Say(\"Lean back into the ball\")")?;
                 StepKind::Say(self.text(arg, ctx)?)
             }
             "Pause" => {
@@ -670,17 +579,8 @@ impl Lower<'_> {
                 StepKind::Sound(self.sound(arg)?)
             }
             "Sides" => {
-                let arg = self.one_arg(
-                    name,
-                    &body,
-                    "a list of steps",
-                    "Sides([Say(\"Ball on the {side}\"), Hold])",
-                )?;
-                let inner = Ctx {
-                    depth: ctx.depth + 1,
-                    in_sides: true,
-                    ..ctx
-                };
+                let arg = self.one_arg(name, &body, "a list of steps", "Sides([Say(\"Ball on the {side}\"), Hold])")?;
+                let inner = Ctx { depth: ctx.depth + 1, in_sides: true, ..ctx };
                 let steps = self.steps(arg, inner)?;
                 if steps.is_empty() {
                     self.error(arg.span.clone(), "Sides has no steps");
@@ -701,22 +601,13 @@ impl Lower<'_> {
                     }
                 };
                 let steps = match f.get("steps") {
-                    Some(n) => self.steps(
-                        n,
-                        Ctx {
-                            depth: ctx.depth + 1,
-                            ..ctx
-                        },
-                    ),
+                    Some(n) => self.steps(n, Ctx { depth: ctx.depth + 1, ..ctx }),
                     None => {
                         self.missing(open, "steps", "Repeat", "steps: [ … ]");
                         None
                     }
                 };
-                StepKind::Repeat {
-                    times: times?,
-                    steps: steps?,
-                }
+                StepKind::Repeat { times: times?, steps: steps? }
             }
             "Strokes" => {
                 let fields = self.named_fields(name, &body, "Strokes(count: 8, every: \"3s\")")?;
@@ -740,11 +631,7 @@ impl Lower<'_> {
                     Some(n) => self.mark(n),
                     None => Some(Mark::Tick),
                 };
-                StepKind::Strokes(Strokes {
-                    count: count?,
-                    every: every?,
-                    mark: mark?,
-                })
+                StepKind::Strokes(Strokes { count: count?, every: every?, mark: mark? })
             }
             other => {
                 let d = self.error(name.span.clone(), format!("unknown step `{other}`"));
@@ -758,13 +645,7 @@ impl Lower<'_> {
         Some(Step { kind, span })
     }
 
-    fn one_arg<'n>(
-        &mut self,
-        name: &Ident,
-        body: &Body<'n>,
-        what: &str,
-        example: &str,
-    ) -> Option<&'n Node> {
+    fn one_arg<'n>(&mut self, name: &Ident, body: &Body<'n>, what: &str, example: &str) -> Option<&'n Node> {
         match body {
             Body::Items([one]) => Some(one),
             Body::Items([]) => {
@@ -773,41 +654,25 @@ impl Lower<'_> {
                 None
             }
             Body::Items([_, second, ..]) => {
-                let d = self.error(
-                    second.span.clone(),
-                    format!("{} takes one value", name.name),
-                );
+                let d = self.error(second.span.clone(), format!("{} takes one value", name.name));
                 d.help = Some(format!("write {example}"));
                 None
             }
             Body::Fields(_) => {
-                let d = self.error(
-                    name.span.clone(),
-                    format!(
-                        "{} takes its value directly, without a field name",
-                        name.name
-                    ),
-                );
+                let d = self
+                    .error(name.span.clone(), format!("{} takes its value directly, without a field name", name.name));
                 d.help = Some(format!("write {example}"));
                 None
             }
         }
     }
 
-    fn named_fields<'n>(
-        &mut self,
-        name: &Ident,
-        body: &Body<'n>,
-        example: &str,
-    ) -> Option<&'n [Field]> {
+    fn named_fields<'n>(&mut self, name: &Ident, body: &Body<'n>, example: &str) -> Option<&'n [Field]> {
         match body {
             Body::Fields(fields) => Some(fields),
             Body::Items([]) => Some(&[]),
             Body::Items([first, ..]) => {
-                let d = self.error(
-                    first.span.clone(),
-                    format!("{} takes named fields", name.name),
-                );
+                let d = self.error(first.span.clone(), format!("{} takes named fields", name.name));
                 d.help = Some(format!("write {example}"));
                 None
             }
@@ -842,10 +707,7 @@ impl Lower<'_> {
                 Some(c) if Duration::from_secs(c.into()) >= effective => {
                     self.error(
                         n.span.clone(),
-                        format!(
-                            "a countdown of {c} does not fit in a hold of {}",
-                            duration::spoken(effective)
-                        ),
+                        format!("a countdown of {c} does not fit in a hold of {}", duration::spoken(effective)),
                     );
                     ok = false;
                     0
@@ -872,22 +734,14 @@ impl Lower<'_> {
                 Value::Error => ok = false,
                 other => {
                     let found = other.describe();
-                    let d = self.error(
-                        n.span.clone(),
-                        format!("cues should be a list, found {found}"),
-                    );
+                    let d = self.error(n.span.clone(), format!("cues should be a list, found {found}"));
                     d.help = Some("write cues: [At(\"15s\", \"Breathe out\")]".into());
                     ok = false;
                 }
             }
         }
         cues.sort_by_key(|c| c.at);
-        ok.then_some(Hold {
-            length,
-            cues,
-            halfway,
-            countdown,
-        })
+        ok.then_some(Hold { length, cues, halfway, countdown })
     }
 
     fn hold_cue(&mut self, node: &Node, ctx: Ctx, hold: Duration) -> Option<HoldCue> {
@@ -914,27 +768,17 @@ impl Lower<'_> {
                     d.help = Some("move it earlier or make the hold longer".into());
                     return None;
                 }
-                Some(HoldCue {
-                    at: at_d,
-                    text: text?,
-                    span: node.span.clone(),
-                })
+                Some(HoldCue { at: at_d, text: text?, span: node.span.clone() })
             }
             Value::Error => None,
             Value::Tuple(Some(name), _) | Value::Struct(Some(name), _) | Value::Unit(name) => {
-                let d = self.error(
-                    name.span.clone(),
-                    format!("a hold cue is written At(…), not `{}`", name.name),
-                );
+                let d = self.error(name.span.clone(), format!("a hold cue is written At(…), not `{}`", name.name));
                 d.help = Some(format!("write {example}"));
                 None
             }
             other => {
                 let found = other.describe();
-                let d = self.error(
-                    node.span.clone(),
-                    format!("expected a hold cue, found {found}"),
-                );
+                let d = self.error(node.span.clone(), format!("expected a hold cue, found {found}"));
                 d.help = Some(format!("write {example}"));
                 None
             }
@@ -981,10 +825,7 @@ impl Lower<'_> {
             None => PathBuf::from(&raw),
         };
         if !path.is_file() {
-            let d = self.error(
-                node.span.clone(),
-                format!("sound file not found: {}", path.display()),
-            );
+            let d = self.error(node.span.clone(), format!("sound file not found: {}", path.display()));
             d.help = Some("paths are relative to the script's own folder".into());
             return None;
         }
@@ -1019,8 +860,7 @@ impl Lower<'_> {
             }
             let Some(close) = tail.find('}') else {
                 let d = self.error(self.sub_span(node, tail), "unclosed `{` in cue text");
-                d.help =
-                    Some("variables are written {side}; write `{{` for a literal brace".into());
+                d.help = Some("variables are written {side}; write `{{` for a literal brace".into());
                 ok = false;
                 rest = "";
                 break;
@@ -1030,12 +870,9 @@ impl Lower<'_> {
             match Var::ALL.iter().find(|(n, _)| *n == var_name) {
                 Some(&(_, var)) => {
                     if matches!(var, Var::Side | Var::OtherSide) && !ctx.in_sides {
-                        let d = self.error(
-                            self.sub_span(node, whole),
-                            format!("{whole} is only known inside Sides(…)"),
-                        );
-                        d.help =
-                            Some("wrap these steps in Sides([ … ]) to do them on each side".into());
+                        let d =
+                            self.error(self.sub_span(node, whole), format!("{whole} is only known inside Sides(…)"));
+                        d.help = Some("wrap these steps in Sides([ … ]) to do them on each side".into());
                         ok = false;
                     }
                     if !lit.is_empty() {
@@ -1045,19 +882,12 @@ impl Lower<'_> {
                 }
                 None => {
                     let names: Vec<&str> = Var::ALL.iter().map(|(n, _)| *n).collect();
-                    let d = self.error(
-                        self.sub_span(node, whole),
-                        format!("undefined variable {whole}"),
-                    );
+                    let d = self.error(self.sub_span(node, whole), format!("undefined variable {whole}"));
                     d.help = Some(match did_you_mean(var_name, names.iter().copied()) {
                         Some(s) => format!("did you mean {{{s}}}?"),
                         None => format!(
                             "the variables are {}",
-                            names
-                                .iter()
-                                .map(|n| format!("{{{n}}}"))
-                                .collect::<Vec<_>>()
-                                .join(", ")
+                            names.iter().map(|n| format!("{{{n}}}")).collect::<Vec<_>>().join(", ")
                         ),
                     });
                     ok = false;

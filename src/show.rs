@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::duration;
 use crate::script::Script;
-use crate::timeline::{SAMPLE_RATE, Sound, Timeline, to_duration};
+use crate::timeline::{Event, SAMPLE_RATE, Sound, Timeline, to_duration};
 
 /// One line per event with an `mm:ss` timestamp, then the total.
 pub fn text(script: &Script, timeline: &Timeline) -> String {
@@ -27,20 +27,7 @@ pub fn text(script: &Script, timeline: &Timeline) -> String {
     );
     for e in &timeline.events {
         let at = duration::clock(to_duration(e.start));
-        let len = duration::short(to_duration(e.length));
-        let side = e
-            .side
-            .map(|s| format!(" ({} side)", s.word()))
-            .unwrap_or_default();
-        let (kind, what) = match &e.sound {
-            Sound::Speech(words) => ("say", format!("“{words}”")),
-            Sound::Chime(c) => ("chime", c.name().to_string()),
-            Sound::File(p) => ("sound", p.display().to_string()),
-            Sound::Silence => ("pause", len),
-            Sound::Hold => ("hold", format!("{len} of silence{side}")),
-            Sound::Strokes(n) => ("strokes", format!("{n} over {len}{side}")),
-            Sound::Rest => ("rest", format!("{len} before round {}", e.round)),
-        };
+        let (kind, what) = describe(e);
         if e.overlay {
             let _ = writeln!(out, "{at}    · {kind:<6} {what}");
         } else {
@@ -49,6 +36,22 @@ pub fn text(script: &Script, timeline: &Timeline) -> String {
     }
     let _ = writeln!(out, "{}  end", duration::clock(timeline.duration()));
     out
+}
+
+/// What an event is, in two words for a listing: its kind and what it
+/// says or plays.
+pub fn describe(e: &Event) -> (&'static str, String) {
+    let len = duration::short(to_duration(e.length));
+    let side = e.side.map(|s| format!(" ({} side)", s.word())).unwrap_or_default();
+    match &e.sound {
+        Sound::Speech(words) => ("say", format!("“{words}”")),
+        Sound::Chime(c) => ("chime", c.name().to_string()),
+        Sound::File(p) => ("sound", p.display().to_string()),
+        Sound::Silence => ("pause", len),
+        Sound::Hold => ("hold", format!("{len} of silence{side}")),
+        Sound::Strokes(n) => ("strokes", format!("{n} over {len}{side}")),
+        Sound::Rest => ("rest", format!("{len} before round {}", e.round)),
+    }
 }
 
 #[derive(Serialize)]

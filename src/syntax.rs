@@ -77,24 +77,13 @@ impl Value {
 /// Reads a whole document: exactly one value, then nothing but whitespace.
 pub fn parse(source: &str) -> (Node, Vec<Diagnostic>) {
     let tokens = lex(source);
-    let mut parser = Parser {
-        source,
-        tokens,
-        pos: 0,
-        diagnostics: Vec::new(),
-        closers: Vec::new(),
-        runaway: false,
-    };
+    let mut parser = Parser { source, tokens, pos: 0, diagnostics: Vec::new(), closers: Vec::new(), runaway: false };
     let node = parser.value(0);
     if !matches!(node.value, Value::Error) {
         let tok = parser.peek();
         if tok.kind != Tok::Eof {
             let span = tok.span.clone();
-            parser.error(
-                span,
-                "unexpected text after the end of the routine".into(),
-                None,
-            );
+            parser.error(span, "unexpected text after the end of the routine".into(), None);
         }
     }
     (node, parser.diagnostics)
@@ -161,65 +150,41 @@ fn lex(source: &str) -> Vec<Token> {
                 }
             }
             b'(' | b'[' | b'{' => {
-                tokens.push(Token {
-                    kind: Tok::Open(c as char),
-                    span: i..i + 1,
-                });
+                tokens.push(Token { kind: Tok::Open(c as char), span: i..i + 1 });
                 i += 1;
             }
             b')' | b']' | b'}' => {
-                tokens.push(Token {
-                    kind: Tok::Close(c as char),
-                    span: i..i + 1,
-                });
+                tokens.push(Token { kind: Tok::Close(c as char), span: i..i + 1 });
                 i += 1;
             }
             b',' => {
-                tokens.push(Token {
-                    kind: Tok::Comma,
-                    span: i..i + 1,
-                });
+                tokens.push(Token { kind: Tok::Comma, span: i..i + 1 });
                 i += 1;
             }
             b':' => {
-                tokens.push(Token {
-                    kind: Tok::Colon,
-                    span: i..i + 1,
-                });
+                tokens.push(Token { kind: Tok::Colon, span: i..i + 1 });
                 i += 1;
             }
             b'"' => {
                 let (kind, end) = lex_string(source, i);
-                tokens.push(Token {
-                    kind,
-                    span: start..end,
-                });
+                tokens.push(Token { kind, span: start..end });
                 i = end;
             }
             b'r' if matches!(bytes.get(i + 1), Some(b'"' | b'#')) => {
                 let (kind, end) = lex_raw_string(source, i);
-                tokens.push(Token {
-                    kind,
-                    span: start..end,
-                });
+                tokens.push(Token { kind, span: start..end });
                 i = end;
             }
             b'0'..=b'9' | b'-' | b'+' | b'.' => {
                 let (kind, end) = lex_number(source, i);
-                tokens.push(Token {
-                    kind,
-                    span: start..end,
-                });
+                tokens.push(Token { kind, span: start..end });
                 i = end;
             }
             c if c == b'_' || c.is_ascii_alphabetic() => {
                 while i < bytes.len() && (bytes[i] == b'_' || bytes[i].is_ascii_alphanumeric()) {
                     i += 1;
                 }
-                tokens.push(Token {
-                    kind: Tok::Ident(source[start..i].to_string()),
-                    span: start..i,
-                });
+                tokens.push(Token { kind: Tok::Ident(source[start..i].to_string()), span: start..i });
             }
             _ => {
                 let ch = source[i..].chars().next().unwrap_or('\u{fffd}');
@@ -231,10 +196,7 @@ fn lex(source: &str) -> Vec<Token> {
                 } else {
                     format!("unexpected character {}", describe_char(ch))
                 };
-                tokens.push(Token {
-                    kind: Tok::Bad(why),
-                    span: i..i + len,
-                });
+                tokens.push(Token { kind: Tok::Bad(why), span: i..i + len });
                 i += len;
                 // Skip the rest of a run of junk so binary input yields one
                 // diagnostic per run, not one per byte.
@@ -247,10 +209,7 @@ fn lex(source: &str) -> Vec<Token> {
             }
         }
     }
-    tokens.push(Token {
-        kind: Tok::Eof,
-        span: source.len()..source.len(),
-    });
+    tokens.push(Token { kind: Tok::Eof, span: source.len()..source.len() });
     tokens
 }
 
@@ -259,11 +218,7 @@ fn is_token_start(b: u8) -> bool {
 }
 
 fn describe_char(ch: char) -> String {
-    if ch.is_control() || ch == '\u{fffd}' {
-        format!("U+{:04X}", ch as u32)
-    } else {
-        format!("'{ch}'")
-    }
+    if ch.is_control() || ch == '\u{fffd}' { format!("U+{:04X}", ch as u32) } else { format!("'{ch}'") }
 }
 
 fn lex_string(source: &str, start: usize) -> (Tok, usize) {
@@ -299,28 +254,19 @@ fn lex_string(source: &str, start: usize) -> (Tok, usize) {
                             }
                         }
                         None => {
-                            return (
-                                Tok::Bad("a \\u escape is written \\u{263A}".into()),
-                                skip_string(source, at),
-                            );
+                            return (Tok::Bad("a \\u escape is written \\u{263A}".into()), skip_string(source, at));
                         }
                     }
                 }
                 Some((_, other)) => {
-                    return (
-                        Tok::Bad(format!("unknown escape \\{other} in a string")),
-                        skip_string(source, at),
-                    );
+                    return (Tok::Bad(format!("unknown escape \\{other} in a string")), skip_string(source, at));
                 }
                 None => break,
             },
             _ => out.push(ch),
         }
     }
-    (
-        Tok::Bad("this string is never closed with \"".into()),
-        source.len(),
-    )
+    (Tok::Bad("this string is never closed with \"".into()), source.len())
 }
 
 /// After a bad escape, finds the closing quote so the rest of the document
@@ -350,18 +296,10 @@ fn lex_raw_string(source: &str, start: usize) -> (Tok, usize) {
         return (Tok::Bad("a raw string starts r\" or r#\"".into()), i);
     }
     let body_start = i + 1;
-    let closing: String = std::iter::once('"')
-        .chain(std::iter::repeat_n('#', hashes))
-        .collect();
+    let closing: String = std::iter::once('"').chain(std::iter::repeat_n('#', hashes)).collect();
     match source[body_start..].find(&closing) {
-        Some(off) => (
-            Tok::Str(source[body_start..body_start + off].to_string()),
-            body_start + off + closing.len(),
-        ),
-        None => (
-            Tok::Bad("this raw string is never closed".into()),
-            source.len(),
-        ),
+        Some(off) => (Tok::Str(source[body_start..body_start + off].to_string()), body_start + off + closing.len()),
+        None => (Tok::Bad("this raw string is never closed".into()), source.len()),
     }
 }
 
@@ -371,9 +309,7 @@ fn lex_number(source: &str, start: usize) -> (Tok, usize) {
     while i < bytes.len()
         && (bytes[i].is_ascii_alphanumeric()
             || matches!(bytes[i], b'.' | b'_' | b'-' | b'+')
-                && (i == start
-                    || matches!(bytes[i], b'.' | b'_')
-                    || matches!(bytes[i - 1], b'e' | b'E')))
+                && (i == start || matches!(bytes[i], b'.' | b'_') || matches!(bytes[i - 1], b'e' | b'E')))
     {
         i += 1;
     }
@@ -395,24 +331,13 @@ fn lex_number(source: &str, start: usize) -> (Tok, usize) {
         return (Tok::Int(sign * v), i);
     }
     match text.parse::<f64>() {
-        Ok(v)
-            if v.is_finite()
-                && !digits.is_empty()
-                && digits.bytes().any(|b| b.is_ascii_digit()) =>
-        {
+        Ok(v) if v.is_finite() && !digits.is_empty() && digits.bytes().any(|b| b.is_ascii_digit()) => {
             (Tok::Float(v), i)
         }
-        _ if looks_like_duration(digits) => (
-            Tok::Bad(format!(
-                "durations are written in quotes: \"{}\"",
-                &source[start..i]
-            )),
-            i,
-        ),
-        _ => (
-            Tok::Bad(format!("`{}` is not a number", &source[start..i])),
-            i,
-        ),
+        _ if looks_like_duration(digits) => {
+            (Tok::Bad(format!("durations are written in quotes: \"{}\"", &source[start..i])), i)
+        }
+        _ => (Tok::Bad(format!("`{}` is not a number", &source[start..i])), i),
     }
 }
 
@@ -455,84 +380,46 @@ impl Parser<'_> {
         let tok = self.bump();
         let start = tok.span.start;
         if depth >= MAX_DEPTH {
-            self.error(
-                tok.span.clone(),
-                format!("brackets nest more than {MAX_DEPTH} deep"),
-                None,
-            );
+            self.error(tok.span.clone(), format!("brackets nest more than {MAX_DEPTH} deep"), None);
             self.skip_to_depth_zero();
-            return Node {
-                value: Value::Error,
-                span: tok.span,
-            };
+            return Node { value: Value::Error, span: tok.span };
         }
         match tok.kind {
-            Tok::Str(s) => Node {
-                value: Value::Str(s),
-                span: tok.span,
-            },
-            Tok::Int(v) => Node {
-                value: Value::Int(v),
-                span: tok.span,
-            },
-            Tok::Float(v) => Node {
-                value: Value::Float(v),
-                span: tok.span,
-            },
-            Tok::Ident(name) if name == "true" || name == "false" => Node {
-                value: Value::Bool(name == "true"),
-                span: tok.span,
-            },
+            Tok::Str(s) => Node { value: Value::Str(s), span: tok.span },
+            Tok::Int(v) => Node { value: Value::Int(v), span: tok.span },
+            Tok::Float(v) => Node { value: Value::Float(v), span: tok.span },
+            Tok::Ident(name) if name == "true" || name == "false" => {
+                Node { value: Value::Bool(name == "true"), span: tok.span }
+            }
             Tok::Ident(name) => {
-                let ident = Ident {
-                    name,
-                    span: tok.span.clone(),
-                };
+                let ident = Ident { name, span: tok.span.clone() };
                 if self.peek().kind == Tok::Open('(') {
                     let open = self.bump();
                     self.parens(Some(ident), start, open.span, depth)
                 } else {
-                    Node {
-                        value: Value::Unit(ident),
-                        span: tok.span,
-                    }
+                    Node { value: Value::Unit(ident), span: tok.span }
                 }
             }
             Tok::Open('(') => self.parens(None, start, tok.span, depth),
             Tok::Open('[') => {
                 let (items, end) = self.items(']', start, depth, |p, d| p.value(d + 1));
-                Node {
-                    value: Value::List(items),
-                    span: start..end,
-                }
+                Node { value: Value::List(items), span: start..end }
             }
             Tok::Open('{') => {
                 let (pairs, end) = self.items('}', start, depth, |p, d| {
                     let key = p.value(d + 1);
                     if !p.expect_colon() {
-                        return (
-                            key,
-                            Node {
-                                value: Value::Error,
-                                span: 0..0,
-                            },
-                        );
+                        return (key, Node { value: Value::Error, span: 0..0 });
                     }
                     let value = p.value(d + 1);
                     (key, value)
                 });
-                Node {
-                    value: Value::Map(pairs),
-                    span: start..end,
-                }
+                Node { value: Value::Map(pairs), span: start..end }
             }
             Tok::Bad(why) => {
                 self.runaway |= tok.span.end == self.source.len();
                 self.error(tok.span.clone(), why, None);
-                Node {
-                    value: Value::Error,
-                    span: tok.span,
-                }
+                Node { value: Value::Error, span: tok.span }
             }
             Tok::Eof => {
                 let message = if self.source.trim().is_empty() {
@@ -540,43 +427,25 @@ impl Parser<'_> {
                 } else {
                     "the file ends where a value was expected".to_string()
                 };
-                self.error(tok.span.clone(), message, Some(
-                    "a routine starts `Routine(` and ends with `)`; `backease new NAME` writes a starter".into(),
-                ));
-                Node {
-                    value: Value::Error,
-                    span: tok.span,
-                }
-            }
-            Tok::Close(c) => {
                 self.error(
                     tok.span.clone(),
-                    format!("unexpected `{c}` where a value was expected"),
-                    None,
+                    message,
+                    Some("a routine starts `Routine(` and ends with `)`; `backease new NAME` writes a starter".into()),
                 );
-                Node {
-                    value: Value::Error,
-                    span: tok.span,
-                }
+                Node { value: Value::Error, span: tok.span }
+            }
+            Tok::Close(c) => {
+                self.error(tok.span.clone(), format!("unexpected `{c}` where a value was expected"), None);
+                Node { value: Value::Error, span: tok.span }
             }
             Tok::Comma | Tok::Colon => {
                 let c = &self.source[tok.span.clone()];
-                self.error(
-                    tok.span.clone(),
-                    format!("unexpected `{c}` where a value was expected"),
-                    None,
-                );
-                Node {
-                    value: Value::Error,
-                    span: tok.span,
-                }
+                self.error(tok.span.clone(), format!("unexpected `{c}` where a value was expected"), None);
+                Node { value: Value::Error, span: tok.span }
             }
             Tok::Open(c) => {
                 self.error(tok.span.clone(), format!("unexpected `{c}`"), None);
-                Node {
-                    value: Value::Error,
-                    span: tok.span,
-                }
+                Node { value: Value::Error, span: tok.span }
             }
         }
     }
@@ -593,23 +462,14 @@ impl Parser<'_> {
     }
 
     /// Reads what follows `(`: either fields (`name: value`) or plain items.
-    fn parens(
-        &mut self,
-        name: Option<Ident>,
-        start: usize,
-        open: Range<usize>,
-        depth: usize,
-    ) -> Node {
+    fn parens(&mut self, name: Option<Ident>, start: usize, open: Range<usize>, depth: usize) -> Node {
         let is_struct = matches!(self.peek().kind, Tok::Ident(_))
             && self.tokens.get(self.pos + 1).map(|t| &t.kind) == Some(&Tok::Colon);
         if is_struct {
             let (fields, end) = self.items(')', open.start, depth, |p, d| {
                 let tok = p.bump();
                 let name = match tok.kind {
-                    Tok::Ident(n) => Ident {
-                        name: n,
-                        span: tok.span.clone(),
-                    },
+                    Tok::Ident(n) => Ident { name: n, span: tok.span.clone() },
                     _ => {
                         p.error(tok.span.clone(), "expected a field name".into(), None);
                         return None;
@@ -621,16 +481,10 @@ impl Parser<'_> {
                 let value = p.value(d + 1);
                 Some(Field { name, value })
             });
-            Node {
-                value: Value::Struct(name, fields.into_iter().flatten().collect()),
-                span: start..end,
-            }
+            Node { value: Value::Struct(name, fields.into_iter().flatten().collect()), span: start..end }
         } else {
             let (items, end) = self.items(')', open.start, depth, |p, d| p.value(d + 1));
-            Node {
-                value: Value::Tuple(name, items),
-                span: start..end,
-            }
+            Node { value: Value::Tuple(name, items), span: start..end }
         }
     }
 
@@ -681,10 +535,7 @@ impl Parser<'_> {
                 Tok::Close(c) => {
                     self.error(
                         tok.span.clone(),
-                        format!(
-                            "expected `{close}` to close the `{}`, found `{c}`",
-                            opening(close)
-                        ),
+                        format!("expected `{close}` to close the `{}`, found `{c}`", opening(close)),
                         None,
                     );
                     // A bracket that closes an outer list is left for it.
@@ -707,11 +558,7 @@ impl Parser<'_> {
                 Tok::Eof | Tok::Close(_) => {}
                 _ => {
                     let prev_end = self.tokens[self.pos.saturating_sub(1)].span.end;
-                    self.error(
-                        prev_end..prev_end,
-                        "expected `,` between items".into(),
-                        None,
-                    );
+                    self.error(prev_end..prev_end, "expected `,` between items".into(), None);
                     self.skip_item(close);
                 }
             }
@@ -784,10 +631,8 @@ mod tests {
     #[track_caller]
     fn check_err(source: &str, expect: &str) {
         let (_, diags) = parse(source);
-        let got: Vec<String> = diags
-            .iter()
-            .map(|d| format!("{}..{} {}", d.span.start, d.span.end, d.message))
-            .collect();
+        let got: Vec<String> =
+            diags.iter().map(|d| format!("{}..{} {}", d.span.start, d.span.end, d.message)).collect();
         assert_eq!(got.join("\n"), expect);
     }
 
@@ -807,23 +652,12 @@ mod tests {
             Value::Struct(n, fields) => format!(
                 "{}{{{}}}",
                 n.as_ref().map_or("", |n| &n.name),
-                fields
-                    .iter()
-                    .map(|f| format!("{}: {}", f.name.name, render(&f.value)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                fields.iter().map(|f| format!("{}: {}", f.name.name, render(&f.value))).collect::<Vec<_>>().join(", ")
             ),
-            Value::List(items) => format!(
-                "[{}]",
-                items.iter().map(render).collect::<Vec<_>>().join(", ")
-            ),
+            Value::List(items) => format!("[{}]", items.iter().map(render).collect::<Vec<_>>().join(", ")),
             Value::Map(pairs) => format!(
                 "{{{}}}",
-                pairs
-                    .iter()
-                    .map(|(k, v)| format!("{} => {}", render(k), render(v)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                pairs.iter().map(|(k, v)| format!("{} => {}", render(k), render(v))).collect::<Vec<_>>().join(", ")
             ),
             Value::Error => "<error>".into(),
         }
@@ -832,10 +666,7 @@ mod tests {
     #[test]
     fn reads_values() {
         check_ok(r#"Say("hi")"#, r#"Say("hi")"#);
-        check_ok(
-            "Hold(length: \"30s\", countdown: 5,)",
-            "Hold{length: \"30s\", countdown: 5}",
-        );
+        check_ok("Hold(length: \"30s\", countdown: 5,)", "Hold{length: \"30s\", countdown: 5}");
         check_ok("[Tick, true, -3, 1.5, 0x10]", "[Tick, true, -3, 1.5, 16]");
         check_ok("( a: [], b: () )", "{a: [], b: ()}");
         check_ok("{ \"k\": 1 }", "{\"k\" => 1}");
@@ -854,17 +685,11 @@ mod tests {
             "[Pause(30s), Say('x')]",
             "7..10 durations are written in quotes: \"30s\"\n17..18 text goes between double quotes (\"like this\"), not single quotes",
         );
-        check_err(
-            "Routine(steps: [",
-            "15..16 this `[` is never closed\n7..8 this `(` is never closed",
-        );
+        check_err("Routine(steps: [", "15..16 this `[` is never closed\n7..8 this `(` is never closed");
         check_err("[1, 2)", "5..6 expected `]` to close the `[`, found `)`");
         check_err("", "0..0 the file is empty");
         check_err("\"abc", "0..4 this string is never closed with \"");
-        check_err(
-            "Tick Tock",
-            "5..9 unexpected text after the end of the routine",
-        );
+        check_err("Tick Tock", "5..9 unexpected text after the end of the routine");
     }
 
     #[test]
@@ -872,17 +697,12 @@ mod tests {
         let deep = "[".repeat(100_000) + &"]".repeat(100_000);
         let (_, diags) = parse(&deep);
         assert_eq!(diags.len(), 1, "{diags:?}");
-        assert_eq!(
-            diags[0].message,
-            format!("brackets nest more than {MAX_DEPTH} deep")
-        );
+        assert_eq!(diags[0].message, format!("brackets nest more than {MAX_DEPTH} deep"));
     }
 
     #[test]
     fn binary_junk_gives_few_diagnostics() {
-        let junk: String = (0..10_000u32)
-            .map(|i| char::from_u32(0x80 + (i * 7919) % 0x700).unwrap())
-            .collect();
+        let junk: String = (0..10_000u32).map(|i| char::from_u32(0x80 + (i * 7919) % 0x700).unwrap()).collect();
         let (_, diags) = parse(&junk);
         assert!(diags.len() <= 2, "{}", diags.len());
     }

@@ -48,9 +48,7 @@ pub struct Estimate {
 
 impl Default for Estimate {
     fn default() -> Self {
-        Estimate {
-            words_per_minute: 175,
-        }
+        Estimate { words_per_minute: 175 }
     }
 }
 
@@ -142,9 +140,7 @@ impl Timeline {
 
     /// The index of the step (non-overlay event) playing at `sample`.
     pub fn step_at(&self, sample: u64) -> Option<usize> {
-        self.events
-            .iter()
-            .rposition(|e| !e.overlay && e.start <= sample)
+        self.events.iter().rposition(|e| !e.overlay && e.start <= sample)
     }
 
     /// Every event that moves time on: the steps a person can skip between.
@@ -156,66 +152,52 @@ impl Timeline {
 /// Builds the whole session.
 pub fn compile(script: &Script, options: &Options, lengths: &dyn Lengths) -> Timeline {
     let rounds = options.rounds.unwrap_or(script.defaults.rounds).max(1);
+    compile_rounds(script, options, lengths, 1..=rounds, rounds)
+}
+
+/// Builds one round of an endless (`--loop`) session: round `round`, with
+/// the rest before it when it is not the first. `{rounds}` counts the
+/// rounds so far.
+pub fn compile_round(script: &Script, options: &Options, lengths: &dyn Lengths, round: u32) -> Timeline {
+    compile_rounds(script, options, lengths, round..=round, round)
+}
+
+fn compile_rounds(
+    script: &Script,
+    options: &Options,
+    lengths: &dyn Lengths,
+    which: std::ops::RangeInclusive<u32>,
+    rounds: u32,
+) -> Timeline {
     let hold = options.hold.unwrap_or(script.defaults.hold);
     let rest = samples(options.rest.unwrap_or(script.defaults.rest));
-    let mut b = Builder {
-        lengths,
-        cursor: 0,
-        events: Vec::new(),
-        diagnostics: Vec::new(),
-        hold,
-        overflow: false,
-    };
-    for round in 1..=rounds {
+    let mut b = Builder { lengths, cursor: 0, events: Vec::new(), diagnostics: Vec::new(), hold, overflow: false };
+    for round in which {
         if round > 1 && rest > 0 {
             let span = script.steps.first().map_or(0..0, |s| s.span.clone());
             b.push(rest, Sound::Rest, span, round, None);
         }
-        let vars = Vars {
-            side: None,
-            round,
-            rounds,
-            hold,
-        };
+        let vars = Vars { side: None, round, rounds, hold };
         b.steps(&script.steps, vars);
         if b.overflow {
             break;
         }
     }
-    let first = script
-        .steps
-        .first()
-        .map_or(0..0, |s| s.span.start..s.span.start + 1);
+    let first = script.steps.first().map_or(0..0, |s| s.span.start..s.span.start + 1);
     if b.overflow && b.events.len() >= MAX_EVENTS {
         b.diagnostics.push(
-            Diagnostic::error(
-                first,
-                format!("the routine expands to more than {MAX_EVENTS} events"),
-            )
-            .with_help("lower the repeat counts or --rounds"),
+            Diagnostic::error(first, format!("the routine expands to more than {MAX_EVENTS} events"))
+                .with_help("lower the repeat counts or --rounds"),
         );
     } else if b.overflow || to_duration(b.cursor) > MAX_SESSION {
         b.diagnostics.push(
-            Diagnostic::error(
-                first,
-                format!(
-                    "the session would last more than {}",
-                    duration::spoken(MAX_SESSION)
-                ),
-            )
-            .with_help("lower the repeat counts, --rounds or --hold"),
+            Diagnostic::error(first, format!("the session would last more than {}", duration::spoken(MAX_SESSION)))
+                .with_help("lower the repeat counts, --rounds or --hold"),
         );
     }
     let mut seen = std::collections::HashSet::new();
-    b.diagnostics
-        .retain(|d| seen.insert((d.span.clone(), d.message.clone())));
-    Timeline {
-        events: b.events,
-        total: b.cursor,
-        rounds,
-        hold,
-        diagnostics: b.diagnostics,
-    }
+    b.diagnostics.retain(|d| seen.insert((d.span.clone(), d.message.clone())));
+    Timeline { events: b.events, total: b.cursor, rounds, hold, diagnostics: b.diagnostics }
 }
 
 struct Builder<'a> {
@@ -229,23 +211,8 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
-    fn push(
-        &mut self,
-        length: u64,
-        sound: Sound,
-        source: Range<usize>,
-        round: u32,
-        side: Option<Side>,
-    ) {
-        self.events.push(Event {
-            start: self.cursor,
-            length,
-            sound,
-            overlay: false,
-            round,
-            side,
-            source,
-        });
+    fn push(&mut self, length: u64, sound: Sound, source: Range<usize>, round: u32, side: Option<Side>) {
+        self.events.push(Event { start: self.cursor, length, sound, overlay: false, round, side, source });
         self.cursor += length;
         if self.events.len() >= MAX_EVENTS || to_duration(self.cursor) > MAX_SESSION {
             self.overflow = true;
@@ -258,15 +225,7 @@ impl Builder<'_> {
             Sound::Chime(c) => self.lengths.chime(*c),
             _ => 0,
         };
-        self.events.push(Event {
-            start,
-            length,
-            sound,
-            overlay: true,
-            round: vars.round,
-            side: vars.side,
-            source,
-        });
+        self.events.push(Event { start, length, sound, overlay: true, round: vars.round, side: vars.side, source });
     }
 
     fn steps(&mut self, steps: &[Step], vars: Vars) {
@@ -307,25 +266,13 @@ impl Builder<'_> {
             }
             StepKind::Sides(steps) => {
                 for s in [Side::Left, Side::Right] {
-                    self.steps(
-                        steps,
-                        Vars {
-                            side: Some(s),
-                            ..vars
-                        },
-                    );
+                    self.steps(steps, Vars { side: Some(s), ..vars });
                 }
             }
             StepKind::Strokes(strokes) => {
                 let every = samples(strokes.every);
                 let start = self.cursor;
-                self.push(
-                    every * strokes.count as u64,
-                    Sound::Strokes(strokes.count),
-                    span.clone(),
-                    round,
-                    side,
-                );
+                self.push(every * strokes.count as u64, Sound::Strokes(strokes.count), span.clone(), round, side);
                 for i in 0..strokes.count {
                     let sound = match strokes.mark {
                         Mark::Tick => Sound::Chime(Chime::Tick),
@@ -333,10 +280,7 @@ impl Builder<'_> {
                     };
                     self.overlay(start + every * i as u64, sound, span.clone(), vars);
                 }
-                self.check_overlaps(
-                    self.events.len() - strokes.count as usize,
-                    start + every * strokes.count as u64,
-                );
+                self.check_overlaps(self.events.len() - strokes.count as usize, start + every * strokes.count as u64);
             }
         }
     }
@@ -373,10 +317,7 @@ impl Builder<'_> {
             self.overlay(start + at, Sound::Speech(text.fill(&vars)), source, vars);
         }
         // A `--hold` shorter than the countdown keeps only the numbers that fit.
-        for k in (1..=hold.countdown)
-            .rev()
-            .filter(|&k| Duration::from_secs(k.into()) < length)
-        {
+        for k in (1..=hold.countdown).rev().filter(|&k| Duration::from_secs(k.into()) < length) {
             let at = len - samples(Duration::from_secs(k.into()));
             self.overlay(start + at, Sound::Speech(k.to_string()), span.clone(), vars);
         }
@@ -399,9 +340,7 @@ impl Builder<'_> {
                         "this cue takes about {talk} and is still sounding when the next starts {} later",
                         duration::short(to_duration(n.start - e.start))
                     ),
-                    _ => format!(
-                        "this cue takes about {talk} and is still sounding when the hold ends"
-                    ),
+                    _ => format!("this cue takes about {talk} and is still sounding when the hold ends"),
                 };
                 found.push(
                     Diagnostic::warning(e.source.clone(), message)
@@ -434,9 +373,7 @@ mod tests {
     }
 
     fn script(steps: &str, defaults: &str) -> Script {
-        let src = format!(
-            "Routine(title: \"T\", summary: \"S\", defaults: ({defaults}), steps: [{steps}])"
-        );
+        let src = format!("Routine(title: \"T\", summary: \"S\", defaults: ({defaults}), steps: [{steps}])");
         let (script, diags) = load(&src, None, "t");
         assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
         script.unwrap()
@@ -505,10 +442,7 @@ mod tests {
         check(
             r#"Hold, Hold(length: "5s"), Say("{hold}")"#,
             "hold: \"30s\"",
-            Options {
-                hold: Some(Duration::from_secs(45)),
-                ..Options::default()
-            },
+            Options { hold: Some(Duration::from_secs(45)), ..Options::default() },
             expect_test::expect![[r#"
                 0.00 hold 45.00
                 45.00 hold 5.00
@@ -538,11 +472,7 @@ mod tests {
         // --rounds and --rest override the routine's.
         let t = compile(
             &script(r#"Say("a")"#, "rounds: 2"),
-            &Options {
-                rounds: Some(3),
-                rest: Some(Duration::from_secs(1)),
-                ..Options::default()
-            },
+            &Options { rounds: Some(3), rest: Some(Duration::from_secs(1)), ..Options::default() },
             &Fixed,
         );
         assert_eq!(t.total, 5 * SAMPLE_RATE as u64);
@@ -572,10 +502,7 @@ mod tests {
         check(
             r#"Hold(cues: [At("1s", "one two three"), At("2s", "x"), At("25s", "late")])"#,
             "hold: \"30s\"",
-            Options {
-                hold: Some(Duration::from_secs(20)),
-                ..Options::default()
-            },
+            Options { hold: Some(Duration::from_secs(20)), ..Options::default() },
             expect_test::expect![[r#"
                 0.00 hold 20.00
                   1.00 say "one two three" 3.00
@@ -601,10 +528,7 @@ mod tests {
         );
         let long = script(r#"Hold(length: "10m")"#, "rounds: 100");
         let t = compile(&long, &Options::default(), &Fixed);
-        assert_eq!(
-            t.diagnostics.last().unwrap().message,
-            "the session would last more than 12 hours"
-        );
+        assert_eq!(t.diagnostics.last().unwrap().message, "the session would last more than 12 hours");
     }
 
     #[test]

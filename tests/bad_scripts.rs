@@ -21,16 +21,8 @@ fn check_script(source: &str, expect: Expect) {
         .iter()
         .map(|d| {
             let at = line_col(source, d.span.start);
-            let help = d
-                .help
-                .as_ref()
-                .map(|h| format!(" [{h}]"))
-                .unwrap_or_default();
-            format!(
-                "{}:{}: {:?}: {}{help}\n",
-                at.line, at.column, d.severity, d.message
-            )
-            .replace(&root, "<dir>")
+            let help = d.help.as_ref().map(|h| format!(" [{h}]")).unwrap_or_default();
+            format!("{}:{}: {:?}: {}{help}\n", at.line, at.column, d.severity, d.message).replace(&root, "<dir>")
         })
         .collect();
     expect.assert_eq(&got);
@@ -39,10 +31,7 @@ fn check_script(source: &str, expect: Expect) {
 /// The same, for steps placed in a routine that is otherwise correct.
 #[track_caller]
 fn check(steps: &str, expect: Expect) {
-    check_script(
-        &format!("Routine(title: \"T\", summary: \"S\", steps: [\n{steps}\n])"),
-        expect,
-    );
+    check_script(&format!("Routine(title: \"T\", summary: \"S\", steps: [\n{steps}\n])"), expect);
 }
 
 #[test]
@@ -313,9 +302,7 @@ fn files_and_nesting() {
         2:7: Error: sound file not found: <dir>/missing.wav [paths are relative to the script's own folder]
     "#]],
     );
-    let deep = (0..10).fold(r#"Say("a")"#.to_string(), |inner, _| {
-        format!("Repeat(times: 1, steps: [{inner}])")
-    });
+    let deep = (0..10).fold(r#"Say("a")"#.to_string(), |inner, _| format!("Repeat(times: 1, steps: [{inner}])"));
     check(
         &deep,
         expect![[r#"

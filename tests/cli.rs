@@ -5,12 +5,7 @@ use expect_test::{expect, expect_file};
 
 use crate::support::Sandbox;
 
-const BUILTINS: [&str; 4] = [
-    "deep-spinal",
-    "gluteus-medius",
-    "quadratus-lumborum",
-    "full-back",
-];
+const BUILTINS: [&str; 4] = ["deep-spinal", "gluteus-medius", "quadratus-lumborum", "full-back"];
 
 #[test]
 fn show_every_builtin() {
@@ -26,17 +21,7 @@ fn show_every_builtin() {
 #[test]
 fn show_json_is_consistent_with_the_timeline() {
     let sb = Sandbox::new();
-    let run = sb.run(&[
-        "show",
-        "deep-spinal",
-        "--json",
-        "--hold",
-        "30s",
-        "--rounds",
-        "2",
-        "--rest",
-        "5s",
-    ]);
+    let run = sb.run(&["show", "deep-spinal", "--json", "--hold", "30s", "--rounds", "2", "--rest", "5s"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(doc["hold_ms"], 30_000);
@@ -76,16 +61,10 @@ fn hold_changes_only_the_holds() {
 fn list_shows_builtins_and_user_scripts_with_shadowing() {
     let sb = Sandbox::new();
     let starter = |name: &str| {
-        format!(
-            "Routine(title: \"Mine\", summary: \"My {name}\", steps: [Say(\"hello\"), Pause(\"1m\")])"
-        )
+        format!("Routine(title: \"Mine\", summary: \"My {name}\", steps: [Say(\"hello\"), Pause(\"1m\")])")
     };
     std::fs::create_dir_all(sb.scripts_dir()).unwrap();
-    std::fs::write(
-        sb.scripts_dir().join("deep-spinal.ron"),
-        starter("deep spinal"),
-    )
-    .unwrap();
+    std::fs::write(sb.scripts_dir().join("deep-spinal.ron"), starter("deep spinal")).unwrap();
     std::fs::write(sb.scripts_dir().join("evening.ron"), starter("evening")).unwrap();
     std::fs::write(sb.scripts_dir().join("broken.ron"), "Routine(").unwrap();
     let run = sb.run(&["list"]);
@@ -116,20 +95,12 @@ fn new_writes_a_starter_that_checks_and_never_overwrites() {
     let run = sb.run(&["new", "evening"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let path = sb.scripts_dir().join("evening.ron");
-    assert_eq!(
-        run.stdout.lines().next().unwrap(),
-        path.display().to_string()
-    );
+    assert_eq!(run.stdout.lines().next().unwrap(), path.display().to_string());
     let written = std::fs::read_to_string(&path).unwrap();
     assert!(written.contains("name: \"evening\""));
 
     let check = sb.run(&["check", path.to_str().unwrap()]);
-    assert_eq!(
-        (check.code, check.stderr.as_str()),
-        (0, ""),
-        "{}",
-        check.stderr
-    );
+    assert_eq!((check.code, check.stderr.as_str()), (0, ""), "{}", check.stderr);
     // By name too, since it is in the scripts folder.
     assert_eq!(sb.run(&["check", "evening"]).code, 0);
 
@@ -141,11 +112,7 @@ fn new_writes_a_starter_that_checks_and_never_overwrites() {
 
     let bad = sb.run(&["new", "My Routine"]);
     assert_eq!(bad.code, 2);
-    assert!(
-        bad.stderr.contains("`My Routine` is not a routine name"),
-        "{}",
-        bad.stderr
-    );
+    assert!(bad.stderr.contains("`My Routine` is not a routine name"), "{}", bad.stderr);
 }
 
 #[test]
@@ -168,10 +135,7 @@ fn new_on_a_full_disk_fails_cleanly() {
         .expect("unshare (util-linux) runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stdout.starts_with("exit=3\n"),
-        "stdout: {stdout}\nstderr: {stderr}"
-    );
+    assert!(stdout.starts_with("exit=3\n"), "stdout: {stdout}\nstderr: {stderr}");
     assert!(stderr.contains("the disk is full"), "{stderr}");
     // Neither the script nor a temporary file is left behind.
     assert_eq!(stdout.trim_end(), "exit=3", "left behind: {stdout}");
@@ -180,10 +144,7 @@ fn new_on_a_full_disk_fails_cleanly() {
 #[test]
 fn check_reports_every_file_and_sets_the_exit_code() {
     let sb = Sandbox::new();
-    let good = sb.write(
-        "good.ron",
-        "Routine(title: \"G\", summary: \"s\", steps: [Say(\"hi\")])",
-    );
+    let good = sb.write("good.ron", "Routine(title: \"G\", summary: \"s\", steps: [Say(\"hi\")])");
     let bad = sb.write(
         "bad.ron",
         "Routine(\n  title: \"B\",\n  summary: \"s\",\n  steps: [\n    Sya(\"hi\"),\n    Chime(\"bel\"),\n  ],\n)\n",
@@ -212,9 +173,7 @@ fn check_reports_every_file_and_sets_the_exit_code() {
     let missing = sb.run(&["check", "nowhere.ron"]);
     assert_eq!(missing.code, 3);
     assert!(
-        missing
-            .stderr
-            .contains("nowhere.ron: error: cannot read nowhere.ron: no such file or folder"),
+        missing.stderr.contains("nowhere.ron: error: cannot read nowhere.ron: no such file or folder"),
         "{}",
         missing.stderr
     );
@@ -224,29 +183,16 @@ fn check_reports_every_file_and_sets_the_exit_code() {
 fn huge_and_binary_files_are_refused_plainly() {
     let sb = Sandbox::new();
     let huge = sb.path().join("huge.ron");
-    std::fs::File::create(&huge)
-        .unwrap()
-        .set_len(100 * 1024 * 1024)
-        .unwrap();
+    std::fs::File::create(&huge).unwrap().set_len(100 * 1024 * 1024).unwrap();
     let run = sb.run(&["check", huge.to_str().unwrap()]);
     assert_eq!(run.code, 3, "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains("is 102400 KiB; a script is at most 1024 KiB"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("is 102400 KiB; a script is at most 1024 KiB"), "{}", run.stderr);
 
     let junk = sb.path().join("junk.ron");
     std::fs::write(&junk, b"Routine(\n  title: \"\xff\xfe\x00\x01\"").unwrap();
     let run = sb.run(&["show", junk.to_str().unwrap()]);
     assert_eq!(run.code, 1);
-    assert!(
-        run.stderr
-            .contains("junk.ron:2:11: error: the file is not UTF-8 text"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("junk.ron:2:11: error: the file is not UTF-8 text"), "{}", run.stderr);
 }
 
 #[test]
@@ -267,22 +213,10 @@ fn unknown_routine_is_a_usage_error_with_a_suggestion() {
 fn bad_options_are_usage_errors() {
     let sb = Sandbox::new();
     for (args, needle) in [
-        (
-            &["show", "deep-spinal", "--hold", "45"][..],
-            "\"45\" has no unit",
-        ),
-        (
-            &["show", "deep-spinal", "--hold", "20m"][..],
-            "a hold is at most 10 minutes",
-        ),
-        (
-            &["show", "deep-spinal", "--hold", "0s"][..],
-            "must be longer than zero",
-        ),
-        (
-            &["show", "deep-spinal", "--rounds", "0"][..],
-            "0 is not in 1..=1000",
-        ),
+        (&["show", "deep-spinal", "--hold", "45"][..], "\"45\" has no unit"),
+        (&["show", "deep-spinal", "--hold", "20m"][..], "a hold is at most 10 minutes"),
+        (&["show", "deep-spinal", "--hold", "0s"][..], "must be longer than zero"),
+        (&["show", "deep-spinal", "--rounds", "0"][..], "0 is not in 1..=1000"),
         (&["frobnicate"][..], "unrecognized subcommand"),
     ] {
         let run = sb.run(args);
@@ -296,27 +230,13 @@ fn help_documents_examples_and_exit_codes() {
     let sb = Sandbox::new();
     let top = sb.run(&["--help"]);
     assert_eq!(top.code, 0);
-    assert!(
-        top.stdout.contains("130  stopped with Ctrl-C"),
-        "{}",
-        top.stdout
-    );
-    assert!(
-        top.stdout
-            .contains("backease play deep-spinal --hold 45s --loop")
-    );
+    assert!(top.stdout.contains("130  stopped with Ctrl-C"), "{}", top.stdout);
+    assert!(top.stdout.contains("backease play deep-spinal --hold 45s --loop"));
     for cmd in ["list", "show", "check", "new"] {
         let run = sb.run(&[cmd, "--help"]);
         assert_eq!(run.code, 0);
-        assert!(
-            run.stdout.contains("Example"),
-            "{cmd} --help has no example:\n{}",
-            run.stdout
-        );
+        assert!(run.stdout.contains("Example"), "{cmd} --help has no example:\n{}", run.stdout);
     }
     let v = sb.run(&["--version"]);
-    assert_eq!(
-        v.stdout,
-        format!("backease {}\n", env!("CARGO_PKG_VERSION"))
-    );
+    assert_eq!(v.stdout, format!("backease {}\n", env!("CARGO_PKG_VERSION")));
 }

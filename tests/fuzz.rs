@@ -10,12 +10,7 @@ use backease::timeline::{Estimate, Options, compile};
 fn load_all(text: &str) {
     let (script, diags) = load(text, None, "fuzz");
     for d in &diags {
-        assert!(
-            d.span.start <= text.len(),
-            "span {:?} outside {} bytes",
-            d.span,
-            text.len()
-        );
+        assert!(d.span.start <= text.len(), "span {:?} outside {} bytes", d.span, text.len());
         assert!(!d.message.is_empty());
     }
     if let Some(script) = script {
@@ -115,8 +110,5 @@ fn large_inputs_finish() {
     // A megabyte of nested-looking junk and a long flat list both load
     // (with errors) rather than hanging or overflowing the stack.
     load_all(&"Repeat(times: 2, steps: [".repeat(40_000));
-    load_all(&format!(
-        "Routine(title: \"t\", summary: \"s\", steps: [{}])",
-        "Pause(\"1ms\"),".repeat(80_000)
-    ));
+    load_all(&format!("Routine(title: \"t\", summary: \"s\", steps: [{}])", "Pause(\"1ms\"),".repeat(80_000)));
 }

@@ -16,9 +16,7 @@ pub struct Run {
 
 impl Sandbox {
     pub fn new() -> Sandbox {
-        Sandbox {
-            dir: tempfile::tempdir().expect("temp dir"),
-        }
+        Sandbox { dir: tempfile::tempdir().expect("temp dir") }
     }
 
     pub fn path(&self) -> &Path {
@@ -68,10 +66,6 @@ impl Run {
     /// Exit code, stdout and stderr in one block, for snapshots.
     pub fn snapshot(&self, sandbox: &Sandbox) -> String {
         let root = sandbox.path().display().to_string();
-        format!(
-            "exit {}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-        .replace(&root, "<tmp>")
+        format!("exit {}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr).replace(&root, "<tmp>")
     }
 }

@@ -1,0 +1,357 @@
+//! The player thread: an actor that owns the output and the session stream.
+//!
+//! It takes [`Command`]s over a channel (pause, resume, next, back, stop,
+//! volume) and sends [`PlayerEvent`]s back (a step started, the position,
+//! finished) for whatever shows the session. The samples themselves are
+//! made by `session::Stream` on the audio thread; this thread only steers
+//! it through `session::Control` and watches where it is.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, select};
+
+use crate::output::Output;
+use crate::session::{Control, Segment, Stream};
+use crate::timeline::{Event, SAMPLE_RATE, samples};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Pause,
+    Resume,
+    /// Skip to the start of the next step.
+    Next,
+    /// Back to the start of this step, or of the one before when this one
+    /// has only just begun.
+    Back,
+    Stop,
+    /// Set the volume, 0.0 to 2.0.
+    Volume(f32),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlayerEvent {
+    /// A step began: its index among the segment's events, the event, and
+    /// which round (segment) of an endless session it is in.
+    Step { index: usize, event: Event, segment: u32 },
+    /// Where the session is, about four times a second.
+    Position { segment: u32, sample: u64, total: u64 },
+    Paused,
+    Resumed,
+    Volume(f32),
+    /// The end: played through, or stopped.
+    Finished { stopped: bool },
+}
+
+/// A step that began less than this long ago counts as "just begun" for
+/// [`Command::Back`].
+pub const BACK_GRACE: Duration = Duration::from_secs(2);
+
+pub struct Player {
+    pub commands: Sender<Command>,
+    pub events: Receiver<PlayerEvent>,
+    thread: JoinHandle<()>,
+}
+
+impl Player {
+    /// Starts the thread and the stream. `upcoming` feeds further segments
+    /// for an endless session; each is also announced on `announced` so the
+    /// thread can follow steps across rounds.
+    pub fn spawn(
+        mut output: Box<dyn Output>,
+        first: Arc<Segment>,
+        upcoming: Option<(Receiver<Arc<Segment>>, Receiver<Arc<Segment>>)>,
+        volume: f32,
+    ) -> Player {
+        let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded();
+        let (ev_tx, ev_rx) = crossbeam_channel::unbounded();
+        let thread = std::thread::Builder::new()
+            .name("backease-player".into())
+            .spawn(move || {
+                let control = Control::new(volume);
+                let (stream_rx, announced) = match upcoming {
+                    Some((s, a)) => (Some(s), Some(a)),
+                    None => (None, None),
+                };
+                output.start(Stream::new(first.clone(), stream_rx, control.clone()));
+                let mut actor = Actor {
+                    output,
+                    control,
+                    segments: vec![first],
+                    announced,
+                    events: ev_tx,
+                    step: None,
+                    step_started: Instant::now(),
+                    paused: false,
+                };
+                actor.run(cmd_rx);
+            })
+            .expect("spawn the player thread");
+        Player { commands: cmd_tx, events: ev_rx, thread }
+    }
+
+    /// Waits for the thread to end (after `Finished`).
+    pub fn join(self) {
+        let _ = self.thread.join();
+    }
+}
+
+struct Actor {
+    output: Box<dyn Output>,
+    control: Arc<Control>,
+    /// Segments seen so far, by number (an endless session keeps the last
+    /// two; older ones are dropped).
+    segments: Vec<Arc<Segment>>,
+    announced: Option<Receiver<Arc<Segment>>>,
+    events: Sender<PlayerEvent>,
+    /// (segment, index) of the step playing.
+    step: Option<(u32, usize)>,
+    step_started: Instant,
+    paused: bool,
+}
+
+impl Actor {
+    fn run(&mut self, commands: Receiver<Command>) {
+        let tick = crossbeam_channel::tick(Duration::from_millis(10));
+        let mut last_position = Instant::now() - Duration::from_secs(1);
+        loop {
+            select! {
+                recv(commands) -> cmd => match cmd {
+                    Ok(Command::Stop) | Err(_) => {
+                        self.stop();
+                        let _ = self.events.send(PlayerEvent::Finished { stopped: true });
+                        return;
+                    }
+                    Ok(cmd) => self.handle(cmd),
+                },
+                recv(tick) -> _ => {}
+            }
+            self.watch();
+            if last_position.elapsed() >= Duration::from_millis(250) {
+                last_position = Instant::now();
+                let (segment, sample) = self.control.position();
+                let total = self.segment(segment).map_or(0, |s| s.timeline.total);
+                let _ = self.events.send(PlayerEvent::Position { segment, sample, total });
+            }
+            if self.control.is_finished() && self.output.drained() {
+                // Let the device play out what it has buffered.
+                std::thread::sleep(Duration::from_millis(150));
+                let _ = self.events.send(PlayerEvent::Finished { stopped: false });
+                return;
+            }
+        }
+    }
+
+    fn segment(&mut self, number: u32) -> Option<Arc<Segment>> {
+        if let Some(rx) = &self.announced {
+            while let Ok(seg) = rx.try_recv() {
+                self.segments.push(seg);
+            }
+        }
+        self.segments.get(number as usize).cloned()
+    }
+
+    /// Notices a new step and says so.
+    fn watch(&mut self) {
+        let (segment, sample) = self.control.position();
+        let Some(seg) = self.segment(segment) else { return };
+        let Some(index) = seg.timeline.step_at(sample) else { return };
+        if self.step != Some((segment, index)) {
+            self.step = Some((segment, index));
+            self.step_started = Instant::now();
+            let event = seg.timeline.events[index].clone();
+            let _ = self.events.send(PlayerEvent::Step { index, event, segment });
+        }
+    }
+
+    fn handle(&mut self, cmd: Command) {
+        match cmd {
+            Command::Pause if !self.paused => {
+                self.output.pause();
+                self.paused = true;
+                let _ = self.events.send(PlayerEvent::Paused);
+            }
+            Command::Resume if self.paused => {
+                self.output.resume();
+                self.paused = false;
+                let _ = self.events.send(PlayerEvent::Resumed);
+            }
+            Command::Pause | Command::Resume => {}
+            Command::Next | Command::Back => {
+                let (segment, sample) = self.control.position();
+                let Some(seg) = self.segment(segment) else { return };
+                let steps: Vec<u64> = seg.timeline.steps().map(|(_, e)| e.start).collect();
+                let current = steps.iter().rposition(|&s| s <= sample).unwrap_or(0);
+                let target = if cmd == Command::Next {
+                    steps.get(current + 1).copied().unwrap_or(seg.timeline.total)
+                } else if sample - steps[current] < samples(BACK_GRACE) && current > 0 {
+                    steps[current - 1]
+                } else {
+                    steps[current]
+                };
+                self.control.seek(target);
+            }
+            Command::Volume(v) => {
+                self.control.set_volume(v);
+                let _ = self.events.send(PlayerEvent::Volume(self.control.volume()));
+            }
+            Command::Stop => {}
+        }
+    }
+
+    /// Fades out and waits (briefly) for the fade to play.
+    fn stop(&mut self) {
+        self.control.stop();
+        if self.paused {
+            self.output.resume();
+        }
+        let deadline = Instant::now() + Duration::from_millis(500);
+        while !self.control.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if self.control.is_finished() {
+            let fade_ms = (samples(crate::session::FADE) * 1000 / SAMPLE_RATE as u64) + 50;
+            std::thread::sleep(Duration::from_millis(fade_ms.min(200)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::Manual;
+    use crate::session::Clips;
+    use crate::timeline::Sound;
+
+    /// Three three-second steps, each a different constant "clip", so the
+    /// output shows which step was playing.
+    fn segment() -> Arc<Segment> {
+        let (script, d) = crate::script::load(
+            r#"Routine(title: "T", summary: "S", steps: [Say("a"), Say("b"), Say("c")])"#,
+            None,
+            "t",
+        );
+        let script = script.unwrap_or_else(|| panic!("{d:?}"));
+        let mut clips = Clips::default();
+        for (i, t) in ["a", "b", "c"].iter().enumerate() {
+            clips.speech.insert(t.to_string(), vec![1000 * (i as i16 + 1); 3 * SAMPLE_RATE as usize].into());
+        }
+        let timeline = crate::timeline::compile(&script, &Default::default(), &clips);
+        Arc::new(Segment { timeline, clips: Arc::new(clips) })
+    }
+
+    fn level(v: f32) -> i16 {
+        (v * 32768.0).round() as i16
+    }
+
+    fn next_event(p: &Player, want: impl Fn(&PlayerEvent) -> bool) -> PlayerEvent {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let ev = p.events.recv_deadline(deadline).expect("an event before the deadline");
+            if want(&ev) {
+                return ev;
+            }
+        }
+    }
+
+    fn step_text(ev: &PlayerEvent) -> String {
+        match ev {
+            PlayerEvent::Step { event: Event { sound: Sound::Speech(t), .. }, .. } => t.clone(),
+            other => format!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn plays_through_and_reports_each_step() {
+        let out = Manual::default();
+        let p = Player::spawn(Box::new(out.clone()), segment(), None, 1.0);
+        out.wait_started();
+        let mut steps = Vec::new();
+        for _ in 0..10 {
+            out.advance(SAMPLE_RATE as usize);
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        while let Ok(ev) = p.events.recv_timeout(Duration::from_secs(2)) {
+            match ev {
+                PlayerEvent::Step { .. } => steps.push(step_text(&ev)),
+                PlayerEvent::Finished { stopped } => {
+                    assert!(!stopped);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(steps, ["a", "b", "c"]);
+        assert_eq!(out.played().len(), 9 * SAMPLE_RATE as usize);
+        p.join();
+    }
+
+    #[test]
+    fn pause_holds_the_position_and_resume_continues() {
+        let out = Manual::default();
+        let p = Player::spawn(Box::new(out.clone()), segment(), None, 1.0);
+        out.wait_started();
+        out.advance(1000);
+        p.commands.send(Command::Pause).unwrap();
+        next_event(&p, |e| *e == PlayerEvent::Paused);
+        out.advance(5000);
+        assert_eq!(out.played().len(), 1000, "nothing plays while paused");
+        p.commands.send(Command::Resume).unwrap();
+        next_event(&p, |e| *e == PlayerEvent::Resumed);
+        out.advance(500);
+        assert_eq!(out.played().len(), 1500);
+        assert!(out.played().iter().all(|&v| level(v) == 1000), "still the first step");
+        p.commands.send(Command::Stop).unwrap();
+        assert_eq!(next_event(&p, |e| matches!(e, PlayerEvent::Finished { .. })), PlayerEvent::Finished { stopped: true });
+        p.join();
+    }
+
+    #[test]
+    fn next_and_back_move_between_steps() {
+        let out = Manual::default();
+        let p = Player::spawn(Box::new(out.clone()), segment(), None, 1.0);
+        out.wait_started();
+        out.advance(64);
+        p.commands.send(Command::Next).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        out.advance(128);
+        assert_eq!(level(*out.played().last().unwrap()), 2000, "skipped to the second step");
+        next_event(&p, |e| step_text(e) == "b");
+
+        // Just begun: back goes to the step before.
+        p.commands.send(Command::Back).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        out.advance(128);
+        assert_eq!(level(*out.played().last().unwrap()), 1000, "back to the first step");
+
+        // Well into a step (past the grace), back restarts it.
+        p.commands.send(Command::Next).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        out.advance(samples(BACK_GRACE) as usize / 2);
+        out.advance(samples(BACK_GRACE) as usize / 2 + 100);
+        let before = out.played().len();
+        p.commands.send(Command::Back).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        out.advance(128);
+        assert_eq!(level(*out.played().last().unwrap()), 2000);
+        assert!(out.played().len() > before);
+        p.commands.send(Command::Stop).unwrap();
+        next_event(&p, |e| matches!(e, PlayerEvent::Finished { .. }));
+        p.join();
+    }
+
+    #[test]
+    fn volume_changes_the_samples() {
+        let out = Manual::default();
+        let p = Player::spawn(Box::new(out.clone()), segment(), None, 1.0);
+        out.wait_started();
+        p.commands.send(Command::Volume(0.5)).unwrap();
+        assert_eq!(next_event(&p, |e| matches!(e, PlayerEvent::Volume(_))), PlayerEvent::Volume(0.5));
+        out.advance(10);
+        assert_eq!(level(*out.played().last().unwrap()), 500);
+        p.commands.send(Command::Stop).unwrap();
+        next_event(&p, |e| matches!(e, PlayerEvent::Finished { .. }));
+        p.join();
+    }
+}

@@ -1,0 +1,436 @@
+//! The session as one continuous stream of samples, generated as it plays.
+//!
+//! [`Stream`] walks a timeline and mixes the clips that sound at each
+//! sample. It is the only source of session audio: `play` hands it to rodio
+//! (it implements [`rodio::Source`]) and `render` writes it to a file, so a
+//! render is exactly what the device was sent. Silence is a count of zero
+//! samples, never a sleep, so the session runs on the device's clock and
+//! cannot drift. Memory holds the distinct clips of one routine, not the
+//! session: a two-hour session needs no more than a two-minute one.
+//!
+//! The stream is steered through a shared [`Control`] (seek, stop, volume)
+//! and reports its position there; it never blocks, since it runs on the
+//! audio thread.
+
+use std::collections::HashMap;
+use std::num::NonZero;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+use crossbeam_channel::Receiver;
+
+use crate::script::Chime;
+use crate::timeline::{Event, Lengths, SAMPLE_RATE, Sound, Timeline, samples};
+
+/// Every sound a session needs, as samples at the session rate.
+#[derive(Debug, Clone, Default)]
+pub struct Clips {
+    pub speech: HashMap<String, Arc<[i16]>>,
+    pub chimes: HashMap<Chime, Arc<[i16]>>,
+    pub files: HashMap<PathBuf, Arc<[i16]>>,
+}
+
+impl Clips {
+    /// The clip an event plays, if it plays one.
+    pub fn for_sound(&self, sound: &Sound) -> Option<&Arc<[i16]>> {
+        match sound {
+            Sound::Speech(text) => self.speech.get(text),
+            Sound::Chime(c) => self.chimes.get(c),
+            Sound::File(p) => self.files.get(p),
+            _ => None,
+        }
+    }
+}
+
+/// Real lengths, from the clips themselves.
+impl Lengths for Clips {
+    fn speech(&self, text: &str) -> u64 {
+        self.speech.get(text).map_or(0, |c| c.len() as u64)
+    }
+    fn chime(&self, chime: Chime) -> u64 {
+        self.chimes.get(&chime).map_or_else(|| crate::sound::chime(chime).len() as u64, |c| c.len() as u64)
+    }
+    fn sound(&self, path: &std::path::Path) -> u64 {
+        self.files.get(path).map_or(0, |c| c.len() as u64)
+    }
+}
+
+/// A stretch of session: a timeline and the clips it plays. A plain
+/// session is one segment; `--loop` is one per round, made ahead.
+#[derive(Debug, Clone)]
+pub struct Segment {
+    pub timeline: Timeline,
+    pub clips: Arc<Clips>,
+}
+
+/// Shared between the stream (audio thread) and whoever steers it.
+#[derive(Debug)]
+pub struct Control {
+    /// A requested position in the current segment; `NO_SEEK` when none.
+    seek: AtomicU64,
+    stop: AtomicBool,
+    /// Gain as f32 bits.
+    volume: AtomicU32,
+    /// Position in the current segment, in samples.
+    position: AtomicU64,
+    /// How many segments have been finished.
+    segment: AtomicU32,
+    finished: AtomicBool,
+}
+
+const NO_SEEK: u64 = u64::MAX;
+
+/// How long a stop takes to fade out: long enough not to click.
+pub const FADE: Duration = Duration::from_millis(60);
+
+impl Control {
+    pub fn new(volume: f32) -> Arc<Control> {
+        Arc::new(Control {
+            seek: AtomicU64::new(NO_SEEK),
+            stop: AtomicBool::new(false),
+            volume: AtomicU32::new(volume.to_bits()),
+            position: AtomicU64::new(0),
+            segment: AtomicU32::new(0),
+            finished: AtomicBool::new(false),
+        })
+    }
+
+    /// Jumps to a sample of the current segment.
+    pub fn seek(&self, sample: u64) {
+        self.seek.store(sample, Ordering::Release);
+    }
+
+    /// Fades out and ends the stream.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Release);
+    }
+
+    pub fn set_volume(&self, v: f32) {
+        self.volume.store(v.clamp(0.0, 2.0).to_bits(), Ordering::Release);
+    }
+
+    pub fn volume(&self) -> f32 {
+        f32::from_bits(self.volume.load(Ordering::Acquire))
+    }
+
+    /// (segments finished, position in the current one).
+    pub fn position(&self) -> (u32, u64) {
+        (self.segment.load(Ordering::Acquire), self.position.load(Ordering::Acquire))
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.finished.load(Ordering::Acquire)
+    }
+}
+
+struct Active {
+    clip: Arc<[i16]>,
+    /// Where in the segment the clip's first sample plays.
+    start: u64,
+}
+
+/// The session's samples, mono f32 at [`SAMPLE_RATE`].
+pub struct Stream {
+    segment: Arc<Segment>,
+    /// Further segments (`--loop`): taken when the current one ends.
+    upcoming: Option<Receiver<Arc<Segment>>>,
+    control: Arc<Control>,
+    pos: u64,
+    next_event: usize,
+    active: Vec<Active>,
+    /// Samples left in a fade-out, once stopping.
+    fade_left: Option<u64>,
+    /// Samples between position reports to the control.
+    report_every: u64,
+}
+
+impl Stream {
+    pub fn new(segment: Arc<Segment>, upcoming: Option<Receiver<Arc<Segment>>>, control: Arc<Control>) -> Stream {
+        Stream {
+            segment,
+            upcoming,
+            control,
+            pos: 0,
+            next_event: 0,
+            active: Vec::new(),
+            fade_left: None,
+            report_every: 64,
+        }
+    }
+
+    fn events(&self) -> &[Event] {
+        &self.segment.timeline.events
+    }
+
+    /// Moves to `target` in the current segment: clips that would be
+    /// sounding there start part-way through.
+    fn seek_to(&mut self, target: u64) {
+        let target = target.min(self.segment.timeline.total);
+        self.pos = target;
+        self.active.clear();
+        let segment = self.segment.clone();
+        let events = &segment.timeline.events;
+        for e in events.iter().filter(|e| e.start < target && e.end() > target) {
+            if let Some(clip) = segment.clips.for_sound(&e.sound) {
+                self.active.push(Active { clip: clip.clone(), start: e.start });
+            }
+        }
+        self.next_event = events.partition_point(|e| e.start < target);
+    }
+
+    /// Starts the next segment, if there is one ready; `false` at the end.
+    fn advance_segment(&mut self) -> bool {
+        let Some(rx) = &self.upcoming else { return false };
+        match rx.try_recv() {
+            Ok(next) => {
+                self.segment = next;
+                self.pos = 0;
+                self.next_event = 0;
+                self.active.clear();
+                self.control.segment.fetch_add(1, Ordering::AcqRel);
+                self.control.position.store(0, Ordering::Release);
+                true
+            }
+            // Not made yet (it is made a whole round ahead, so this is rare):
+            // wait in silence rather than block the audio thread.
+            Err(crossbeam_channel::TryRecvError::Empty) => true,
+            Err(crossbeam_channel::TryRecvError::Disconnected) => false,
+        }
+    }
+
+    fn finish(&mut self) -> Option<f32> {
+        self.control.position.store(self.pos, Ordering::Release);
+        self.control.finished.store(true, Ordering::Release);
+        None
+    }
+
+    /// The next sample.
+    fn sample(&mut self) -> Option<f32> {
+        if self.control.stop.load(Ordering::Relaxed) && self.fade_left.is_none() {
+            self.fade_left = Some(samples(FADE));
+        }
+        if let Some(0) = self.fade_left {
+            return self.finish();
+        }
+        if self.pos % self.report_every == 0 {
+            let seek = self.control.seek.swap(NO_SEEK, Ordering::AcqRel);
+            if seek != NO_SEEK {
+                self.seek_to(seek);
+            }
+            self.control.position.store(self.pos, Ordering::Release);
+        }
+        if self.pos >= self.segment.timeline.total {
+            if self.advance_segment() {
+                if self.pos >= self.segment.timeline.total {
+                    return Some(0.0);
+                }
+            } else {
+                return self.finish();
+            }
+        }
+        let pos = self.pos;
+        while let Some(e) = self.events().get(self.next_event) {
+            if e.start > pos {
+                break;
+            }
+            if let Some(clip) = self.segment.clips.for_sound(&e.sound) {
+                let clip = clip.clone();
+                self.active.push(Active { clip, start: e.start });
+            }
+            self.next_event += 1;
+        }
+        let mut sum = 0i32;
+        self.active.retain(|a| {
+            let i = (pos - a.start) as usize;
+            match a.clip.get(i) {
+                Some(&s) => {
+                    sum += s as i32;
+                    true
+                }
+                None => false,
+            }
+        });
+        self.pos += 1;
+        let mut v = sum as f32 / 32768.0 * self.control.volume();
+        if let Some(left) = self.fade_left.as_mut() {
+            v *= *left as f32 / samples(FADE) as f32;
+            *left -= 1;
+        }
+        Some(v.clamp(-1.0, 1.0))
+    }
+}
+
+impl Iterator for Stream {
+    type Item = f32;
+
+    fn next(&mut self) -> Option<f32> {
+        self.sample()
+    }
+}
+
+impl rodio::Source for Stream {
+    fn current_span_len(&self) -> Option<usize> {
+        None
+    }
+    fn channels(&self) -> rodio::ChannelCount {
+        NonZero::new(1).expect("one")
+    }
+    fn sample_rate(&self) -> rodio::SampleRate {
+        NonZero::new(SAMPLE_RATE).expect("non-zero")
+    }
+    fn total_duration(&self) -> Option<Duration> {
+        None
+    }
+}
+
+/// Quantizes a stream sample the way a 16-bit WAV stores it.
+pub fn to_i16(v: f32) -> i16 {
+    (v * 32767.0).round() as i16
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::script::load;
+    use crate::speech::Engine;
+    use crate::speech::fake::FakeEngine;
+    use crate::timeline::{Options, compile};
+
+    fn segment(steps: &str, options: Options) -> Arc<Segment> {
+        let src = format!("Routine(title: \"T\", summary: \"S\", defaults: (hold: \"2s\"), steps: [{steps}])");
+        let (script, diags) = load(&src, None, "t");
+        let script = script.unwrap_or_else(|| panic!("{diags:?}"));
+        // Speech lengths come from the fake engine, chimes from the real files.
+        let probe = compile(&script, &options, &crate::timeline::Estimate::default());
+        let mut clips = Clips::default();
+        for e in &probe.events {
+            match &e.sound {
+                Sound::Speech(t) => {
+                    clips.speech.insert(t.clone(), FakeEngine::default().synthesize(t).unwrap().into());
+                }
+                Sound::Chime(c) => {
+                    clips.chimes.insert(*c, crate::sound::chime(*c));
+                }
+                _ => {}
+            }
+        }
+        let timeline = compile(&script, &options, &clips);
+        Arc::new(Segment { timeline, clips: Arc::new(clips) })
+    }
+
+    fn render(seg: &Arc<Segment>, control: &Arc<Control>) -> Vec<f32> {
+        Stream::new(seg.clone(), None, control.clone()).collect()
+    }
+
+    #[test]
+    fn every_clip_starts_on_its_sample_and_silence_is_silent() {
+        let seg = segment(r#"Say("ab"), Pause("1s"), Chime("tick"), Hold(cues: [At("500ms", "c")])"#, Options::default());
+        let out = render(&seg, &Control::new(1.0));
+        assert_eq!(out.len() as u64, seg.timeline.total);
+        let mut covered = vec![false; out.len()];
+        for e in &seg.timeline.events {
+            if let Some(clip) = seg.clips.for_sound(&e.sound) {
+                for (i, &s) in clip.iter().enumerate() {
+                    let at = e.start as usize + i;
+                    assert_eq!(to_i16(out[at]), ((s as f32 / 32768.0) * 32767.0).round() as i16, "{:?} sample {i}", e.sound);
+                    covered[at] = true;
+                }
+            }
+        }
+        // Everything no clip covers is exactly zero.
+        assert!(out.iter().zip(&covered).all(|(&v, &c)| c || v == 0.0));
+        // The hold cue sits 500 ms into the hold.
+        let hold = seg.timeline.events.iter().find(|e| e.sound == Sound::Hold).unwrap();
+        let cue = seg.timeline.events.iter().find(|e| e.sound == Sound::Speech("c".into())).unwrap();
+        assert_eq!(cue.start - hold.start, SAMPLE_RATE as u64 / 2);
+    }
+
+    #[test]
+    fn seeking_and_stopping() {
+        let seg = segment(r#"Say("abcd"), Pause("2s"), Say("ef")"#, Options::default());
+        let control = Control::new(1.0);
+        let mut stream = Stream::new(seg.clone(), None, control.clone());
+        // Ten samples in, jump to the last cue.
+        for _ in 0..10 {
+            stream.next();
+        }
+        let last = seg.timeline.events.last().unwrap();
+        control.seek(last.start);
+        // The seek is taken at the next reporting boundary.
+        let rest: Vec<f32> = stream.by_ref().collect();
+        assert_eq!(rest.len() as u64, 54 + last.length, "64-sample boundary, then the last cue");
+        assert!(control.is_finished());
+
+        let control = Control::new(1.0);
+        let mut stream = Stream::new(seg.clone(), None, control.clone());
+        stream.next();
+        control.stop();
+        let tail: Vec<f32> = stream.collect();
+        assert_eq!(tail.len() as u64, samples(FADE));
+        // The fade ends near silence.
+        assert!(tail.last().unwrap().abs() < 0.01);
+    }
+
+    #[test]
+    fn volume_scales_and_loop_segments_follow_each_other() {
+        let seg = segment(r#"Say("a")"#, Options::default());
+        let loud = render(&seg, &Control::new(1.0));
+        let quiet = render(&seg, &Control::new(0.5));
+        assert!((quiet[0] - loud[0] * 0.5).abs() < 1e-6);
+
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        tx.send(seg.clone()).unwrap();
+        drop(tx);
+        let control = Control::new(1.0);
+        let two: Vec<f32> = Stream::new(seg.clone(), Some(rx), control.clone()).collect();
+        assert_eq!(two.len() as u64, 2 * seg.timeline.total);
+        assert_eq!(control.position().0, 1);
+    }
+}
+
+/// Makes a segment ready to play: speaks every cue (from the cache where it
+/// can), loads chimes and sound files, and builds the timeline from their
+/// real lengths. `round` is `Some(k)` for round k of an endless session.
+pub fn prepare(
+    script: &crate::script::Script,
+    options: &crate::timeline::Options,
+    round: Option<u32>,
+    engine: &dyn crate::speech::Engine,
+    cache: &crate::speech::Cache,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<(Segment, crate::speech::Report), crate::error::Failure> {
+    use crate::error::{Failure, code};
+    use crate::timeline::{Estimate, compile, compile_round};
+    let build = |lengths: &dyn Lengths| match round {
+        Some(k) => compile_round(script, options, lengths, k),
+        None => compile(script, options, lengths),
+    };
+    let probe = build(&Estimate::default());
+    let mut texts = Vec::new();
+    let mut clips = Clips::default();
+    for e in &probe.events {
+        match &e.sound {
+            Sound::Speech(t) if !texts.contains(t) => texts.push(t.clone()),
+            Sound::Chime(c) => {
+                clips.chimes.entry(*c).or_insert_with(|| crate::sound::chime(*c));
+            }
+            Sound::File(p) if !clips.files.contains_key(p) => {
+                let samples = crate::sound::load_file(p).map_err(Failure::io)?;
+                clips.files.insert(p.clone(), samples);
+            }
+            _ => {}
+        }
+    }
+    let (speech, report) = crate::speech::synthesize_all(engine, cache, &texts, 2, progress).map_err(|e| {
+        let f = Failure::new(code::SPEECH, format!("speech failed: {}", e.message));
+        match e.hint {
+            Some(h) => f.hint(h),
+            None => f,
+        }
+    })?;
+    clips.speech = speech;
+    let timeline = build(&clips);
+    Ok((Segment { timeline, clips: Arc::new(clips) }, report))
+}

@@ -1,0 +1,132 @@
+//! The default engine: the `espeak-ng` program, writing WAV to stdout.
+//!
+//! A program rather than the library: no unsafe FFI, no build-time C
+//! dependency, and a hung or crashed synthesizer is a process we can time
+//! out and kill rather than a thread we cannot. The cost, a process start
+//! per cue, is paid once: the cache keeps the result.
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{Engine, SpeechError, VoiceSettings};
+
+pub struct Espeak {
+    program: String,
+    settings: VoiceSettings,
+    version: String,
+}
+
+impl Espeak {
+    /// Finds the program. `BACKEASE_ESPEAK` names another program to run
+    /// instead (for a non-standard install). The program is not run here:
+    /// its size and modification time stand in for its version in cache
+    /// keys, which keeps `show` fast.
+    pub fn new(settings: VoiceSettings) -> Result<Espeak, SpeechError> {
+        let program = std::env::var("BACKEASE_ESPEAK").unwrap_or_else(|_| "espeak-ng".into());
+        let path = find_program(&program).ok_or_else(|| SpeechError {
+            message: format!("the speech engine `{program}` is not installed"),
+            hint: Some("install it: sudo apt-get install espeak-ng (or run: bash .ci/setup)".into()),
+        })?;
+        let meta = std::fs::metadata(&path).map_err(|e| SpeechError::new(format!("{}: {e}", path.display())))?;
+        let mtime = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).unwrap_or_default();
+        let version = format!("{}:{}:{}", path.display(), meta.len(), mtime.as_secs());
+        Ok(Espeak { program: path.display().to_string(), settings, version })
+    }
+
+    fn args(&self) -> Vec<String> {
+        let mut args = vec!["--stdout".to_string()];
+        if let Some(v) = &self.settings.voice {
+            args.extend(["-v".into(), v.clone()]);
+        }
+        if let Some(r) = self.settings.rate {
+            args.extend(["-s".into(), r.to_string()]);
+        }
+        if let Some(p) = self.settings.pitch {
+            args.extend(["-p".into(), p.to_string()]);
+        }
+        args
+    }
+}
+
+impl Engine for Espeak {
+    fn key(&self) -> String {
+        format!("espeak-ng {} {:?}", self.version, self.args())
+    }
+
+    fn synthesize(&self, text: &str) -> Result<Vec<i16>, SpeechError> {
+        // Text goes on stdin, so a cue that starts with "-" is not an option.
+        let mut child = Command::new(&self.program)
+            .args(self.args())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| SpeechError::new(format!("cannot run `{}`: {}", self.program, crate::error::io_reason(&e))))?;
+        let mut stdin = child.stdin.take().expect("piped");
+        let text_owned = text.to_string();
+        let writer = std::thread::spawn(move || {
+            let _ = stdin.write_all(text_owned.as_bytes());
+        });
+        let mut stdout = child.stdout.take().expect("piped");
+        let reader = std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = stdout.read_to_end(&mut bytes);
+            bytes
+        });
+        let mut stderr = child.stderr.take().expect("piped");
+        let err_reader = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = stderr.read_to_string(&mut s);
+            s
+        });
+        // Generous: espeak-ng speaks far faster than real time.
+        let limit = Duration::from_secs(10) + Duration::from_millis(50 * text.len() as u64);
+        let start = Instant::now();
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if start.elapsed() > limit => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(SpeechError::new(format!(
+                        "`{}` did not finish speaking within {} s",
+                        self.program,
+                        limit.as_secs()
+                    )));
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(2)),
+                Err(e) => return Err(SpeechError::new(format!("waiting for `{}`: {e}", self.program))),
+            }
+        };
+        let _ = writer.join();
+        let bytes = reader.join().unwrap_or_default();
+        let errors = err_reader.join().unwrap_or_default();
+        if !status.success() {
+            let detail = errors.lines().next().unwrap_or("no message").to_string();
+            return Err(SpeechError {
+                message: format!("`{}` failed ({status}): {detail}", self.program),
+                hint: self
+                    .settings
+                    .voice
+                    .as_ref()
+                    .map(|v| format!("is \"{v}\" a voice it has? `espeak-ng --voices` lists them")),
+            });
+        }
+        let pcm = crate::wav::parse(&bytes)
+            .map_err(|e| SpeechError::new(format!("`{}` gave unreadable audio: {e}", self.program)))?;
+        if pcm.samples.is_empty() {
+            return Err(SpeechError::new(format!("`{}` produced no sound for \"{text}\"", self.program)));
+        }
+        Ok(super::to_session_rate(&pcm))
+    }
+}
+
+/// The full path of a program, searching `PATH` for a bare name.
+fn find_program(name: &str) -> Option<std::path::PathBuf> {
+    let p = std::path::Path::new(name);
+    if p.components().count() > 1 {
+        return p.is_file().then(|| p.to_path_buf());
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join(name)).find(|c| c.is_file())
+}

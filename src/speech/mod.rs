@@ -1,0 +1,330 @@
+//! Speech: engines that turn cue text into samples, the on-disk cache that
+//! makes a second run start at once, and synthesis of a whole session's
+//! cues on worker threads.
+//!
+//! Every engine here renders to samples that backease mixes itself, so
+//! speech shares one clock with chimes and silences and can be written to a
+//! file. This module does not play anything.
+
+pub mod espeak;
+pub mod fake;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::timeline::SAMPLE_RATE;
+
+/// What changes how a voice sounds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VoiceSettings {
+    pub voice: Option<String>,
+    /// Words per minute.
+    pub rate: Option<u32>,
+    /// 0 to 100.
+    pub pitch: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpeechError {
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl SpeechError {
+    pub fn new(message: impl Into<String>) -> Self {
+        SpeechError { message: message.into(), hint: None }
+    }
+}
+
+impl std::fmt::Display for SpeechError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for SpeechError {}
+
+/// A text-to-speech engine that produces samples.
+pub trait Engine: Send + Sync {
+    /// Names the engine, its version and settings: everything that changes
+    /// the sound. Cache entries are keyed by it.
+    fn key(&self) -> String;
+    /// Mono samples at [`SAMPLE_RATE`].
+    fn synthesize(&self, text: &str) -> Result<Vec<i16>, SpeechError>;
+}
+
+/// Synthesized speech, by text.
+pub type SpeechClips = HashMap<String, Arc<[i16]>>;
+
+/// Cached speech on disk, one file per (engine key, text).
+///
+/// A file holds its key and text, the samples and a checksum; anything
+/// that does not match — truncated, corrupt, a hash collision — is treated
+/// as missing and made again.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    dir: Option<PathBuf>,
+}
+
+const MAGIC: &[u8; 8] = b"BKSPCH1\n";
+
+impl Cache {
+    /// The platform cache folder, e.g. `~/.cache/backease/speech`.
+    pub fn default_location() -> Cache {
+        Cache { dir: dirs::cache_dir().map(|d| d.join("backease").join("speech")) }
+    }
+
+    pub fn at(dir: impl Into<PathBuf>) -> Cache {
+        Cache { dir: Some(dir.into()) }
+    }
+
+    /// A cache that keeps nothing.
+    pub fn none() -> Cache {
+        Cache { dir: None }
+    }
+
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
+    pub fn path(&self, key: &str, text: &str) -> Option<PathBuf> {
+        let mut h = Fnv::new();
+        h.write(key.as_bytes());
+        h.write(&[0]);
+        h.write(text.as_bytes());
+        self.dir.as_ref().map(|d| d.join(format!("{:016x}.pcm", h.finish())))
+    }
+
+    pub fn get(&self, key: &str, text: &str) -> Option<Vec<i16>> {
+        let bytes = std::fs::read(self.path(key, text)?).ok()?;
+        decode_entry(&bytes, key, text)
+    }
+
+    /// Stores an entry through a temporary file, so a crash or a full disk
+    /// never leaves a half-written entry under the real name.
+    pub fn put(&self, key: &str, text: &str, samples: &[i16]) -> std::io::Result<()> {
+        let Some(path) = self.path(key, text) else { return Ok(()) };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let temp = crate::fsutil::temp_path(&path);
+        let result = (|| {
+            let mut f = std::io::BufWriter::new(std::fs::File::create(&temp)?);
+            f.write_all(&encode_entry(key, text, samples))?;
+            f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            std::fs::rename(&temp, &path)
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+        result
+    }
+}
+
+fn encode_entry(key: &str, text: &str, samples: &[i16]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(32 + key.len() + text.len() + samples.len() * 2);
+    out.extend_from_slice(MAGIC);
+    for s in [key, text] {
+        out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        out.extend_from_slice(s.as_bytes());
+    }
+    out.extend_from_slice(&(samples.len() as u64).to_le_bytes());
+    let start = out.len();
+    for s in samples {
+        out.extend_from_slice(&s.to_le_bytes());
+    }
+    let mut h = Fnv::new();
+    h.write(&out[start..]);
+    out.extend_from_slice(&h.finish().to_le_bytes());
+    out
+}
+
+fn decode_entry(bytes: &[u8], key: &str, text: &str) -> Option<Vec<i16>> {
+    let mut r = bytes.strip_prefix(MAGIC)?;
+    for expected in [key, text] {
+        let len = u32::from_le_bytes(r.get(..4)?.try_into().ok()?) as usize;
+        if r.get(4..4 + len)? != expected.as_bytes() {
+            return None;
+        }
+        r = &r[4 + len..];
+    }
+    let n = u64::from_le_bytes(r.get(..8)?.try_into().ok()?) as usize;
+    let data = r.get(8..8 + n.checked_mul(2)?)?;
+    let sum = u64::from_le_bytes(r.get(8 + n * 2..8 + n * 2 + 8)?.try_into().ok()?);
+    if r.len() != 8 + n * 2 + 8 {
+        return None;
+    }
+    let mut h = Fnv::new();
+    h.write(data);
+    if h.finish() != sum {
+        return None;
+    }
+    Some(data.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect())
+}
+
+/// FNV-1a, 64 bits: stable across Rust versions, unlike `DefaultHasher`.
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= *b as u64;
+            self.0 = self.0.wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// What synthesis did, for the user and the tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    pub from_cache: usize,
+    pub synthesized: usize,
+    /// Cache writes that failed (a full disk, say): speech still plays.
+    pub cache_errors: Vec<String>,
+}
+
+/// Speaks every text, on `workers` threads, taking what it can from the
+/// cache. `progress(done, total)` is called on the calling thread as each
+/// cue is ready.
+pub fn synthesize_all(
+    engine: &dyn Engine,
+    cache: &Cache,
+    texts: &[String],
+    workers: usize,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<(SpeechClips, Report), SpeechError> {
+    let key = engine.key();
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let mut clips = SpeechClips::new();
+    let mut report = Report::default();
+    let mut first_error = None;
+    std::thread::scope(|scope| {
+        for _ in 0..workers.max(1).min(texts.len().max(1)) {
+            let tx = tx.clone();
+            let (next, key) = (&next, &key);
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(text) = texts.get(i) else { break };
+                    let result = match cache.get(key, text) {
+                        Some(samples) => Ok((samples, true, None)),
+                        None => engine.synthesize(text).map(|samples| {
+                            let err = cache.put(key, text, &samples).err().map(|e| crate::error::io_reason(&e));
+                            (samples, false, err)
+                        }),
+                    };
+                    let failed = result.is_err();
+                    if tx.send((i, result)).is_err() || failed {
+                        // Stop taking work after a failure; the rest is moot.
+                        next.store(texts.len(), Ordering::Relaxed);
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut done = 0;
+        for (i, result) in rx {
+            match result {
+                Ok((samples, cached, cache_error)) => {
+                    if cached {
+                        report.from_cache += 1;
+                    } else {
+                        report.synthesized += 1;
+                    }
+                    if let Some(e) = cache_error {
+                        report.cache_errors.push(e);
+                    }
+                    clips.insert(texts[i].clone(), samples.into());
+                    done += 1;
+                    progress(done, texts.len());
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+    });
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok((clips, report)),
+    }
+}
+
+/// The lengths of cached speech, where every text is cached: lets `show`
+/// give exact times without running an engine.
+pub fn cached_lengths(engine_key: &str, cache: &Cache, texts: &[String]) -> Option<HashMap<String, u64>> {
+    texts.iter().map(|t| cache.get(engine_key, t).map(|s| (t.clone(), s.len() as u64))).collect()
+}
+
+/// Samples at the session rate from an engine's own output.
+pub fn to_session_rate(pcm: &crate::wav::Pcm) -> Vec<i16> {
+    crate::wav::resample(pcm, SAMPLE_RATE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_round_trips_and_rejects_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::at(dir.path());
+        assert_eq!(cache.get("k", "hello"), None);
+        cache.put("k", "hello", &[1, 2, 3]).unwrap();
+        assert_eq!(cache.get("k", "hello"), Some(vec![1, 2, 3]));
+        // Another engine key or text is another entry.
+        assert_eq!(cache.get("k2", "hello"), None);
+
+        let path = cache.path("k", "hello").unwrap();
+        let good = std::fs::read(&path).unwrap();
+        // Truncated.
+        std::fs::write(&path, &good[..good.len() - 3]).unwrap();
+        assert_eq!(cache.get("k", "hello"), None);
+        // One sample flipped: the checksum catches it.
+        let mut bad = good.clone();
+        let at = bad.len() - 10;
+        bad[at] ^= 0x40;
+        std::fs::write(&path, &bad).unwrap();
+        assert_eq!(cache.get("k", "hello"), None);
+        // Trailing junk.
+        let mut long = good.clone();
+        long.push(0);
+        std::fs::write(&path, &long).unwrap();
+        assert_eq!(cache.get("k", "hello"), None);
+    }
+
+    #[test]
+    fn synthesizes_each_text_once_then_reads_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::at(dir.path());
+        let engine = fake::FakeEngine::default();
+        let texts: Vec<String> = ["one", "two words", "three more words"].map(String::from).to_vec();
+        let mut calls = Vec::new();
+        let (clips, report) = synthesize_all(&engine, &cache, &texts, 2, &mut |d, t| calls.push((d, t))).unwrap();
+        assert_eq!(report.synthesized, 3);
+        assert_eq!(calls.last(), Some(&(3, 3)));
+        assert_eq!(clips["two words"].len(), engine.synthesize("two words").unwrap().len());
+        let (_, report) = synthesize_all(&engine, &cache, &texts, 2, &mut |_, _| {}).unwrap();
+        assert_eq!((report.from_cache, report.synthesized), (3, 0));
+        assert_eq!(engine.calls(), 3);
+    }
+
+    #[test]
+    fn engine_failure_is_reported() {
+        let engine = fake::FakeEngine { fail_on: Some("bad".into()), ..Default::default() };
+        let texts: Vec<String> = ["fine", "bad"].map(String::from).to_vec();
+        let err = synthesize_all(&engine, &Cache::none(), &texts, 1, &mut |_, _| {}).unwrap_err();
+        assert_eq!(err.message, "fake engine refused \"bad\"");
+    }
+}
