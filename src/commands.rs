@@ -6,12 +6,21 @@
 
 use std::io::Write;
 
-use crate::cli::{Command, Timing};
+use crate::cli::{Command, Timing, VoiceArgs};
 use crate::error::{Failure, code};
 use crate::library::{self, Loaded, Origin};
+use crate::output::Device;
+use crate::player::{Player, PlayerEvent};
 use crate::script::Script;
+use crate::session::{self, Segment};
+use crate::speech::espeak::Espeak;
+use crate::speech::{Cache, VoiceSettings};
 use crate::timeline::{self, Estimate, Options, Timeline};
+use crate::ui::Progress;
 use crate::{duration, fsutil, show};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub fn dispatch(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
     match command {
@@ -19,6 +28,13 @@ pub fn dispatch(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> R
         Command::Show { routine, timing, json } => show(&routine, &timing, json, out, err),
         Command::Check { files } => check(&files, out, err),
         Command::New { name } => new(&name, out),
+        Command::Play { routine, timing, looped, voice, device } => {
+            play(&routine, &timing, looped, &voice, device.as_deref(), out, err)
+        }
+        Command::Render { routine, output, timing, looped, voice } => {
+            render(&routine, &output, &timing, looped, &voice, out, err)
+        }
+        Command::Devices => devices(out),
     }
 }
 
@@ -99,7 +115,16 @@ fn line(loaded: &Loaded, note: &str) -> String {
 }
 
 fn show(routine: &str, timing: &Timing, json: bool, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
-    let (script, timeline) = prepare(routine, &timing.into(), err)?;
+    let options = timing.into();
+    let (script, mut timeline) = prepare(routine, &options, err)?;
+    // Once the speech is cached, the times are exact.
+    if let Some(exact) = cached_timeline(&script, &options, &timeline) {
+        timeline = exact;
+        if !timeline.diagnostics.is_empty() {
+            let loaded = library::resolve(routine)?;
+            report_timeline(&loaded, &timeline, err)?;
+        }
+    }
     let text = if json { show::json(&script, &timeline) } else { show::text(&script, &timeline) };
     write_out(out, &text)?;
     Ok(code::OK)
@@ -171,4 +196,223 @@ fn write_out(out: &mut dyn Write, text: &str) -> Result<(), Failure> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(Failure::io(format!("cannot write output: {}", crate::error::io_reason(&e)))),
     }
+}
+
+/// The timeline with real speech lengths, if every cue is in the cache.
+fn cached_timeline(script: &Script, options: &Options, estimated: &Timeline) -> Option<Timeline> {
+    let engine = Espeak::new(voice_settings(script, None)).ok()?;
+    let texts: Vec<String> = estimated
+        .events
+        .iter()
+        .filter_map(|e| match &e.sound {
+            timeline::Sound::Speech(t) => Some(t.clone()),
+            _ => None,
+        })
+        .collect();
+    let lengths =
+        crate::speech::cached_lengths(&crate::speech::Engine::key(&engine), &Cache::default_location(), &texts)?;
+    struct Known(std::collections::HashMap<String, u64>);
+    impl timeline::Lengths for Known {
+        fn speech(&self, text: &str) -> u64 {
+            self.0.get(text).copied().unwrap_or(0)
+        }
+        fn chime(&self, c: crate::script::Chime) -> u64 {
+            crate::sound::chime(c).len() as u64
+        }
+        fn sound(&self, path: &Path) -> u64 {
+            crate::sound::load_file(path).map_or(0, |s| s.len() as u64)
+        }
+    }
+    Some(timeline::compile(script, options, &Known(lengths)))
+}
+
+/// The voice: command-line options over the script's defaults.
+fn voice_settings(script: &Script, args: Option<&VoiceArgs>) -> VoiceSettings {
+    VoiceSettings {
+        voice: args.and_then(|a| a.voice.clone()).or_else(|| script.defaults.voice.clone()),
+        rate: args.and_then(|a| a.rate).or(script.defaults.rate),
+        pitch: args.and_then(|a| a.pitch).or(script.defaults.pitch),
+    }
+}
+
+fn engine(settings: VoiceSettings) -> Result<Espeak, Failure> {
+    Espeak::new(settings).map_err(|e| {
+        let f = Failure::new(code::SPEECH, e.message);
+        match e.hint {
+            Some(h) => f.hint(h),
+            None => f,
+        }
+    })
+}
+
+/// Speaks every cue of the session (or of round `round` of an endless
+/// one), showing progress when there is work to wait for.
+fn make_segment(
+    script: &Script,
+    options: &Options,
+    round: Option<u32>,
+    engine: &Espeak,
+    err: &mut dyn Write,
+) -> Result<Segment, Failure> {
+    let mut progress = Progress::new("preparing speech");
+    let cache = Cache::default_location();
+    let (segment, report) = session::prepare(script, options, round, engine, &cache, &mut |done, total| {
+        progress.update(done as u64, total as u64, &|n| n.to_string())
+    })?;
+    progress.finish();
+    if let Some(e) = report.cache_errors.first() {
+        let dir = cache.dir().map_or_else(String::new, |d| format!(" in {}", d.display()));
+        let _ =
+            writeln!(err, "warning: could not save speech to the cache{dir} ({e}); it will be made again next time");
+    }
+    report_timeline_quiet(&segment.timeline, err);
+    Ok(segment)
+}
+
+/// Warnings that only real speech lengths reveal (a cue that now collides).
+fn report_timeline_quiet(timeline: &Timeline, err: &mut dyn Write) {
+    for d in &timeline.diagnostics {
+        let _ = writeln!(err, "warning: {}", d.message);
+    }
+}
+
+/// Ctrl-C, as a channel that receives once per press.
+fn interrupts() -> crossbeam_channel::Receiver<()> {
+    let (tx, rx) = crossbeam_channel::bounded(4);
+    // Only fails if a handler is already set, i.e. in a second command in
+    // the same process (tests); the first handler still serves.
+    let _ = ctrlc::set_handler(move || {
+        let _ = tx.try_send(());
+    });
+    rx
+}
+
+fn play(
+    routine: &str,
+    timing: &Timing,
+    looped: bool,
+    voice: &VoiceArgs,
+    device: Option<&str>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<u8, Failure> {
+    let mut options: Options = timing.into();
+    if looped {
+        options.rounds = Some(1);
+    }
+    let (script, _) = prepare(routine, &options, err)?;
+    let engine = engine(voice_settings(&script, Some(voice)))?;
+    let volume = voice.volume.or(script.defaults.volume).unwrap_or(1.0);
+    let interrupted = interrupts();
+    // Open the device first: with none, say so before any other work.
+    let device = Device::open(device)?;
+    let first = Arc::new(make_segment(&script, &options, looped.then_some(1), &engine, err)?);
+
+    let upcoming = looped.then(|| {
+        // Each next round is made while the one before plays.
+        let (stream_tx, stream_rx) = crossbeam_channel::bounded::<Arc<Segment>>(1);
+        let (announce_tx, announce_rx) = crossbeam_channel::unbounded();
+        let (script, options) = (script.clone(), options);
+        std::thread::spawn(move || {
+            let cache = Cache::default_location();
+            for round in 2.. {
+                let made = session::prepare(&script, &options, Some(round), &engine, &cache, &mut |_, _| {});
+                let Ok((segment, _)) = made else { break };
+                let segment = Arc::new(segment);
+                if announce_tx.send(segment.clone()).is_err() || stream_tx.send(segment).is_err() {
+                    break;
+                }
+            }
+        });
+        (stream_rx, announce_rx)
+    });
+
+    let total = first.timeline.duration();
+    let length = if looped { "until stopped".to_string() } else { duration::clock(total) };
+    write_out(
+        out,
+        &format!("Playing {} — {} ({length}) on {}. Ctrl-C stops.\n", script.name, script.title, device.name()),
+    )?;
+    let player = Player::spawn(Box::new(device), first.clone(), upcoming, volume);
+    let mut stopped_by_user = false;
+    loop {
+        crossbeam_channel::select! {
+            recv(player.events) -> ev => match ev {
+                Ok(PlayerEvent::Step { event, segment, .. }) => {
+                    let (kind, what) = show::describe(&event);
+                    let round = if looped { format!("round {}  ", segment + 1) } else { String::new() };
+                    let at = duration::clock(timeline::to_duration(event.start));
+                    write_out(out, &format!("{round}{at}  {kind:<8} {what}\n"))?;
+                }
+                Ok(PlayerEvent::Finished { .. }) | Err(_) => break,
+                Ok(_) => {}
+            },
+            recv(interrupted) -> _ => {
+                stopped_by_user = true;
+                let _ = player.commands.send(crate::player::Command::Stop);
+            }
+        }
+    }
+    player.join();
+    if stopped_by_user {
+        write_out(out, "Stopped.\n")?;
+        return Ok(code::INTERRUPTED);
+    }
+    write_out(out, "Session complete.\n")?;
+    Ok(code::OK)
+}
+
+fn render(
+    routine: &str,
+    path: &Path,
+    timing: &Timing,
+    looped: bool,
+    voice: &VoiceArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<u8, Failure> {
+    if looped {
+        return Err(Failure::usage("render cannot --loop: an endless session has no end to write")
+            .hint("write a number of rounds instead, e.g. --rounds 3"));
+    }
+    let options: Options = timing.into();
+    let (script, _) = prepare(routine, &options, err)?;
+    let engine = engine(voice_settings(&script, Some(voice)))?;
+    let volume = voice.volume.or(script.defaults.volume).unwrap_or(1.0);
+    let stop = Arc::new(AtomicBool::new(false));
+    let interrupted = interrupts();
+    let flag = stop.clone();
+    std::thread::spawn(move || {
+        if interrupted.recv().is_ok() {
+            flag.store(true, Ordering::Relaxed);
+        }
+    });
+    let segment = Arc::new(make_segment(&script, &options, None, &engine, err)?);
+    let total = segment.timeline.duration();
+    let mut progress = Progress::new("rendering");
+    let written = crate::render::to_wav(segment, volume, path, &stop, &mut |done, total| {
+        progress.update(done, total, &|n| duration::clock(timeline::to_duration(n)))
+    });
+    progress.finish();
+    let samples = written?;
+    let mb = (44 + samples * 2) as f64 / 1e6;
+    write_out(out, &format!("wrote {} ({}, {mb:.1} MB)\n", path.display(), duration::clock(total)))?;
+    Ok(code::OK)
+}
+
+fn devices(out: &mut dyn Write) -> Result<u8, Failure> {
+    let list = crate::output::list_devices().map_err(|e| {
+        Failure::new(code::NO_DEVICE, format!("cannot list audio outputs: {e}"))
+            .hint("is a sound server (PulseAudio or PipeWire) running?")
+    })?;
+    if list.is_empty() {
+        return Err(Failure::new(code::NO_DEVICE, "no audio output device found")
+            .hint("start a sound server or plug in an output; `backease render` writes a file instead"));
+    }
+    let mut text = String::from("Audio outputs (use with --device NAME):\n");
+    for (name, device) in list {
+        text += &format!("  {name:<20} {}\n", crate::output::describe(&device));
+    }
+    write_out(out, &text)?;
+    Ok(code::OK)
 }

@@ -10,12 +10,17 @@ pub mod duration;
 pub mod error;
 pub mod fsutil;
 pub mod library;
+pub mod output;
+pub mod player;
+pub mod render;
 pub mod script;
+pub mod session;
 pub mod show;
 pub mod sound;
 pub mod speech;
 pub mod syntax;
 pub mod timeline;
+pub mod ui;
 pub mod wav;
 
 use std::ffi::OsString;

@@ -37,13 +37,13 @@ impl Device {
                  or write the session to a file instead: backease render ROUTINE -o session.wav",
             )
         };
-        let mut sink = match name {
-            None => rodio::DeviceSinkBuilder::open_default_sink().map_err(|e| no_device(e.to_string()))?,
+        let mut sink = quietly(|| match name {
+            None => rodio::DeviceSinkBuilder::open_default_sink().map_err(|e| no_device(e.to_string())),
             Some(wanted) => {
                 let device = list_devices()
                     .map_err(no_device)?
                     .into_iter()
-                    .find(|(n, _)| n == wanted)
+                    .find(|(n, d)| n == wanted || describe(d) == wanted)
                     .map(|(_, d)| d)
                     .ok_or_else(|| {
                         Failure::new(code::NO_DEVICE, format!("no output device named \"{wanted}\""))
@@ -51,9 +51,9 @@ impl Device {
                     })?;
                 rodio::DeviceSinkBuilder::from_device(device)
                     .and_then(|b| b.open_stream())
-                    .map_err(|e| no_device(e.to_string()))?
+                    .map_err(|e| no_device(e.to_string()))
             }
-        };
+        })?;
         sink.log_on_drop(false);
         let player = rodio::Player::connect_new(sink.mixer());
         player.pause();
@@ -87,18 +87,51 @@ impl Output for Device {
     }
 }
 
+/// Runs `f` with the process's stderr sent to /dev/null. Probing audio
+/// devices makes ALSA and JACK print screens of diagnostics that mean
+/// nothing to a user; backease reports the outcome in one line instead.
+/// Set `BACKEASE_AUDIO_DEBUG=1` to see them.
+fn quietly<T>(f: impl FnOnce() -> T) -> T {
+    #[cfg(unix)]
+    if std::env::var_os("BACKEASE_AUDIO_DEBUG").is_none() {
+        use std::io::Write;
+        let _ = std::io::stderr().flush();
+        let saved = nix::unistd::dup(std::io::stderr()).ok();
+        let null = std::fs::OpenOptions::new().write(true).open("/dev/null").ok();
+        if let (Some(saved), Some(null)) = (saved, null) {
+            let _ = nix::unistd::dup2_stderr(&null);
+            let out = f();
+            let _ = nix::unistd::dup2_stderr(&saved);
+            return out;
+        }
+    }
+    f()
+}
+
 /// The names of the output devices, with the devices.
 pub fn list_devices() -> Result<Vec<(String, rodio::Device)>, String> {
+    quietly(list_devices_noisy)
+}
+
+fn list_devices_noisy() -> Result<Vec<(String, rodio::Device)>, String> {
     use rodio::DeviceTrait;
     use rodio::cpal::traits::HostTrait;
     let host = rodio::cpal::default_host();
     let devices = host.output_devices().map_err(|e| e.to_string())?;
     Ok(devices
         .filter_map(|d| {
-            let name = d.description().ok().map(|x| x.name().to_string())?;
+            let id = d.id().ok()?.to_string();
+            // "alsa:pulse" → "pulse": the name a user types.
+            let name = id.split_once(':').map_or(id.as_str(), |(_, n)| n).to_string();
             Some((name, d))
         })
         .collect())
+}
+
+/// A device's description, for listings.
+pub fn describe(device: &rodio::Device) -> String {
+    use rodio::DeviceTrait;
+    device.description().map(|d| d.name().to_string()).unwrap_or_default()
 }
 
 /// An output for tests: pulls samples only when [`Manual::advance`] is

@@ -34,14 +34,24 @@ pub enum Command {
 pub enum PlayerEvent {
     /// A step began: its index among the segment's events, the event, and
     /// which round (segment) of an endless session it is in.
-    Step { index: usize, event: Event, segment: u32 },
+    Step {
+        index: usize,
+        event: Event,
+        segment: u32,
+    },
     /// Where the session is, about four times a second.
-    Position { segment: u32, sample: u64, total: u64 },
+    Position {
+        segment: u32,
+        sample: u64,
+        total: u64,
+    },
     Paused,
     Resumed,
     Volume(f32),
     /// The end: played through, or stopped.
-    Finished { stopped: bool },
+    Finished {
+        stopped: bool,
+    },
 }
 
 /// A step that began less than this long ago counts as "just begun" for
@@ -303,7 +313,10 @@ mod tests {
         assert_eq!(out.played().len(), 1500);
         assert!(out.played().iter().all(|&v| level(v) == 1000), "still the first step");
         p.commands.send(Command::Stop).unwrap();
-        assert_eq!(next_event(&p, |e| matches!(e, PlayerEvent::Finished { .. })), PlayerEvent::Finished { stopped: true });
+        assert_eq!(
+            next_event(&p, |e| matches!(e, PlayerEvent::Finished { .. })),
+            PlayerEvent::Finished { stopped: true }
+        );
         p.join();
     }
 

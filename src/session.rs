@@ -326,7 +326,8 @@ mod tests {
 
     #[test]
     fn every_clip_starts_on_its_sample_and_silence_is_silent() {
-        let seg = segment(r#"Say("ab"), Pause("1s"), Chime("tick"), Hold(cues: [At("500ms", "c")])"#, Options::default());
+        let seg =
+            segment(r#"Say("ab"), Pause("1s"), Chime("tick"), Hold(cues: [At("500ms", "c")])"#, Options::default());
         let out = render(&seg, &Control::new(1.0));
         assert_eq!(out.len() as u64, seg.timeline.total);
         let mut covered = vec![false; out.len()];
@@ -334,7 +335,12 @@ mod tests {
             if let Some(clip) = seg.clips.for_sound(&e.sound) {
                 for (i, &s) in clip.iter().enumerate() {
                     let at = e.start as usize + i;
-                    assert_eq!(to_i16(out[at]), ((s as f32 / 32768.0) * 32767.0).round() as i16, "{:?} sample {i}", e.sound);
+                    assert_eq!(
+                        to_i16(out[at]),
+                        ((s as f32 / 32768.0) * 32767.0).round() as i16,
+                        "{:?} sample {i}",
+                        e.sound
+                    );
                     covered[at] = true;
                 }
             }

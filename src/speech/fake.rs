@@ -10,7 +10,7 @@ use crate::timeline::SAMPLE_RATE;
 #[derive(Debug, Default)]
 pub struct FakeEngine {
     pub fail_on: Option<String>,
-    calls: AtomicUsize,
+    pub calls: AtomicUsize,
 }
 
 impl FakeEngine {
