@@ -324,7 +324,7 @@ fn play(
                 }
             }
         });
-        (stream_rx, announce_rx)
+        crate::player::Upcoming { stream: stream_rx, announced: announce_rx }
     });
 
     let total = first.timeline.duration();

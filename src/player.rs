@@ -58,6 +58,14 @@ pub enum PlayerEvent {
 /// [`Command::Back`].
 pub const BACK_GRACE: Duration = Duration::from_secs(2);
 
+/// The rounds of an endless session after the first, as they are made:
+/// `stream` feeds the audio, `announced` gets the same segments so the
+/// player can follow steps across rounds.
+pub struct Upcoming {
+    pub stream: Receiver<Arc<Segment>>,
+    pub announced: Receiver<Arc<Segment>>,
+}
+
 pub struct Player {
     pub commands: Sender<Command>,
     pub events: Receiver<PlayerEvent>,
@@ -68,12 +76,7 @@ impl Player {
     /// Starts the thread and the stream. `upcoming` feeds further segments
     /// for an endless session; each is also announced on `announced` so the
     /// thread can follow steps across rounds.
-    pub fn spawn(
-        mut output: Box<dyn Output>,
-        first: Arc<Segment>,
-        upcoming: Option<(Receiver<Arc<Segment>>, Receiver<Arc<Segment>>)>,
-        volume: f32,
-    ) -> Player {
+    pub fn spawn(mut output: Box<dyn Output>, first: Arc<Segment>, upcoming: Option<Upcoming>, volume: f32) -> Player {
         let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded();
         let (ev_tx, ev_rx) = crossbeam_channel::unbounded();
         let thread = std::thread::Builder::new()
@@ -81,7 +84,7 @@ impl Player {
             .spawn(move || {
                 let control = Control::new(volume);
                 let (stream_rx, announced) = match upcoming {
-                    Some((s, a)) => (Some(s), Some(a)),
+                    Some(u) => (Some(u.stream), Some(u.announced)),
                     None => (None, None),
                 };
                 output.start(Stream::new(first.clone(), stream_rx, control.clone()));

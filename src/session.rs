@@ -214,7 +214,7 @@ impl Stream {
         if let Some(0) = self.fade_left {
             return self.finish();
         }
-        if self.pos % self.report_every == 0 {
+        if self.pos.is_multiple_of(self.report_every) {
             let seek = self.control.seek.swap(NO_SEEK, Ordering::AcqRel);
             if seek != NO_SEEK {
                 self.seek_to(seek);
