@@ -290,6 +290,51 @@ pub fn to_i16(v: f32) -> i16 {
     (v * 32767.0).round() as i16
 }
 
+/// Makes a segment ready to play: speaks every cue (from the cache where it
+/// can), loads chimes and sound files, and builds the timeline from their
+/// real lengths. `round` is `Some(k)` for round k of an endless session.
+pub fn prepare(
+    script: &crate::script::Script,
+    options: &crate::timeline::Options,
+    round: Option<u32>,
+    engine: &dyn crate::speech::Engine,
+    cache: &crate::speech::Cache,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<(Segment, crate::speech::Report), crate::error::Failure> {
+    use crate::error::{Failure, code};
+    use crate::timeline::{Estimate, compile, compile_round};
+    let build = |lengths: &dyn Lengths| match round {
+        Some(k) => compile_round(script, options, lengths, k),
+        None => compile(script, options, lengths),
+    };
+    let probe = build(&Estimate::default());
+    let mut texts = Vec::new();
+    let mut clips = Clips::default();
+    for e in &probe.events {
+        match &e.sound {
+            Sound::Speech(t) if !texts.contains(t) => texts.push(t.clone()),
+            Sound::Chime(c) => {
+                clips.chimes.entry(*c).or_insert_with(|| crate::sound::chime(*c));
+            }
+            Sound::File(p) if !clips.files.contains_key(p) => {
+                let samples = crate::sound::load_file(p).map_err(Failure::io)?;
+                clips.files.insert(p.clone(), samples);
+            }
+            _ => {}
+        }
+    }
+    let (speech, report) = crate::speech::synthesize_all(engine, cache, &texts, 2, progress).map_err(|e| {
+        let f = Failure::new(code::SPEECH, format!("speech failed: {}", e.message));
+        match e.hint {
+            Some(h) => f.hint(h),
+            None => f,
+        }
+    })?;
+    clips.speech = speech;
+    let timeline = build(&clips);
+    Ok((Segment { timeline, clips: Arc::new(clips) }, report))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -394,49 +439,4 @@ mod tests {
         assert_eq!(two.len() as u64, 2 * seg.timeline.total);
         assert_eq!(control.position().0, 1);
     }
-}
-
-/// Makes a segment ready to play: speaks every cue (from the cache where it
-/// can), loads chimes and sound files, and builds the timeline from their
-/// real lengths. `round` is `Some(k)` for round k of an endless session.
-pub fn prepare(
-    script: &crate::script::Script,
-    options: &crate::timeline::Options,
-    round: Option<u32>,
-    engine: &dyn crate::speech::Engine,
-    cache: &crate::speech::Cache,
-    progress: &mut dyn FnMut(usize, usize),
-) -> Result<(Segment, crate::speech::Report), crate::error::Failure> {
-    use crate::error::{Failure, code};
-    use crate::timeline::{Estimate, compile, compile_round};
-    let build = |lengths: &dyn Lengths| match round {
-        Some(k) => compile_round(script, options, lengths, k),
-        None => compile(script, options, lengths),
-    };
-    let probe = build(&Estimate::default());
-    let mut texts = Vec::new();
-    let mut clips = Clips::default();
-    for e in &probe.events {
-        match &e.sound {
-            Sound::Speech(t) if !texts.contains(t) => texts.push(t.clone()),
-            Sound::Chime(c) => {
-                clips.chimes.entry(*c).or_insert_with(|| crate::sound::chime(*c));
-            }
-            Sound::File(p) if !clips.files.contains_key(p) => {
-                let samples = crate::sound::load_file(p).map_err(Failure::io)?;
-                clips.files.insert(p.clone(), samples);
-            }
-            _ => {}
-        }
-    }
-    let (speech, report) = crate::speech::synthesize_all(engine, cache, &texts, 2, progress).map_err(|e| {
-        let f = Failure::new(code::SPEECH, format!("speech failed: {}", e.message));
-        match e.hint {
-            Some(h) => f.hint(h),
-            None => f,
-        }
-    })?;
-    clips.speech = speech;
-    let timeline = build(&clips);
-    Ok((Segment { timeline, clips: Arc::new(clips) }, report))
 }
