@@ -20,6 +20,9 @@ pub trait Output: Send {
     fn drained(&self) -> bool;
 }
 
+/// Silence sent to the device before the session starts.
+pub const PRE_ROLL: Duration = Duration::from_millis(60);
+
 /// The audio device, through a rodio `Player`.
 pub struct Device {
     _sink: rodio::MixerDeviceSink,
@@ -73,6 +76,13 @@ impl Device {
 
 impl Output for Device {
     fn start(&mut self, stream: Stream) {
+        use rodio::Source;
+        // A device drops the first few milliseconds it is sent while it
+        // starts up (about 10 ms through PulseAudio); a moment of silence
+        // first keeps the session's opening sound whole.
+        let one = std::num::NonZero::new(1).expect("one");
+        let rate = std::num::NonZero::new(crate::timeline::SAMPLE_RATE).expect("non-zero");
+        self.player.append(rodio::source::Zero::new(one, rate).take_duration(PRE_ROLL));
         self.player.append(stream);
         self.player.play();
     }

@@ -128,13 +128,7 @@ fn new_on_a_full_disk_fails_cleanly() {
         c = config.display(),
         bin = env!("CARGO_BIN_EXE_backease")
     );
-    let output = std::process::Command::new("unshare")
-        .args(["--user", "--map-root-user", "--mount", "sh", "-c", &script])
-        .env("XDG_CONFIG_HOME", &config)
-        .output()
-        .expect("unshare (util-linux) runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let (stdout, stderr) = sb.unshared(&script);
     assert!(stdout.starts_with("exit=3\n"), "stdout: {stdout}\nstderr: {stderr}");
     assert!(stderr.contains("the disk is full"), "{stderr}");
     // Neither the script nor a temporary file is left behind.

@@ -4,4 +4,7 @@
 mod bad_scripts;
 mod cli;
 mod fuzz;
+mod live;
+mod render_cli;
+mod sound;
 mod support;

@@ -69,3 +69,103 @@ impl Run {
         format!("exit {}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr).replace(&root, "<tmp>")
     }
 }
+
+impl Sandbox {
+    /// Runs a shell script in a private user and mount namespace, so it
+    /// can mount a small filesystem of its own without root; with this
+    /// sandbox's environment. Returns (stdout, stderr).
+    pub fn unshared(&self, script: &str) -> (String, String) {
+        let template = self.command(&[]);
+        let mut cmd = std::process::Command::new("unshare");
+        for (k, v) in template.get_envs() {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        let out = cmd
+            .args(["--user", "--map-root-user", "--mount", "sh", "-c", script])
+            .output()
+            .expect("unshare (util-linux) runs");
+        (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// A PulseAudio server of the test's own, with a null sink as the default
+/// output: its own runtime folder, stopped (and waited for) on drop.
+pub struct Pulse {
+    child: std::process::Child,
+    runtime: PathBuf,
+    home: PathBuf,
+}
+
+pub const SINK: &str = "backease_test";
+
+impl Pulse {
+    pub fn start(sb: &Sandbox) -> Pulse {
+        let runtime = sb.path().join("pulse-run");
+        std::fs::create_dir_all(&runtime).unwrap();
+        std::fs::set_permissions(&runtime, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+        let log = std::fs::File::create(sb.path().join("pulse.log")).unwrap();
+        let child = Command::new("pulseaudio")
+            .args(["-n", "--daemonize=no", "--exit-idle-time=-1", "--disable-shm=yes", "--use-pid-file=no"])
+            .arg(format!("--load=module-null-sink sink_name={SINK} rate=44100 channels=2"))
+            .arg("--load=module-native-protocol-unix")
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .env("HOME", sb.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("pulseaudio is installed (bash .ci/setup)");
+        let pulse = Pulse { child, runtime, home: sb.path().to_path_buf() };
+        for _ in 0..200 {
+            let ok = pulse.command("pactl").arg("info").output().map(|o| o.status.success()).unwrap_or(false);
+            if ok {
+                let set = pulse.command("pactl").args(["set-default-sink", SINK]).status().unwrap();
+                assert!(set.success());
+                return pulse;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let log = std::fs::read_to_string(sb.path().join("pulse.log")).unwrap_or_default();
+        panic!("pulseaudio did not start:\n{log}");
+    }
+
+    /// A command that talks to this server.
+    pub fn command(&self, program: &str) -> Command {
+        let mut cmd = Command::new(program);
+        self.apply(&mut cmd);
+        cmd
+    }
+
+    pub fn apply(&self, cmd: &mut Command) {
+        cmd.env("XDG_RUNTIME_DIR", &self.runtime)
+            .env("PULSE_SERVER", format!("unix:{}", self.runtime.join("pulse").join("native").display()))
+            .env("PULSE_COOKIE", self.home.join(".config/pulse/cookie"));
+    }
+
+    /// Starts recording the null sink's monitor as raw mono 16-bit at `rate`.
+    pub fn record(&self, path: &Path, rate: u32) -> std::process::Child {
+        self.command("parec")
+            .args(["-d", &format!("{SINK}.monitor"), "--format=s16le", "--channels=1", "--raw", "--latency-msec=10"])
+            .arg(format!("--rate={rate}"))
+            .stdout(std::fs::File::create(path).unwrap())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("parec (pulseaudio-utils) runs")
+    }
+}
+
+impl Drop for Pulse {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Stops a recorder gracefully (so it flushes) and waits for it.
+pub fn stop(mut child: std::process::Child) {
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+}
