@@ -46,12 +46,19 @@ impl From<&Timing> for Options {
 
 /// Loads a routine and builds its timeline, printing every problem. Fails
 /// (exit 1) when the script or its timeline has errors.
-pub fn prepare(routine: &str, options: &Options, err: &mut dyn Write) -> Result<(Script, Timeline), Failure> {
+pub fn prepare(routine: &str, options: &Options, err: &mut dyn Write) -> Result<Prepared, Failure> {
     let loaded = library::resolve(routine)?;
     let script = loaded_script(&loaded, err)?;
     let timeline = timeline::compile(&script, options, &Estimate::default());
     report_timeline(&loaded, &timeline, err)?;
-    Ok((script, timeline))
+    Ok(Prepared { loaded, script, timeline })
+}
+
+/// A routine loaded and checked, with its estimated timeline.
+pub struct Prepared {
+    pub loaded: Loaded,
+    pub script: Script,
+    pub timeline: Timeline,
 }
 
 fn loaded_script(loaded: &Loaded, err: &mut dyn Write) -> Result<Script, Failure> {
@@ -116,14 +123,11 @@ fn line(loaded: &Loaded, note: &str) -> String {
 
 fn show(routine: &str, timing: &Timing, json: bool, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
     let options = timing.into();
-    let (script, mut timeline) = prepare(routine, &options, err)?;
+    let Prepared { loaded, script, mut timeline } = prepare(routine, &options, err)?;
     // Once the speech is cached, the times are exact.
     if let Some(exact) = cached_timeline(&script, &options, &timeline) {
         timeline = exact;
-        if !timeline.diagnostics.is_empty() {
-            let loaded = library::resolve(routine)?;
-            report_timeline(&loaded, &timeline, err)?;
-        }
+        report_timeline(&loaded, &timeline, err)?;
     }
     let text = if json { show::json(&script, &timeline) } else { show::text(&script, &timeline) };
     write_out(out, &text)?;
@@ -248,6 +252,7 @@ fn engine(settings: VoiceSettings) -> Result<Espeak, Failure> {
 /// Speaks every cue of the session (or of round `round` of an endless
 /// one), showing progress when there is work to wait for.
 fn make_segment(
+    loaded: &Loaded,
     script: &Script,
     options: &Options,
     round: Option<u32>,
@@ -256,24 +261,22 @@ fn make_segment(
 ) -> Result<Segment, Failure> {
     let mut progress = Progress::new("preparing speech");
     let cache = Cache::default_location();
-    let (segment, report) = session::prepare(script, options, round, engine, &cache, &mut |done, total| {
-        progress.update(done as u64, total as u64, &|n| n.to_string())
-    })?;
+    let (segment, report) =
+        session::prepare(script, options, round, engine, &cache, &mut |done, total, synthesized| {
+            // Cached cues are instant: show progress only while speaking anew.
+            if synthesized > 0 {
+                progress.update(done as u64, total as u64, &|n| n.to_string())
+            }
+        })?;
     progress.finish();
     if let Some(e) = report.cache_errors.first() {
         let dir = cache.dir().map_or_else(String::new, |d| format!(" in {}", d.display()));
         let _ =
             writeln!(err, "warning: could not save speech to the cache{dir} ({e}); it will be made again next time");
     }
-    report_timeline_quiet(&segment.timeline, err);
+    // Real speech lengths can reveal cues that now collide.
+    report_timeline(loaded, &segment.timeline, err)?;
     Ok(segment)
-}
-
-/// Warnings that only real speech lengths reveal (a cue that now collides).
-fn report_timeline_quiet(timeline: &Timeline, err: &mut dyn Write) {
-    for d in &timeline.diagnostics {
-        let _ = writeln!(err, "warning: {}", d.message);
-    }
 }
 
 /// Ctrl-C, as a channel that receives once per press.
@@ -300,13 +303,13 @@ fn play(
     if looped {
         options.rounds = Some(1);
     }
-    let (script, _) = prepare(routine, &options, err)?;
+    let Prepared { loaded, script, .. } = prepare(routine, &options, err)?;
     let engine = engine(voice_settings(&script, Some(voice)))?;
     let volume = voice.volume.or(script.defaults.volume).unwrap_or(1.0);
     let interrupted = interrupts();
     // Open the device first: with none, say so before any other work.
     let device = Device::open(device)?;
-    let first = Arc::new(make_segment(&script, &options, looped.then_some(1), &engine, err)?);
+    let first = Arc::new(make_segment(&loaded, &script, &options, looped.then_some(1), &engine, err)?);
 
     let upcoming = looped.then(|| {
         // Each next round is made while the one before plays.
@@ -316,7 +319,7 @@ fn play(
         std::thread::spawn(move || {
             let cache = Cache::default_location();
             for round in 2.. {
-                let made = session::prepare(&script, &options, Some(round), &engine, &cache, &mut |_, _| {});
+                let made = session::prepare(&script, &options, Some(round), &engine, &cache, &mut |_, _, _| {});
                 let Ok((segment, _)) = made else { break };
                 let segment = Arc::new(segment);
                 if announce_tx.send(segment.clone()).is_err() || stream_tx.send(segment).is_err() {
@@ -376,7 +379,7 @@ fn render(
             .hint("write a number of rounds instead, e.g. --rounds 3"));
     }
     let options: Options = timing.into();
-    let (script, _) = prepare(routine, &options, err)?;
+    let Prepared { loaded, script, .. } = prepare(routine, &options, err)?;
     let engine = engine(voice_settings(&script, Some(voice)))?;
     let volume = voice.volume.or(script.defaults.volume).unwrap_or(1.0);
     let stop = Arc::new(AtomicBool::new(false));
@@ -387,7 +390,7 @@ fn render(
             flag.store(true, Ordering::Relaxed);
         }
     });
-    let segment = Arc::new(make_segment(&script, &options, None, &engine, err)?);
+    let segment = Arc::new(make_segment(&loaded, &script, &options, None, &engine, err)?);
     let total = segment.timeline.duration();
     let mut progress = Progress::new("rendering");
     let written = crate::render::to_wav(segment, volume, path, &stop, &mut |done, total| {

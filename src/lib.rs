@@ -27,8 +27,15 @@ use std::ffi::OsString;
 
 use clap::Parser;
 
+/// When this process started running backease, for timing figures.
+pub fn started() -> std::time::Instant {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    *START.get_or_init(std::time::Instant::now)
+}
+
 /// Runs backease with these arguments and returns the exit code.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
+    started();
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -36,9 +43,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
             return if e.use_stderr() { error::code::USAGE } else { error::code::OK };
         }
     };
-    let stdout = std::io::stdout();
-    let stderr = std::io::stderr();
-    let (mut out, mut err) = (stdout.lock(), stderr.lock());
+    // Unlocked handles: each write takes the lock for just that write. The
+    // audio thread may print (rodio reports stream errors on stderr), and a
+    // lock held here for the whole command would stall it.
+    let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
     match commands::dispatch(cli.command, &mut out, &mut err) {
         Ok(code) => code,
         Err(failure) => {

@@ -58,6 +58,9 @@ impl Device {
             }
         })?;
         sink.log_on_drop(false);
+        if std::env::var_os("BACKEASE_TIMING").is_some() {
+            eprintln!("timing: device open {} ms after start", crate::started().elapsed().as_millis());
+        }
         let player = rodio::Player::connect_new(sink.mixer());
         player.pause();
         let name = match name {
@@ -85,6 +88,9 @@ impl Output for Device {
         self.player.append(rodio::source::Zero::new(one, rate).take_duration(PRE_ROLL));
         self.player.append(stream);
         self.player.play();
+        if std::env::var_os("BACKEASE_TIMING").is_some() {
+            eprintln!("timing: stream handed to the device {} ms after start", crate::started().elapsed().as_millis());
+        }
     }
     fn pause(&mut self) {
         self.player.pause();

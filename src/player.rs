@@ -358,6 +358,33 @@ mod tests {
     }
 
     #[test]
+    fn an_endless_session_follows_steps_into_the_next_round() {
+        let out = Manual::default();
+        let (stream_tx, stream_rx) = crossbeam_channel::bounded(1);
+        let (announce_tx, announce_rx) = crossbeam_channel::unbounded();
+        let second = segment();
+        announce_tx.send(second.clone()).unwrap();
+        stream_tx.send(second).unwrap();
+        let upcoming = Upcoming { stream: stream_rx, announced: announce_rx };
+        let p = Player::spawn(Box::new(out.clone()), segment(), Some(upcoming), 1.0);
+        out.wait_started();
+        for _ in 0..10 {
+            out.advance(SAMPLE_RATE as usize);
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        let mut seen = Vec::new();
+        while let Ok(ev) = p.events.try_recv() {
+            if let PlayerEvent::Step { segment, .. } = &ev {
+                seen.push((*segment, step_text(&ev)));
+            }
+        }
+        assert_eq!(seen[..4], [(0, "a".into()), (0, "b".into()), (0, "c".into()), (1, "a".into())]);
+        p.commands.send(Command::Stop).unwrap();
+        next_event(&p, |e| matches!(e, PlayerEvent::Finished { .. }));
+        p.join();
+    }
+
+    #[test]
     fn volume_changes_the_samples() {
         let out = Manual::default();
         let p = Player::spawn(Box::new(out.clone()), segment(), None, 1.0);

@@ -144,6 +144,8 @@ pub struct Stream {
     fade_left: Option<u64>,
     /// Samples between position reports to the control.
     report_every: u64,
+    /// Say on stderr when the first sample is taken (`BACKEASE_TIMING`).
+    trace_start: bool,
 }
 
 impl Stream {
@@ -157,6 +159,7 @@ impl Stream {
             active: Vec::new(),
             fade_left: None,
             report_every: 64,
+            trace_start: std::env::var_os("BACKEASE_TIMING").is_some(),
         }
     }
 
@@ -208,6 +211,10 @@ impl Stream {
 
     /// The next sample.
     fn sample(&mut self) -> Option<f32> {
+        if self.trace_start {
+            self.trace_start = false;
+            eprintln!("timing: first sample taken {} ms after start", crate::started().elapsed().as_millis());
+        }
         if self.control.stop.load(Ordering::Relaxed) && self.fade_left.is_none() {
             self.fade_left = Some(samples(FADE));
         }
@@ -299,7 +306,7 @@ pub fn prepare(
     round: Option<u32>,
     engine: &dyn crate::speech::Engine,
     cache: &crate::speech::Cache,
-    progress: &mut dyn FnMut(usize, usize),
+    progress: &mut dyn FnMut(usize, usize, usize),
 ) -> Result<(Segment, crate::speech::Report), crate::error::Failure> {
     use crate::error::{Failure, code};
     use crate::timeline::{Estimate, compile, compile_round};

@@ -69,6 +69,9 @@ fn play_sounds_like_render() {
     let recorder = pulse.record(&recording, RATE);
     std::thread::sleep(Duration::from_millis(300));
     let mut cmd = sb.command(&["play", script.to_str().unwrap()]);
+    // The audio thread prints the time of its first sample: it must not
+    // stall behind the main thread's use of stderr.
+    cmd.env("BACKEASE_TIMING", "1");
     pulse.apply(&mut cmd);
     let out = cmd.output().unwrap();
     std::thread::sleep(Duration::from_millis(300));
@@ -77,6 +80,7 @@ fn play_sounds_like_render() {
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("“three”"), "one line per step: {stdout}");
     assert!(stdout.ends_with("Session complete.\n"), "{stdout}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("timing: first sample taken"));
 
     let heard = onsets(&read_raw(&recording));
     assert_eq!(heard.len(), expected.len(), "heard {heard:?}, rendered {expected:?}");

@@ -95,6 +95,10 @@ impl Sandbox {
 /// output: its own runtime folder, stopped (and waited for) on drop.
 pub struct Pulse {
     child: std::process::Child,
+    /// Silence played at low latency, as a desktop's sound server would
+    /// always have something running: an idle null sink sleeps in blocks of
+    /// up to two seconds, which would delay a new stream's start.
+    keepalive: Option<std::process::Child>,
     runtime: PathBuf,
     home: PathBuf,
 }
@@ -118,12 +122,22 @@ impl Pulse {
             .stderr(log)
             .spawn()
             .expect("pulseaudio is installed (bash .ci/setup)");
-        let pulse = Pulse { child, runtime, home: sb.path().to_path_buf() };
+        let mut pulse = Pulse { child, keepalive: None, runtime, home: sb.path().to_path_buf() };
         for _ in 0..200 {
             let ok = pulse.command("pactl").arg("info").output().map(|o| o.status.success()).unwrap_or(false);
             if ok {
                 let set = pulse.command("pactl").args(["set-default-sink", SINK]).status().unwrap();
                 assert!(set.success());
+                let keepalive = pulse
+                    .command("pacat")
+                    .args(["--playback", "--raw", "--latency-msec=10", "--format=s16le", "--channels=2"])
+                    .args(["--rate=44100", &format!("--device={SINK}"), "/dev/zero"])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .expect("pacat (pulseaudio-utils) runs");
+                pulse.keepalive = Some(keepalive);
+                std::thread::sleep(std::time::Duration::from_millis(200));
                 return pulse;
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
@@ -159,6 +173,10 @@ impl Pulse {
 
 impl Drop for Pulse {
     fn drop(&mut self) {
+        if let Some(mut k) = self.keepalive.take() {
+            let _ = k.kill();
+            let _ = k.wait();
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

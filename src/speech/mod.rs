@@ -193,14 +193,15 @@ pub struct Report {
 }
 
 /// Speaks every text, on `workers` threads, taking what it can from the
-/// cache. `progress(done, total)` is called on the calling thread as each
-/// cue is ready.
+/// cache. `progress(done, total, synthesized)` is called on the calling
+/// thread as each cue is ready; `synthesized` counts those not cached, so a
+/// warm start can stay quiet.
 pub fn synthesize_all(
     engine: &dyn Engine,
     cache: &Cache,
     texts: &[String],
     workers: usize,
-    progress: &mut dyn FnMut(usize, usize),
+    progress: &mut dyn FnMut(usize, usize, usize),
 ) -> Result<(SpeechClips, Report), SpeechError> {
     let key = engine.key();
     let next = AtomicUsize::new(0);
@@ -247,7 +248,7 @@ pub fn synthesize_all(
                     }
                     clips.insert(texts[i].clone(), samples.into());
                     done += 1;
-                    progress(done, texts.len());
+                    progress(done, texts.len(), report.synthesized);
                 }
                 Err(e) => {
                     first_error.get_or_insert(e);
@@ -311,11 +312,11 @@ mod tests {
         let engine = fake::FakeEngine::default();
         let texts: Vec<String> = ["one", "two words", "three more words"].map(String::from).to_vec();
         let mut calls = Vec::new();
-        let (clips, report) = synthesize_all(&engine, &cache, &texts, 2, &mut |d, t| calls.push((d, t))).unwrap();
+        let (clips, report) = synthesize_all(&engine, &cache, &texts, 2, &mut |d, t, _| calls.push((d, t))).unwrap();
         assert_eq!(report.synthesized, 3);
         assert_eq!(calls.last(), Some(&(3, 3)));
         assert_eq!(clips["two words"].len(), fake::FakeEngine::default().synthesize("two words").unwrap().len());
-        let (_, report) = synthesize_all(&engine, &cache, &texts, 2, &mut |_, _| {}).unwrap();
+        let (_, report) = synthesize_all(&engine, &cache, &texts, 2, &mut |_, _, _| {}).unwrap();
         assert_eq!((report.from_cache, report.synthesized), (3, 0));
         assert_eq!(engine.calls(), 3);
     }
@@ -324,7 +325,7 @@ mod tests {
     fn engine_failure_is_reported() {
         let engine = fake::FakeEngine { fail_on: Some("bad".into()), ..Default::default() };
         let texts: Vec<String> = ["fine", "bad"].map(String::from).to_vec();
-        let err = synthesize_all(&engine, &Cache::none(), &texts, 1, &mut |_, _| {}).unwrap_err();
+        let err = synthesize_all(&engine, &Cache::none(), &texts, 1, &mut |_, _, _| {}).unwrap_err();
         assert_eq!(err.message, "fake engine refused \"bad\"");
     }
 }

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Measures the figures backease promises, on this machine:
+#   check/show on a built-in      < 20 ms wall time        (hyperfine)
+#   render of 1 h, warm cache     >= 500x real time         (wall time)
+#   peak memory, 2 h session      < 50 MB render and play   (max RSS)
+#   play to first sample, warm    < 200 ms                  (BACKEASE_TIMING)
+#   CPU during a long hold        < 2 % of one core         (/proc/PID/stat)
+# Needs hyperfine and the packages from .ci/setup. Starts a PulseAudio
+# server of its own with a null sink, and stops it at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --quiet
+bin=$PWD/target/release/backease
+work=$(mktemp -d)
+export XDG_CACHE_HOME=$work/cache XDG_CONFIG_HOME=$work/config HOME=$work
+export XDG_RUNTIME_DIR=$work/run
+mkdir -m 700 -p "$XDG_RUNTIME_DIR"
+pulseaudio -n --daemonize=no --exit-idle-time=-1 --disable-shm=yes --use-pid-file=no \
+  --load="module-null-sink sink_name=bench" --load=module-native-protocol-unix >"$work/pulse.log" 2>&1 &
+pulse=$!
+cleanup() {
+  [ -n "${keepalive:-}" ] && kill "$keepalive" 2>/dev/null
+  kill "$pulse" 2>/dev/null; wait "$pulse" 2>/dev/null; rm -rf "$work"
+}
+trap cleanup EXIT
+for _ in $(seq 50); do pactl info >/dev/null 2>&1 && break; sleep 0.1; done
+pactl set-default-sink bench
+# Keep the null sink at low latency, as a desktop's always-running streams
+# would: an idle null sink sleeps in blocks of up to two seconds.
+pacat --playback --raw --latency-msec=10 --format=s16le --rate=44100 --channels=2 /dev/zero &
+keepalive=$!
+
+echo "== check and show on a built-in (target < 20 ms)"
+hyperfine -N --warmup 5 --runs 50 --style basic "$bin check deep-spinal" "$bin show deep-spinal" 2>&1 | grep -E "Benchmark|Time"
+
+echo "== render one hour, warm cache (target >= 500x real time)"
+# deep-spinal with 60 s holds is 4:47 a round; 13 rounds is just over an hour.
+"$bin" render deep-spinal --hold 1m --rounds 13 -o "$work/warm.wav" >/dev/null 2>&1   # warms the cache
+secs=$("$bin" show deep-spinal --hold 1m --rounds 13 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["total_ms"]/1000)')
+start=$(date +%s.%N)
+"$bin" render deep-spinal --hold 1m --rounds 13 -o "$work/hour.wav" >/dev/null 2>&1
+end=$(date +%s.%N)
+python3 -c "s=$secs; t=$end-$start; print(f'session {s/60:.1f} min rendered in {t:.3f} s: {s/t:.0f}x real time')"
+rm -f "$work/hour.wav" "$work/warm.wav"
+
+echo "== peak memory, two-hour session (target < 50 MB)"
+"$bin" render deep-spinal --hold 1m --rounds 26 -o "$work/two.wav" >/dev/null 2>&1
+/usr/bin/time -f "render 2 h: max RSS %M KiB" "$bin" render deep-spinal --hold 1m --rounds 26 -o "$work/two.wav" 2>&1 >/dev/null | grep "max RSS"
+rm -f "$work/two.wav"
+"$bin" play deep-spinal --hold 1m --rounds 26 >/dev/null 2>&1 &
+player=$!
+peak=0
+for _ in $(seq 30); do
+  sleep 1
+  hwm=$(awk '/VmHWM/ {print $2}' /proc/$player/status 2>/dev/null || echo 0)
+  [ "${hwm:-0}" -gt "$peak" ] && peak=$hwm
+done
+kill -INT $player; wait $player || true
+echo "play 2 h (first 30 s): max RSS $peak KiB"
+
+echo "== play to first sample, warm cache (target < 200 ms)"
+for _ in 1 2 3 4 5; do
+  BACKEASE_TIMING=1 "$bin" play gluteus-medius >/dev/null 2>"$work/timing.log" &
+  p=$!; sleep 1.5; kill -INT $p; wait $p || true
+  grep -m1 "first sample" "$work/timing.log"
+done
+
+echo "== CPU while playing a long hold (target < 2 % of one core)"
+cat > "$work/hold.ron" <<'RON'
+Routine(title: "Hold", summary: "One long hold", steps: [Say("Hold."), Hold(length: "10m")])
+RON
+"$bin" play "$work/hold.ron" >/dev/null 2>&1 &
+player=$!
+sleep 3
+t0=$(awk '{print $14+$15}' /proc/$player/stat)
+sleep 20
+t1=$(awk '{print $14+$15}' /proc/$player/stat)
+kill -INT $player; wait $player || true
+hz=$(getconf CLK_TCK)
+python3 -c "print(f'CPU over 20 s of hold: {($t1-$t0)/$hz/20*100:.2f} % of one core')"
