@@ -59,6 +59,7 @@ kill -INT $player; wait $player || true
 echo "play 2 h (first 30 s): max RSS $peak KiB"
 
 echo "== play to first sample, warm cache (target < 200 ms)"
+"$bin" render gluteus-medius -o "$work/warm.wav" >/dev/null 2>&1   # warms the cache
 for _ in 1 2 3 4 5; do
   BACKEASE_TIMING=1 "$bin" play gluteus-medius >/dev/null 2>"$work/timing.log" &
   p=$!; sleep 1.5; kill -INT $p; wait $p || true
