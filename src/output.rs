@@ -11,11 +11,10 @@ use std::time::Duration;
 use crate::error::{Failure, code};
 use crate::session::Stream;
 
-/// Something that plays a [`Stream`], and can pause it.
+/// Something that plays a [`Stream`]. Pausing happens in the stream
+/// itself, so the controls' notices can still be heard.
 pub trait Output: Send {
     fn start(&mut self, stream: Stream);
-    fn pause(&mut self);
-    fn resume(&mut self);
     /// True once everything handed over has been played out.
     fn drained(&self) -> bool;
 }
@@ -92,12 +91,6 @@ impl Output for Device {
             eprintln!("timing: stream handed to the device {} ms after start", crate::started().elapsed().as_millis());
         }
     }
-    fn pause(&mut self) {
-        self.player.pause();
-    }
-    fn resume(&mut self) {
-        self.player.play();
-    }
     fn drained(&self) -> bool {
         self.player.empty()
     }
@@ -160,19 +153,14 @@ pub struct Manual {
 #[derive(Default)]
 struct ManualState {
     stream: Option<Stream>,
-    paused: bool,
     done: bool,
     pub played: Vec<f32>,
 }
 
 impl Manual {
     /// Pulls up to `n` samples, as a device would in `n` sample periods.
-    /// A paused output pulls nothing; that is what pausing means.
     pub fn advance(&self, n: usize) {
         let mut s = self.inner.lock().expect("not poisoned");
-        if s.paused {
-            return;
-        }
         let Some(mut stream) = s.stream.take() else { return };
         for _ in 0..n {
             match stream.next() {
@@ -191,10 +179,6 @@ impl Manual {
         self.inner.lock().expect("not poisoned").played.clone()
     }
 
-    pub fn is_paused(&self) -> bool {
-        self.inner.lock().expect("not poisoned").paused
-    }
-
     /// Waits (briefly) until the player thread has handed over a stream.
     pub fn wait_started(&self) {
         for _ in 0..500 {
@@ -210,12 +194,6 @@ impl Manual {
 impl Output for Manual {
     fn start(&mut self, stream: Stream) {
         self.inner.lock().expect("not poisoned").stream = Some(stream);
-    }
-    fn pause(&mut self) {
-        self.inner.lock().expect("not poisoned").paused = true;
-    }
-    fn resume(&mut self) {
-        self.inner.lock().expect("not poisoned").paused = false;
     }
     fn drained(&self) -> bool {
         let s = self.inner.lock().expect("not poisoned");

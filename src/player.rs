@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, select};
 
 use crate::output::Output;
-use crate::session::{Control, Segment, Stream};
-use crate::timeline::{Event, SAMPLE_RATE, samples};
+use crate::session::{Control, Notice, Segment, Stream};
+use crate::timeline::{Event, samples};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
@@ -22,8 +22,8 @@ pub enum Command {
     Resume,
     /// Skip to the start of the next step.
     Next,
-    /// Back to the start of this step, or of the one before when this one
-    /// has only just begun.
+    /// Back to the start of this step; pressed twice quickly, the one
+    /// before.
     Back,
     Stop,
     /// Set the volume, 0.0 to 2.0.
@@ -54,9 +54,10 @@ pub enum PlayerEvent {
     },
 }
 
-/// A step that began less than this long ago counts as "just begun" for
-/// [`Command::Back`].
-pub const BACK_GRACE: Duration = Duration::from_secs(2);
+/// A second [`Command::Back`] within this long goes to the step before.
+pub const BACK_TWICE: Duration = Duration::from_millis(1500);
+/// Silence after "resuming" before the session goes on.
+pub const LEAD_IN: Duration = Duration::from_millis(400);
 
 /// The rounds of an endless session after the first, as they are made:
 /// `stream` feeds the audio, `announced` gets the same segments so the
@@ -95,8 +96,8 @@ impl Player {
                     announced,
                     events: ev_tx,
                     step: None,
-                    step_started: Instant::now(),
                     paused: false,
+                    last_back: None,
                 };
                 actor.run(cmd_rx);
             })
@@ -120,8 +121,9 @@ struct Actor {
     events: Sender<PlayerEvent>,
     /// (segment, index) of the step playing.
     step: Option<(u32, usize)>,
-    step_started: Instant,
     paused: bool,
+    /// When Back was last pressed, for "twice quickly".
+    last_back: Option<Instant>,
 }
 
 impl Actor {
@@ -174,21 +176,37 @@ impl Actor {
         let Some(index) = seg.timeline.step_at(sample) else { return };
         if self.step != Some((segment, index)) {
             self.step = Some((segment, index));
-            self.step_started = Instant::now();
             let event = seg.timeline.events[index].clone();
             let _ = self.events.send(PlayerEvent::Step { index, event, segment });
         }
     }
 
+    /// Says a notice, if the session has its clip.
+    fn notify(&mut self, notice: Notice) {
+        let (segment, _) = self.control.position();
+        if let Some(clip) = self.segment(segment).and_then(|s| s.clips.notices.get(&notice).cloned()) {
+            self.control.notify(clip);
+        }
+    }
+
+    fn notice_length(&mut self, notice: Notice) -> u64 {
+        let (segment, _) = self.control.position();
+        self.segment(segment).and_then(|s| s.clips.notices.get(&notice).map(|c| c.len() as u64)).unwrap_or(0)
+    }
+
     fn handle(&mut self, cmd: Command) {
         match cmd {
             Command::Pause if !self.paused => {
-                self.output.pause();
+                self.control.pause();
+                self.notify(Notice::Paused);
                 self.paused = true;
                 let _ = self.events.send(PlayerEvent::Paused);
             }
             Command::Resume if self.paused => {
-                self.output.resume();
+                // Say "resuming", then a breath of silence, then go on.
+                self.notify(Notice::Resuming);
+                let lead = self.notice_length(Notice::Resuming) + samples(LEAD_IN);
+                self.control.resume(lead);
                 self.paused = false;
                 let _ = self.events.send(PlayerEvent::Resumed);
             }
@@ -198,36 +216,44 @@ impl Actor {
                 let Some(seg) = self.segment(segment) else { return };
                 let steps: Vec<u64> = seg.timeline.steps().map(|(_, e)| e.start).collect();
                 let current = steps.iter().rposition(|&s| s <= sample).unwrap_or(0);
+                let again = self.last_back.is_some_and(|t| t.elapsed() < BACK_TWICE);
                 let target = if cmd == Command::Next {
+                    self.last_back = None;
                     steps.get(current + 1).copied().unwrap_or(seg.timeline.total)
-                } else if sample - steps[current] < samples(BACK_GRACE) && current > 0 {
+                } else if again && current > 0 {
+                    self.last_back = None;
                     steps[current - 1]
                 } else {
+                    self.last_back = Some(Instant::now());
                     steps[current]
                 };
                 self.control.seek(target);
+                self.notify(if cmd == Command::Next { Notice::Next } else { Notice::Back });
             }
             Command::Volume(v) => {
                 self.control.set_volume(v);
+                // The tick, at the new volume, lets the change be heard.
+                self.control.notify(crate::sound::chime(crate::script::Chime::Tick));
                 let _ = self.events.send(PlayerEvent::Volume(self.control.volume()));
             }
             Command::Stop => {}
         }
     }
 
-    /// Fades out and waits (briefly) for the fade to play.
+    /// Says "stopping", fades out, and waits (briefly) for both to play.
     fn stop(&mut self) {
+        self.notify(Notice::Stopping);
         self.control.stop();
         if self.paused {
-            self.output.resume();
+            self.control.resume(0);
         }
-        let deadline = Instant::now() + Duration::from_millis(500);
+        let deadline = Instant::now() + Duration::from_millis(1500);
         while !self.control.is_finished() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
         }
         if self.control.is_finished() {
-            let fade_ms = (samples(crate::session::FADE) * 1000 / SAMPLE_RATE as u64) + 50;
-            std::thread::sleep(Duration::from_millis(fade_ms.min(200)));
+            // What the device still holds.
+            std::thread::sleep(Duration::from_millis(150));
         }
     }
 }
@@ -237,7 +263,7 @@ mod tests {
     use super::*;
     use crate::output::Manual;
     use crate::session::Clips;
-    use crate::timeline::Sound;
+    use crate::timeline::{SAMPLE_RATE, Sound};
 
     /// Three three-second steps, each a different constant "clip", so the
     /// output shows which step was playing.
@@ -311,12 +337,18 @@ mod tests {
         p.commands.send(Command::Pause).unwrap();
         next_event(&p, |e| *e == PlayerEvent::Paused);
         out.advance(5000);
-        assert_eq!(out.played().len(), 1000, "nothing plays while paused");
+        let played = out.played();
+        let ramp = samples(crate::session::RAMP) as usize + 128;
+        assert!(played[1000 + ramp..].iter().all(|&v| v == 0.0), "silence while paused");
+        let held = played.len();
         p.commands.send(Command::Resume).unwrap();
         next_event(&p, |e| *e == PlayerEvent::Resumed);
-        out.advance(500);
-        assert_eq!(out.played().len(), 1500);
-        assert!(out.played().iter().all(|&v| level(v) == 1000), "still the first step");
+        // The lead-in: silence (this session has no spoken notices) ...
+        out.advance(samples(LEAD_IN) as usize - 200);
+        assert!(out.played()[held..].iter().all(|&v| v == 0.0), "a lead-in before going on");
+        // ... then the first step goes on where it was.
+        out.advance(2000);
+        assert_eq!(level(*out.played().last().unwrap()), 1000, "still the first step");
         p.commands.send(Command::Stop).unwrap();
         assert_eq!(
             next_event(&p, |e| matches!(e, PlayerEvent::Finished { .. })),
@@ -337,23 +369,19 @@ mod tests {
         assert_eq!(level(*out.played().last().unwrap()), 2000, "skipped to the second step");
         next_event(&p, |e| step_text(e) == "b");
 
-        // Just begun: back goes to the step before.
+        // Back once restarts the step: half a second in, then back to its start.
+        out.advance(SAMPLE_RATE as usize / 2);
+        p.commands.send(Command::Back).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        out.advance(128);
+        assert_eq!(level(*out.played().last().unwrap()), 2000, "still the second step");
+        let restarted = out.played().len();
+        // Twice quickly: the step before.
         p.commands.send(Command::Back).unwrap();
         std::thread::sleep(Duration::from_millis(50));
         out.advance(128);
         assert_eq!(level(*out.played().last().unwrap()), 1000, "back to the first step");
-
-        // Well into a step (past the grace), back restarts it.
-        p.commands.send(Command::Next).unwrap();
-        std::thread::sleep(Duration::from_millis(50));
-        out.advance(samples(BACK_GRACE) as usize / 2);
-        out.advance(samples(BACK_GRACE) as usize / 2 + 100);
-        let before = out.played().len();
-        p.commands.send(Command::Back).unwrap();
-        std::thread::sleep(Duration::from_millis(50));
-        out.advance(128);
-        assert_eq!(level(*out.played().last().unwrap()), 2000);
-        assert!(out.played().len() > before);
+        assert!(out.played().len() > restarted);
         p.commands.send(Command::Stop).unwrap();
         next_event(&p, |e| matches!(e, PlayerEvent::Finished { .. }));
         p.join();
@@ -393,8 +421,12 @@ mod tests {
         out.wait_started();
         p.commands.send(Command::Volume(0.5)).unwrap();
         assert_eq!(next_event(&p, |e| matches!(e, PlayerEvent::Volume(_))), PlayerEvent::Volume(0.5));
-        out.advance(10);
-        assert_eq!(level(*out.played().last().unwrap()), 500);
+        let tick = crate::sound::chime(crate::script::Chime::Tick).len();
+        out.advance(tick + 200);
+        let played = out.played();
+        // The tick is heard at the new volume, then the step goes on at half level.
+        assert!(played[..tick].iter().any(|&v| level(v) != 500), "the change is heard");
+        assert_eq!(level(*played.last().unwrap()), 500);
         p.commands.send(Command::Stop).unwrap();
         next_event(&p, |e| matches!(e, PlayerEvent::Finished { .. }));
         p.join();

@@ -30,6 +30,33 @@ pub struct Clips {
     pub speech: HashMap<String, Arc<[i16]>>,
     pub chimes: HashMap<Chime, Arc<[i16]>>,
     pub files: HashMap<PathBuf, Arc<[i16]>>,
+    /// The spoken confirmations of the live controls.
+    pub notices: HashMap<Notice, Arc<[i16]>>,
+}
+
+/// What the live controls say, so a person with eyes closed knows the key
+/// press was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Notice {
+    Paused,
+    Resuming,
+    Next,
+    Back,
+    Stopping,
+}
+
+impl Notice {
+    pub const ALL: [Notice; 5] = [Notice::Paused, Notice::Resuming, Notice::Next, Notice::Back, Notice::Stopping];
+
+    pub fn text(self) -> &'static str {
+        match self {
+            Notice::Paused => "Paused.",
+            Notice::Resuming => "Resuming.",
+            Notice::Next => "Next.",
+            Notice::Back => "Back.",
+            Notice::Stopping => "Stopping.",
+        }
+    }
 }
 
 impl Clips {
@@ -78,12 +105,21 @@ pub struct Control {
     /// How many segments have been finished.
     segment: AtomicU32,
     finished: AtomicBool,
+    /// The session is held still (notices still play).
+    paused: AtomicBool,
+    /// Samples of silence to keep after a resume before the session goes
+    /// on: room for the "resuming" notice.
+    lead_in: AtomicU64,
+    /// Clips to mix in now, over whatever plays: the controls' notices.
+    notices: (crossbeam_channel::Sender<Arc<[i16]>>, Receiver<Arc<[i16]>>),
 }
 
 const NO_SEEK: u64 = u64::MAX;
 
 /// How long a stop takes to fade out: long enough not to click.
 pub const FADE: Duration = Duration::from_millis(60);
+/// How long pausing and resuming ramp the sound down and up.
+pub const RAMP: Duration = Duration::from_millis(15);
 
 impl Control {
     pub fn new(volume: f32) -> Arc<Control> {
@@ -94,7 +130,30 @@ impl Control {
             position: AtomicU64::new(0),
             segment: AtomicU32::new(0),
             finished: AtomicBool::new(false),
+            paused: AtomicBool::new(false),
+            lead_in: AtomicU64::new(0),
+            notices: crossbeam_channel::unbounded(),
         })
+    }
+
+    /// Holds the session still, after a short fade.
+    pub fn pause(&self) {
+        self.paused.store(true, Ordering::Release);
+    }
+
+    /// Goes on after `lead_in` more of silence.
+    pub fn resume(&self, lead_in: u64) {
+        self.lead_in.store(lead_in, Ordering::Release);
+        self.paused.store(false, Ordering::Release);
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.paused.load(Ordering::Acquire)
+    }
+
+    /// Plays a clip at once, over the session, at the session's volume.
+    pub fn notify(&self, clip: Arc<[i16]>) {
+        let _ = self.notices.0.send(clip);
     }
 
     /// Jumps to a sample of the current segment.
@@ -142,6 +201,15 @@ pub struct Stream {
     active: Vec<Active>,
     /// Samples left in a fade-out, once stopping.
     fade_left: Option<u64>,
+    /// The session's gain, ramped towards 0 when pausing, 1 when playing.
+    gain: f32,
+    /// Silence still to keep before a resumed session goes on.
+    lead_left: u64,
+    paused: bool,
+    /// Samples handed out so far, paused or not.
+    sent: u64,
+    /// Notices sounding: the clip and how far into it.
+    notices: Vec<(Arc<[i16]>, usize)>,
     /// Samples between position reports to the control.
     report_every: u64,
     /// Say on stderr when the first sample is taken (`BACKEASE_TIMING`).
@@ -158,6 +226,11 @@ impl Stream {
             next_event: 0,
             active: Vec::new(),
             fade_left: None,
+            gain: 1.0,
+            lead_left: 0,
+            paused: false,
+            sent: 0,
+            notices: Vec::new(),
             report_every: 64,
             trace_start: std::env::var_os("BACKEASE_TIMING").is_some(),
         }
@@ -218,23 +291,60 @@ impl Stream {
         if self.control.stop.load(Ordering::Relaxed) && self.fade_left.is_none() {
             self.fade_left = Some(samples(FADE));
         }
-        if let Some(0) = self.fade_left {
+        if self.fade_left == Some(0) && self.notices.is_empty() {
             return self.finish();
         }
-        if self.pos.is_multiple_of(self.report_every) {
-            let seek = self.control.seek.swap(NO_SEEK, Ordering::AcqRel);
-            if seek != NO_SEEK {
-                self.seek_to(seek);
+        // Steer by samples sent, not session position: a paused session's
+        // position stands still, and it must still hear "resume".
+        if self.sent.is_multiple_of(self.report_every) {
+            self.steer();
+        }
+        self.sent += 1;
+        let session = if self.fade_left == Some(0) { Some(0.0) } else { self.session_sample() };
+        let Some(mut v) = session else { return self.finish() };
+        if let Some(left) = self.fade_left.as_mut().filter(|l| **l > 0) {
+            v *= *left as f32 / samples(FADE) as f32;
+            *left -= 1;
+        }
+        let notice = self.notice_sample();
+        Some(((v + notice) * self.control.volume()).clamp(-1.0, 1.0))
+    }
+
+    /// Takes requests from the control: seeks, pauses, notices.
+    fn steer(&mut self) {
+        let seek = self.control.seek.swap(NO_SEEK, Ordering::AcqRel);
+        if seek != NO_SEEK {
+            self.seek_to(seek);
+        }
+        self.paused = self.control.paused.load(Ordering::Acquire);
+        let lead = self.control.lead_in.swap(0, Ordering::AcqRel);
+        if lead > 0 {
+            self.lead_left = lead;
+        }
+        while let Ok(clip) = self.control.notices.1.try_recv() {
+            self.notices.push((clip, 0));
+        }
+        self.control.position.store(self.pos, Ordering::Release);
+    }
+
+    /// The session's own sample, unscaled: `None` at its end.
+    fn session_sample(&mut self) -> Option<f32> {
+        let hold_still = self.paused || self.lead_left > 0;
+        let step = 1.0 / samples(RAMP).max(1) as f32;
+        self.gain = if hold_still { (self.gain - step).max(0.0) } else { (self.gain + step).min(1.0) };
+        if hold_still && self.gain == 0.0 {
+            // Held: time stands still, so a paused hold keeps its remaining length.
+            if !self.paused {
+                self.lead_left -= 1;
             }
-            self.control.position.store(self.pos, Ordering::Release);
+            return Some(0.0);
         }
         if self.pos >= self.segment.timeline.total {
-            if self.advance_segment() {
-                if self.pos >= self.segment.timeline.total {
-                    return Some(0.0);
-                }
-            } else {
-                return self.finish();
+            if !self.advance_segment() {
+                return None;
+            }
+            if self.pos >= self.segment.timeline.total {
+                return Some(0.0);
             }
         }
         let pos = self.pos;
@@ -260,12 +370,23 @@ impl Stream {
             }
         });
         self.pos += 1;
-        let mut v = sum as f32 / 32768.0 * self.control.volume();
-        if let Some(left) = self.fade_left.as_mut() {
-            v *= *left as f32 / samples(FADE) as f32;
-            *left -= 1;
+        Some(sum as f32 / 32768.0 * self.gain)
+    }
+
+    fn notice_sample(&mut self) -> f32 {
+        if self.notices.is_empty() {
+            return 0.0;
         }
-        Some(v.clamp(-1.0, 1.0))
+        let mut sum = 0i32;
+        self.notices.retain_mut(|(clip, at)| match clip.get(*at) {
+            Some(&s) => {
+                sum += s as i32;
+                *at += 1;
+                true
+            }
+            None => false,
+        });
+        sum as f32 / 32768.0
     }
 }
 
@@ -330,6 +451,12 @@ pub fn prepare(
             _ => {}
         }
     }
+    // The live controls' notices are spoken by the same voice.
+    for n in Notice::ALL {
+        if !texts.iter().any(|t| t == n.text()) {
+            texts.push(n.text().to_string());
+        }
+    }
     let (speech, report) = crate::speech::synthesize_all(engine, cache, &texts, 2, progress).map_err(|e| {
         let f = Failure::new(code::SPEECH, format!("speech failed: {}", e.message));
         match e.hint {
@@ -337,6 +464,7 @@ pub fn prepare(
             None => f,
         }
     })?;
+    clips.notices = Notice::ALL.iter().filter_map(|&n| speech.get(n.text()).map(|c| (n, c.clone()))).collect();
     clips.speech = speech;
     let timeline = build(&clips);
     Ok((Segment { timeline, clips: Arc::new(clips) }, report))
@@ -429,6 +557,45 @@ mod tests {
         assert_eq!(tail.len() as u64, samples(FADE));
         // The fade ends near silence.
         assert!(tail.last().unwrap().abs() < 0.01);
+    }
+
+    #[test]
+    fn pause_holds_time_still_and_notices_still_play() {
+        // One clip of constant level, three seconds long.
+        let mut clips = Clips::default();
+        clips.speech.insert("a".into(), vec![1000i16; 3 * SAMPLE_RATE as usize].into());
+        let (script, _) = load(r#"Routine(title: "T", summary: "S", steps: [Say("a")])"#, None, "t");
+        let timeline = compile(&script.unwrap(), &Options::default(), &clips);
+        let total = timeline.total;
+        let seg = Arc::new(Segment { timeline, clips: Arc::new(clips) });
+        let control = Control::new(1.0);
+        let mut stream = Stream::new(seg, None, control.clone());
+        let level = |v: f32| (v * 32768.0).round() as i16;
+        let mut take = |n: usize| -> Vec<i16> { stream.by_ref().take(n).map(level).collect() };
+
+        assert!(take(1000).iter().all(|&v| v == 1000));
+        control.pause();
+        let fading = take(2000);
+        let ramp = samples(RAMP) as usize + 64;
+        assert!(fading[ramp..].iter().all(|&v| v == 0), "silent once the ramp is done");
+        let held = control.position().1;
+        assert!(take(5000).iter().all(|&v| v == 0));
+        assert_eq!(control.position().1, held, "a paused session's time stands still");
+
+        // A notice plays while paused.
+        control.notify(vec![500i16; 100].into());
+        let with_notice = take(300);
+        assert_eq!(with_notice.iter().filter(|&&v| v == 500).count(), 100);
+
+        control.resume(1000);
+        let lead = take(1000);
+        assert!(lead.iter().all(|&v| v == 0), "the lead-in is silent");
+        let rest: Vec<i16> = take(usize::MAX);
+        assert_eq!(*rest.last().unwrap(), 1000, "the clip goes on where it stopped");
+        // All of the clip was played: the session's time only moved while it sounded.
+        let sounding =
+            1000 + fading.iter().filter(|&&v| v != 0).count() as u64 + rest.iter().filter(|&&v| v != 0).count() as u64;
+        assert!(sounding.abs_diff(total) < 64 + 2 * samples(RAMP), "{sounding} vs {total}");
     }
 
     #[test]
