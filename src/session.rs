@@ -111,7 +111,8 @@ pub struct Control {
     /// on: room for the "resuming" notice.
     lead_in: AtomicU64,
     /// Clips to mix in now, over whatever plays: the controls' notices.
-    notices: (crossbeam_channel::Sender<Arc<[i16]>>, Receiver<Arc<[i16]>>),
+    notices_tx: crossbeam_channel::Sender<Arc<[i16]>>,
+    notices_rx: Receiver<Arc<[i16]>>,
 }
 
 const NO_SEEK: u64 = u64::MAX;
@@ -123,6 +124,7 @@ pub const RAMP: Duration = Duration::from_millis(15);
 
 impl Control {
     pub fn new(volume: f32) -> Arc<Control> {
+        let (notices_tx, notices_rx) = crossbeam_channel::unbounded();
         Arc::new(Control {
             seek: AtomicU64::new(NO_SEEK),
             stop: AtomicBool::new(false),
@@ -132,7 +134,8 @@ impl Control {
             finished: AtomicBool::new(false),
             paused: AtomicBool::new(false),
             lead_in: AtomicU64::new(0),
-            notices: crossbeam_channel::unbounded(),
+            notices_tx,
+            notices_rx,
         })
     }
 
@@ -153,7 +156,7 @@ impl Control {
 
     /// Plays a clip at once, over the session, at the session's volume.
     pub fn notify(&self, clip: Arc<[i16]>) {
-        let _ = self.notices.0.send(clip);
+        let _ = self.notices_tx.send(clip);
     }
 
     /// Jumps to a sample of the current segment.
@@ -321,7 +324,7 @@ impl Stream {
         if lead > 0 {
             self.lead_left = lead;
         }
-        while let Ok(clip) = self.control.notices.1.try_recv() {
+        while let Ok(clip) = self.control.notices_rx.try_recv() {
             self.notices.push((clip, 0));
         }
         self.control.position.store(self.pos, Ordering::Release);
