@@ -90,6 +90,9 @@ pub enum Command {
         /// Output device, as `backease devices` lists them
         #[arg(long, value_name = "NAME")]
         device: Option<String>,
+        /// Print nothing but errors
+        #[arg(short, long)]
+        quiet: bool,
     },
 
     /// Write a routine to a WAV file: the same samples `play` would send

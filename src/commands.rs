@@ -28,8 +28,8 @@ pub fn dispatch(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> R
         Command::Show { routine, timing, json } => show(&routine, &timing, json, out, err),
         Command::Check { files } => check(&files, out, err),
         Command::New { name } => new(&name, out),
-        Command::Play { routine, timing, looped, voice, device } => {
-            play(&routine, &timing, looped, &voice, device.as_deref(), out, err)
+        Command::Play { routine, timing, looped, voice, device, quiet } => {
+            play(&routine, &timing, looped, &voice, device.as_deref(), quiet, out, err)
         }
         Command::Render { routine, output, timing, looped, voice } => {
             render(&routine, &output, &timing, looped, &voice, out, err)
@@ -290,27 +290,32 @@ fn interrupts() -> crossbeam_channel::Receiver<()> {
     rx
 }
 
+#[allow(clippy::too_many_arguments)]
 fn play(
     routine: &str,
     timing: &Timing,
     looped: bool,
     voice: &VoiceArgs,
     device: Option<&str>,
+    quiet: bool,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, Failure> {
+    use crate::live::{Display, Input, Keyboard, Style};
+    use crate::player::Command as Cmd;
     let mut options: Options = timing.into();
     if looped {
         options.rounds = Some(1);
     }
     let Prepared { loaded, script, .. } = prepare(routine, &options, err)?;
     let engine = engine(voice_settings(&script, Some(voice)))?;
-    let volume = voice.volume.or(script.defaults.volume).unwrap_or(1.0);
+    let mut volume = voice.volume.or(script.defaults.volume).unwrap_or(1.0);
     let interrupted = interrupts();
     // Open the device first: with none, say so before any other work.
     let device = Device::open(device)?;
     let first = Arc::new(make_segment(&loaded, &script, &options, looped.then_some(1), &engine, err)?);
 
+    let (display_tx, display_rx) = crossbeam_channel::unbounded::<Arc<Segment>>();
     let upcoming = looped.then(|| {
         // Each next round is made while the one before plays.
         let (stream_tx, stream_rx) = crossbeam_channel::bounded::<Arc<Segment>>(1);
@@ -322,6 +327,7 @@ fn play(
                 let made = session::prepare(&script, &options, Some(round), &engine, &cache, &mut |_, _, _| {});
                 let Ok((segment, _)) = made else { break };
                 let segment = Arc::new(segment);
+                let _ = display_tx.send(segment.clone());
                 if announce_tx.send(segment.clone()).is_err() || stream_tx.send(segment).is_err() {
                     break;
                 }
@@ -330,39 +336,77 @@ fn play(
         crate::player::Upcoming { stream: stream_rx, announced: announce_rx }
     });
 
-    let total = first.timeline.duration();
-    let length = if looped { "until stopped".to_string() } else { duration::clock(total) };
-    write_out(
-        out,
-        &format!("Playing {} — {} ({length}) on {}. Ctrl-C stops.\n", script.name, script.title, device.name()),
-    )?;
-    let player = Player::spawn(Box::new(device), first.clone(), upcoming, volume);
-    let mut stopped_by_user = false;
+    let (input_tx, inputs) = crossbeam_channel::unbounded();
+    let style = Style::detect(quiet);
+    let keyboard = if style == Style::Quiet { None } else { Keyboard::start(input_tx) };
+    let mut display = Display::new(style, &script.title, first.clone(), looped, volume, keyboard.is_some());
+    let length = if looped { "until stopped".to_string() } else { duration::clock(first.timeline.duration()) };
+    let keys = if keyboard.is_some() { crate::live::HELP } else { "Ctrl-C stops" };
+    display.say(out, &format!("Playing {} ({length}) on {}. {keys}.", script.name, device.name()));
+
+    let player = Player::spawn(Box::new(device), first, upcoming, volume);
+    let mut paused = false;
+    let mut exit = code::OK;
+    let mut stopping = false;
     loop {
         crossbeam_channel::select! {
             recv(player.events) -> ev => match ev {
-                Ok(PlayerEvent::Step { event, segment, .. }) => {
-                    let (kind, what) = show::describe(&event);
-                    let round = if looped { format!("round {}  ", segment + 1) } else { String::new() };
-                    let at = duration::clock(timeline::to_duration(event.start));
-                    write_out(out, &format!("{round}{at}  {kind:<8} {what}\n"))?;
+                Ok(ev) => {
+                    match ev {
+                        PlayerEvent::Paused => paused = true,
+                        PlayerEvent::Resumed => paused = false,
+                        _ => {}
+                    }
+                    while let Ok(seg) = display_rx.try_recv() {
+                        display.add_segment(seg);
+                    }
+                    display.event(&ev, out);
+                    if matches!(ev, PlayerEvent::Finished { .. }) {
+                        break;
+                    }
                 }
-                Ok(PlayerEvent::Finished { .. }) | Err(_) => break,
-                Ok(_) => {}
+                Err(_) => break,
+            },
+            recv(inputs) -> input => {
+                let Ok(input) = input else { continue };
+                let cmd = match input {
+                    Input::TogglePause if paused => Cmd::Resume,
+                    Input::TogglePause => Cmd::Pause,
+                    Input::Next => Cmd::Next,
+                    Input::Back => Cmd::Back,
+                    Input::VolumeUp | Input::VolumeDown => {
+                        let step = if input == Input::VolumeUp { 0.1 } else { -0.1 };
+                        volume = ((volume + step) * 10.0).round().clamp(0.0, 20.0) / 10.0;
+                        Cmd::Volume(volume)
+                    }
+                    Input::Quit => Cmd::Stop,
+                    Input::Interrupt => {
+                        exit = code::INTERRUPTED;
+                        Cmd::Stop
+                    }
+                };
+                if cmd == Cmd::Stop {
+                    if stopping {
+                        continue;
+                    }
+                    stopping = true;
+                }
+                let _ = player.commands.send(cmd);
             },
             recv(interrupted) -> _ => {
-                stopped_by_user = true;
-                let _ = player.commands.send(crate::player::Command::Stop);
+                exit = code::INTERRUPTED;
+                if !stopping {
+                    stopping = true;
+                    let _ = player.commands.send(Cmd::Stop);
+                }
             }
         }
     }
     player.join();
-    if stopped_by_user {
-        write_out(out, "Stopped.\n")?;
-        return Ok(code::INTERRUPTED);
-    }
-    write_out(out, "Session complete.\n")?;
-    Ok(code::OK)
+    // Restore the terminal before the last words.
+    drop(keyboard);
+    display.say(out, if stopping { "Stopped." } else { "Session complete." });
+    Ok(exit)
 }
 
 fn render(

@@ -10,6 +10,7 @@ pub mod duration;
 pub mod error;
 pub mod fsutil;
 pub mod library;
+pub mod live;
 pub mod output;
 pub mod player;
 pub mod render;

@@ -40,7 +40,10 @@ impl Device {
             )
         };
         let mut sink = quietly(|| match name {
-            None => rodio::DeviceSinkBuilder::open_default_sink().map_err(|e| no_device(e.to_string())),
+            None => rodio::DeviceSinkBuilder::from_default_device()
+                .and_then(|b| b.with_error_callback(stream_error).open_stream())
+                .or_else(|_| rodio::DeviceSinkBuilder::open_default_sink())
+                .map_err(|e| no_device(e.to_string())),
             Some(wanted) => {
                 let device = list_devices()
                     .map_err(no_device)?
@@ -93,6 +96,16 @@ impl Output for Device {
     }
     fn drained(&self) -> bool {
         self.player.empty()
+    }
+}
+
+/// Errors the audio stream reports while running. Through PulseAudio's
+/// ALSA plugin a stream reports a few transient I/O errors as it starts,
+/// which mean nothing to a user, so they are kept quiet unless
+/// `BACKEASE_AUDIO_DEBUG` is set.
+fn stream_error(e: rodio::cpal::Error) {
+    if std::env::var_os("BACKEASE_AUDIO_DEBUG").is_some() {
+        eprintln!("audio stream error: {e}");
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod bad_scripts;
 mod cli;
+mod controls;
 mod fuzz;
 mod live;
 mod render_cli;

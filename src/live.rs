@@ -1,0 +1,350 @@
+//! The front end of a live session: keys read without Enter, and what the
+//! terminal shows while a routine plays.
+//!
+//! On a terminal the display is a small block redrawn in place: the
+//! routine, the step and the cue being spoken, a countdown for a hold, and
+//! a progress bar with the time left. Anywhere else (a pipe, CI) it is one
+//! plain timestamped line per step, with no escape codes; `--quiet` shows
+//! nothing. This module turns key presses into [`Input`]s and player events
+//! into text; it does not steer the player itself.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crossbeam_channel::Sender;
+use crossterm::event::{self, Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use crate::duration;
+use crate::player::PlayerEvent;
+use crate::session::Segment;
+use crate::timeline::{Sound, to_duration};
+
+/// What a key press asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    TogglePause,
+    Next,
+    Back,
+    VolumeUp,
+    VolumeDown,
+    /// `q` or Esc.
+    Quit,
+    /// Ctrl-C, which raw mode delivers as a key.
+    Interrupt,
+}
+
+/// The key map, in one place: it is also the help line.
+pub fn input_for(key: &KeyEvent) -> Option<Input> {
+    if key.kind == KeyEventKind::Release {
+        return None;
+    }
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    Some(match key.code {
+        KeyCode::Char('c') | KeyCode::Char('d') if ctrl => Input::Interrupt,
+        KeyCode::Char(' ') => Input::TogglePause,
+        KeyCode::Right | KeyCode::Char('n') => Input::Next,
+        KeyCode::Left | KeyCode::Char('p') => Input::Back,
+        KeyCode::Char('+') | KeyCode::Char('=') | KeyCode::Up => Input::VolumeUp,
+        KeyCode::Char('-') | KeyCode::Char('_') | KeyCode::Down => Input::VolumeDown,
+        KeyCode::Char('q') | KeyCode::Esc => Input::Quit,
+        _ => return None,
+    })
+}
+
+pub const HELP: &str = "space pause · ←/→ step · +/- volume · q stop";
+
+/// Reads keys on a thread of its own while the terminal is in raw mode;
+/// dropping it restores the terminal.
+pub struct Keyboard {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Keyboard {
+    /// Starts reading keys, if stdin is a terminal.
+    pub fn start(inputs: Sender<Input>) -> Option<Keyboard> {
+        if !std::io::stdin().is_terminal() || crossterm::terminal::enable_raw_mode().is_err() {
+            return None;
+        }
+        restore_terminal_on_panic();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("backease-keys".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    match event::poll(Duration::from_millis(50)) {
+                        Ok(true) => {
+                            if let Ok(TermEvent::Key(key)) = event::read()
+                                && let Some(input) = input_for(&key)
+                                && inputs.send(input).is_err()
+                            {
+                                return;
+                            }
+                        }
+                        Ok(false) => {}
+                        Err(_) => return,
+                    }
+                }
+            })
+            .ok()?;
+        Some(Keyboard { stop, thread: Some(thread) })
+    }
+}
+
+impl Drop for Keyboard {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let _ = crossterm::terminal::disable_raw_mode();
+    }
+}
+
+/// A panic must not leave the terminal in raw mode.
+fn restore_terminal_on_panic() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let _ = crossterm::terminal::disable_raw_mode();
+            let _ = crossterm::execute!(std::io::stdout(), crossterm::cursor::Show);
+            previous(info);
+        }));
+    });
+}
+
+/// How much the display shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// A block redrawn in place.
+    Terminal,
+    /// One plain line per step.
+    Plain,
+    /// Nothing but errors.
+    Quiet,
+}
+
+impl Style {
+    pub fn detect(quiet: bool) -> Style {
+        if quiet {
+            Style::Quiet
+        } else if std::io::stdout().is_terminal() {
+            Style::Terminal
+        } else {
+            Style::Plain
+        }
+    }
+}
+
+/// What the display knows of the session.
+pub struct Display {
+    style: Style,
+    title: String,
+    looped: bool,
+    segments: Vec<Arc<Segment>>,
+    /// (segment, step index) playing.
+    step: Option<(u32, usize)>,
+    position: (u32, u64),
+    paused: bool,
+    volume: f32,
+    drawn: usize,
+    /// "\r\n" while the terminal is raw, where "\n" alone does not return
+    /// the cursor.
+    newline: &'static str,
+}
+
+impl Display {
+    pub fn new(style: Style, title: &str, first: Arc<Segment>, looped: bool, volume: f32, raw: bool) -> Display {
+        Display {
+            newline: if raw { "\r\n" } else { "\n" },
+            style,
+            title: title.to_string(),
+            looped,
+            segments: vec![first],
+            step: None,
+            position: (0, 0),
+            paused: false,
+            volume,
+            drawn: 0,
+        }
+    }
+
+    /// A later round's segment, for an endless session.
+    pub fn add_segment(&mut self, segment: Arc<Segment>) {
+        self.segments.push(segment);
+    }
+
+    /// Takes in a player event and shows what changed.
+    pub fn event(&mut self, ev: &PlayerEvent, out: &mut dyn Write) {
+        match ev {
+            PlayerEvent::Step { index, segment, event } => {
+                self.step = Some((*segment, *index));
+                self.position = (*segment, event.start);
+                if self.style == Style::Plain {
+                    let (kind, what) = crate::show::describe(event);
+                    let round = if self.looped { format!("round {}  ", segment + 1) } else { String::new() };
+                    let at = duration::clock(to_duration(event.start));
+                    let _ = write!(out, "{round}{at}  {kind:<8} {what}{}", self.newline);
+                }
+            }
+            PlayerEvent::Position { segment, sample, .. } => self.position = (*segment, *sample),
+            PlayerEvent::Paused => {
+                self.paused = true;
+                self.plain_line(out, "paused");
+            }
+            PlayerEvent::Resumed => {
+                self.paused = false;
+                self.plain_line(out, "resumed");
+            }
+            PlayerEvent::Volume(v) => {
+                self.volume = *v;
+                self.plain_line(out, &format!("volume {:.0} %", v * 100.0));
+            }
+            PlayerEvent::Finished { .. } => {}
+        }
+        if self.style == Style::Terminal {
+            self.draw(out);
+        }
+        let _ = out.flush();
+    }
+
+    fn plain_line(&self, out: &mut dyn Write, text: &str) {
+        if self.style == Style::Plain {
+            let _ = write!(out, "{}  {text}{}", duration::clock(to_duration(self.position.1)), self.newline);
+        }
+    }
+
+    /// The block's lines, without escape codes: what a person sees.
+    pub fn lines(&self) -> Vec<String> {
+        let seg = self.segments.get(self.position.0 as usize).or(self.segments.last()).cloned();
+        let Some(seg) = seg else { return Vec::new() };
+        let t = &seg.timeline;
+        let pos = self.position.1.min(t.total);
+        let round = if self.looped { format!(" · round {}", self.position.0 + 1) } else { String::new() };
+        let mut lines = vec![format!("backease · {}{round}", self.title)];
+        let step = self.step.filter(|(s, _)| *s == self.position.0).and_then(|(_, i)| t.events.get(i));
+        let steps = t.steps().count();
+        let number = self.step.map_or(0, |(_, i)| t.steps().take_while(|(j, _)| *j <= i).count());
+        match step {
+            Some(e) => {
+                let (kind, what) = crate::show::describe(e);
+                let left = duration::clock(to_duration(e.end().saturating_sub(pos)));
+                let status = match e.sound {
+                    Sound::Hold | Sound::Strokes(_) | Sound::Silence | Sound::Rest => format!("  {left} left"),
+                    _ => String::new(),
+                };
+                lines.push(format!("step {number}/{steps}  {kind} {what}{status}"));
+                // A cue spoken over a hold or strokes.
+                let over = t.events.iter().rev().find(|o| o.overlay && o.start <= pos && pos < o.end());
+                match over.map(|o| &o.sound) {
+                    Some(Sound::Speech(words)) => lines.push(format!("  “{words}”")),
+                    _ => lines.push(String::new()),
+                }
+            }
+            None => lines.extend([String::from("starting…"), String::new()]),
+        }
+        let elapsed = to_duration(pos);
+        let bar = if self.looped {
+            format!("{} into this round of {}", duration::clock(elapsed), duration::clock(t.duration()))
+        } else {
+            let width = 30;
+            let filled = (pos as u128 * width as u128 / t.total.max(1) as u128) as usize;
+            format!(
+                "[{}{}] {} / {} · {} left",
+                "#".repeat(filled),
+                "-".repeat(width - filled),
+                duration::clock(elapsed),
+                duration::clock(t.duration()),
+                duration::clock(to_duration(t.total - pos))
+            )
+        };
+        lines.push(bar);
+        let state = if self.paused { "PAUSED — space resumes · q stops".to_string() } else { HELP.to_string() };
+        lines.push(format!("{state} · volume {:.0} %", self.volume * 100.0));
+        lines
+    }
+
+    fn draw(&mut self, out: &mut dyn Write) {
+        let width = crossterm::terminal::size().map_or(80, |(w, _)| w as usize).max(20);
+        let lines = self.lines();
+        let mut text = String::new();
+        if self.drawn > 0 {
+            text += &format!("\r\x1b[{}A", self.drawn);
+        }
+        for line in &lines {
+            let cut: String = line.chars().take(width - 1).collect();
+            text += &format!("\r\x1b[2K{cut}\r\n");
+        }
+        self.drawn = lines.len();
+        let _ = out.write_all(text.as_bytes());
+    }
+
+    /// A line of its own, before the block or after it.
+    pub fn say(&mut self, out: &mut dyn Write, message: &str) {
+        if self.style != Style::Quiet {
+            let _ = write!(out, "{message}{}", self.newline);
+            let _ = out.flush();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, modifiers)
+    }
+
+    #[test]
+    fn keys_map_to_inputs() {
+        let none = KeyModifiers::NONE;
+        assert_eq!(input_for(&key(KeyCode::Char(' '), none)), Some(Input::TogglePause));
+        assert_eq!(input_for(&key(KeyCode::Right, none)), Some(Input::Next));
+        assert_eq!(input_for(&key(KeyCode::Char('n'), none)), Some(Input::Next));
+        assert_eq!(input_for(&key(KeyCode::Left, none)), Some(Input::Back));
+        assert_eq!(input_for(&key(KeyCode::Char('p'), none)), Some(Input::Back));
+        assert_eq!(input_for(&key(KeyCode::Char('+'), none)), Some(Input::VolumeUp));
+        assert_eq!(input_for(&key(KeyCode::Char('-'), none)), Some(Input::VolumeDown));
+        assert_eq!(input_for(&key(KeyCode::Char('q'), none)), Some(Input::Quit));
+        assert_eq!(input_for(&key(KeyCode::Esc, none)), Some(Input::Quit));
+        assert_eq!(input_for(&key(KeyCode::Char('c'), KeyModifiers::CONTROL)), Some(Input::Interrupt));
+        assert_eq!(input_for(&key(KeyCode::Char('x'), none)), None);
+    }
+
+    #[test]
+    fn the_block_shows_step_countdown_and_progress() {
+        let (script, _) = crate::script::load(
+            r#"Routine(title: "Test", summary: "S", steps: [Say("lean in"), Hold(length: "30s", cues: [At("10s", "breathe out")])])"#,
+            None,
+            "t",
+        );
+        let script = script.unwrap();
+        let mut clips = crate::session::Clips::default();
+        for t in ["lean in", "breathe out"] {
+            clips.speech.insert(t.into(), vec![1; 22_050 * 2].into());
+        }
+        let timeline = crate::timeline::compile(&script, &Default::default(), &clips);
+        let hold = timeline.events[1].clone();
+        let seg = Arc::new(Segment { timeline, clips: Arc::new(clips) });
+        let mut d = Display::new(Style::Quiet, "Test", seg, false, 1.0, false);
+        let mut sink = Vec::new();
+        d.event(&PlayerEvent::Step { index: 1, event: hold.clone(), segment: 0 }, &mut sink);
+        // Eleven seconds into the hold: the cue at 10 s is being spoken.
+        d.event(&PlayerEvent::Position { segment: 0, sample: hold.start + 11 * 22_050, total: 0 }, &mut sink);
+        expect_test::expect![[r#"
+            backease · Test
+            step 2/2  hold 30s of silence  00:19 left
+              “breathe out”
+            [############------------------] 00:13 / 00:32 · 00:19 left
+            space pause · ←/→ step · +/- volume · q stop · volume 100 %"#]]
+        .assert_eq(&d.lines().join("\n"));
+        d.event(&PlayerEvent::Paused, &mut sink);
+        assert!(d.lines()[4].starts_with("PAUSED"));
+        assert!(sink.is_empty(), "quiet shows nothing");
+    }
+}
