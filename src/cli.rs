@@ -114,6 +114,22 @@ pub enum Command {
         voice: VoiceArgs,
     },
 
+    /// List the voices a speech engine offers
+    #[command(
+        after_help = "Examples:\n  backease voices\n  backease voices --engine espeak | grep en-\n  backease play deep-spinal --voice en-gb"
+    )]
+    Voices {
+        /// The engine to ask (default: the one `auto` picks)
+        #[arg(long, value_enum, value_name = "ENGINE")]
+        engine: Option<crate::config::EngineKind>,
+    },
+
+    /// Show where the settings file is and the settings in effect
+    #[command(
+        after_help = "Example:\n  backease config\n\nThe file is RON, e.g.:\n  Config(voice: \"en-gb\", rate: 160, volume: 0.8, hold: \"40s\", chime: \"soft\")"
+    )]
+    Config,
+
     /// List the audio output devices
     #[command(after_help = "Example:\n  backease devices\n  backease play deep-spinal --device \"NAME\"")]
     Devices,
@@ -144,6 +160,16 @@ pub struct VoiceArgs {
     /// Volume of the whole session, 0.0 to 2.0 (1.0 is unchanged)
     #[arg(long, value_parser = parse_volume, value_name = "V")]
     pub volume: Option<f32>,
+    /// Speech engine: auto, espeak, or command
+    #[arg(long, value_enum, value_name = "ENGINE")]
+    pub engine: Option<crate::config::EngineKind>,
+    /// For --engine command: a shell command that reads text on stdin and
+    /// writes a WAV file to {out}, e.g. 'piper --model en_US-lessac-medium.onnx --output_file {out}'
+    #[arg(long, value_name = "TEMPLATE")]
+    pub command: Option<String>,
+    /// Say which engine and voice speak
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 fn parse_volume(s: &str) -> Result<f32, String> {

@@ -7,14 +7,16 @@
 use std::io::Write;
 
 use crate::cli::{Command, Timing, VoiceArgs};
+use crate::config::{EngineKind, Settings};
 use crate::error::{Failure, code};
 use crate::library::{self, Loaded, Origin};
 use crate::output::Device;
 use crate::player::{Player, PlayerEvent};
 use crate::script::Script;
 use crate::session::{self, Segment};
+use crate::speech::command::CommandEngine;
 use crate::speech::espeak::Espeak;
-use crate::speech::{Cache, VoiceSettings};
+use crate::speech::{Cache, Engine, VoiceSettings};
 use crate::timeline::{self, Estimate, Options, Timeline};
 use crate::ui::Progress;
 use crate::{duration, fsutil, show};
@@ -35,6 +37,8 @@ pub fn dispatch(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> R
             render(&routine, &output, &timing, looped, &voice, out, err)
         }
         Command::Devices => devices(out),
+        Command::Voices { engine } => voices(engine, out, err),
+        Command::Config => show_config(out, err),
     }
 }
 
@@ -122,8 +126,14 @@ fn line(loaded: &Loaded, note: &str) -> String {
 }
 
 fn show(routine: &str, timing: &Timing, json: bool, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
-    let options = timing.into();
-    let Prepared { loaded, script, mut timeline } = prepare(routine, &options, err)?;
+    let config = crate::config::load(err)?.settings;
+    let mut options: Options = timing.into();
+    options.hold = options.hold.or(config.hold);
+    let Prepared { loaded, mut script, mut timeline } = prepare(routine, &options, err)?;
+    if let Some(c) = config.chime {
+        script.replace_chime(crate::script::Chime::Bell, c);
+        timeline = timeline::compile(&script, &options, &Estimate::default());
+    }
     // Once the speech is cached, the times are exact.
     if let Some(exact) = cached_timeline(&script, &options, &timeline) {
         timeline = exact;
@@ -204,7 +214,10 @@ fn write_out(out: &mut dyn Write, text: &str) -> Result<(), Failure> {
 
 /// The timeline with real speech lengths, if every cue is in the cache.
 fn cached_timeline(script: &Script, options: &Options, estimated: &Timeline) -> Option<Timeline> {
-    let engine = Espeak::new(voice_settings(script, None)).ok()?;
+    let config = crate::config::load(&mut std::io::sink()).ok()?.settings;
+    let command = config.command.clone();
+    let kind = config.engine.unwrap_or_default();
+    let (engine, _) = make_engine(kind, voice_settings(script, None, &config), command.as_deref()).ok()?;
     let texts: Vec<String> = estimated
         .events
         .iter()
@@ -213,8 +226,7 @@ fn cached_timeline(script: &Script, options: &Options, estimated: &Timeline) -> 
             _ => None,
         })
         .collect();
-    let lengths =
-        crate::speech::cached_lengths(&crate::speech::Engine::key(&engine), &Cache::default_location(), &texts)?;
+    let lengths = crate::speech::cached_lengths(&engine.key(), &Cache::default_location(), &texts)?;
     struct Known(std::collections::HashMap<String, u64>);
     impl timeline::Lengths for Known {
         fn speech(&self, text: &str) -> u64 {
@@ -230,23 +242,77 @@ fn cached_timeline(script: &Script, options: &Options, estimated: &Timeline) -> 
     Some(timeline::compile(script, options, &Known(lengths)))
 }
 
-/// The voice: command-line options over the script's defaults.
-fn voice_settings(script: &Script, args: Option<&VoiceArgs>) -> VoiceSettings {
+/// The voice: command-line options, then the config file, then the
+/// script's defaults.
+fn voice_settings(script: &Script, args: Option<&VoiceArgs>, config: &Settings) -> VoiceSettings {
     VoiceSettings {
-        voice: args.and_then(|a| a.voice.clone()).or_else(|| script.defaults.voice.clone()),
-        rate: args.and_then(|a| a.rate).or(script.defaults.rate),
-        pitch: args.and_then(|a| a.pitch).or(script.defaults.pitch),
+        voice: args
+            .and_then(|a| a.voice.clone())
+            .or_else(|| config.voice.clone())
+            .or_else(|| script.defaults.voice.clone()),
+        rate: args.and_then(|a| a.rate).or(config.rate).or(script.defaults.rate),
+        pitch: args.and_then(|a| a.pitch).or(config.pitch).or(script.defaults.pitch),
     }
 }
 
-fn engine(settings: VoiceSettings) -> Result<Espeak, Failure> {
-    Espeak::new(settings).map_err(|e| {
-        let f = Failure::new(code::SPEECH, e.message);
-        match e.hint {
-            Some(h) => f.hint(h),
-            None => f,
+fn speech_failure(e: crate::speech::SpeechError) -> Failure {
+    let f = Failure::new(code::SPEECH, e.message);
+    match e.hint {
+        Some(h) => f.hint(h),
+        None => f,
+    }
+}
+
+/// The speech engine to use, and a few words on which it is.
+pub fn make_engine(
+    kind: EngineKind,
+    settings: VoiceSettings,
+    command: Option<&str>,
+) -> Result<(Box<dyn Engine>, String), Failure> {
+    match kind {
+        EngineKind::Espeak => Ok((Box::new(Espeak::new(settings).map_err(speech_failure)?), "espeak-ng".into())),
+        EngineKind::Command => {
+            let engine = CommandEngine::new(command.unwrap_or_default()).map_err(speech_failure)?;
+            Ok((Box::new(engine), format!("the command `{}`", command.unwrap_or_default())))
         }
-    })
+        EngineKind::Auto => match Espeak::new(settings) {
+            Ok(e) => Ok((Box::new(e), "espeak-ng (picked by auto)".into())),
+            Err(e) => match command {
+                Some(c) => Ok((
+                    Box::new(CommandEngine::new(c).map_err(speech_failure)?),
+                    format!("the command `{c}` (picked by auto: no espeak-ng)"),
+                )),
+                None => Err(speech_failure(e)),
+            },
+        },
+    }
+}
+
+/// Everything a session needs decided before it is made: flags, then the
+/// config file, then the script.
+struct Choices {
+    options: Options,
+    engine: Box<dyn Engine>,
+    volume: f32,
+}
+
+fn choose(script: &mut Script, timing: &Timing, voice: &VoiceArgs, err: &mut dyn Write) -> Result<Choices, Failure> {
+    let config = crate::config::load(err)?.settings;
+    let mut options: Options = timing.into();
+    options.hold = options.hold.or(config.hold);
+    if let Some(c) = config.chime {
+        script.replace_chime(crate::script::Chime::Bell, c);
+    }
+    let settings = voice_settings(script, Some(voice), &config);
+    let kind = voice.engine.or(config.engine).unwrap_or_default();
+    let command = voice.command.clone().or_else(|| config.command.clone());
+    let (engine, description) = make_engine(kind, settings.clone(), command.as_deref())?;
+    let volume = voice.volume.or(config.volume).or(script.defaults.volume).unwrap_or(1.0);
+    if voice.verbose {
+        let v = settings.voice.as_deref().unwrap_or("the default voice");
+        let _ = writeln!(err, "speech: {description}, {v}");
+    }
+    Ok(Choices { options, engine, volume })
 }
 
 /// Speaks every cue of the session (or of round `round` of an endless
@@ -256,7 +322,7 @@ fn make_segment(
     script: &Script,
     options: &Options,
     round: Option<u32>,
-    engine: &Espeak,
+    engine: &dyn Engine,
     err: &mut dyn Write,
 ) -> Result<Segment, Failure> {
     let mut progress = Progress::new("preparing speech");
@@ -303,17 +369,15 @@ fn play(
 ) -> Result<u8, Failure> {
     use crate::live::{Display, Input, Keyboard, Style};
     use crate::player::Command as Cmd;
-    let mut options: Options = timing.into();
+    let Prepared { loaded, mut script, .. } = prepare(routine, &timing.into(), err)?;
+    let Choices { mut options, engine, mut volume } = choose(&mut script, timing, voice, err)?;
     if looped {
         options.rounds = Some(1);
     }
-    let Prepared { loaded, script, .. } = prepare(routine, &options, err)?;
-    let engine = engine(voice_settings(&script, Some(voice)))?;
-    let mut volume = voice.volume.or(script.defaults.volume).unwrap_or(1.0);
     let interrupted = interrupts();
     // Open the device first: with none, say so before any other work.
     let device = Device::open(device)?;
-    let first = Arc::new(make_segment(&loaded, &script, &options, looped.then_some(1), &engine, err)?);
+    let first = Arc::new(make_segment(&loaded, &script, &options, looped.then_some(1), engine.as_ref(), err)?);
 
     let (display_tx, display_rx) = crossbeam_channel::unbounded::<Arc<Segment>>();
     let upcoming = looped.then(|| {
@@ -324,7 +388,7 @@ fn play(
         std::thread::spawn(move || {
             let cache = Cache::default_location();
             for round in 2.. {
-                let made = session::prepare(&script, &options, Some(round), &engine, &cache, &mut |_, _, _| {});
+                let made = session::prepare(&script, &options, Some(round), engine.as_ref(), &cache, &mut |_, _, _| {});
                 let Ok((segment, _)) = made else { break };
                 let segment = Arc::new(segment);
                 let _ = display_tx.send(segment.clone());
@@ -422,10 +486,8 @@ fn render(
         return Err(Failure::usage("render cannot --loop: an endless session has no end to write")
             .hint("write a number of rounds instead, e.g. --rounds 3"));
     }
-    let options: Options = timing.into();
-    let Prepared { loaded, script, .. } = prepare(routine, &options, err)?;
-    let engine = engine(voice_settings(&script, Some(voice)))?;
-    let volume = voice.volume.or(script.defaults.volume).unwrap_or(1.0);
+    let Prepared { loaded, mut script, .. } = prepare(routine, &timing.into(), err)?;
+    let Choices { options, engine, volume } = choose(&mut script, timing, voice, err)?;
     let stop = Arc::new(AtomicBool::new(false));
     let interrupted = interrupts();
     let flag = stop.clone();
@@ -434,7 +496,7 @@ fn render(
             flag.store(true, Ordering::Relaxed);
         }
     });
-    let segment = Arc::new(make_segment(&loaded, &script, &options, None, &engine, err)?);
+    let segment = Arc::new(make_segment(&loaded, &script, &options, None, engine.as_ref(), err)?);
     let total = segment.timeline.duration();
     let mut progress = Progress::new("rendering");
     let written = crate::render::to_wav(segment, volume, path, &stop, &mut |done, total| {
@@ -460,6 +522,57 @@ fn devices(out: &mut dyn Write) -> Result<u8, Failure> {
     for (name, device) in list {
         text += &format!("  {name:<20} {}\n", crate::output::describe(&device));
     }
+    write_out(out, &text)?;
+    Ok(code::OK)
+}
+
+fn voices(engine: Option<EngineKind>, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
+    let config = crate::config::load(err)?.settings;
+    let kind = engine.or(config.engine).unwrap_or_default();
+    let (_, description) = make_engine(kind, VoiceSettings::default(), config.command.as_deref())?;
+    let mut text = format!("Speech engine: {description}\n");
+    if description.starts_with("espeak-ng") {
+        let list = crate::speech::espeak::voices().map_err(speech_failure)?;
+        text += &format!("{} voices (use with --voice NAME):\n", list.len());
+        for (name, about) in list {
+            text += &format!("  {name:<14} {about}\n");
+        }
+    } else {
+        text += "The command engine's voice is chosen in its command (for Piper, the --model file).\n";
+    }
+    write_out(out, &text)?;
+    Ok(code::OK)
+}
+
+fn show_config(out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
+    let loaded = crate::config::load(err)?;
+    let s = &loaded.settings;
+    let place = match (&loaded.path, loaded.exists) {
+        (Some(p), true) => format!("{}", p.display()),
+        (Some(p), false) => format!("{} (not there yet: the defaults apply)", p.display()),
+        (None, _) => "(no config folder on this system)".into(),
+    };
+    let or = |v: Option<String>, default: &str| v.unwrap_or_else(|| format!("{default} (default)"));
+    let text = format!(
+        "Settings file: {place}\n\
+         engine   {}\n\
+         voice    {}\n\
+         rate     {}\n\
+         pitch    {}\n\
+         volume   {}\n\
+         hold     {}\n\
+         chime    {}\n\
+         command  {}\n\
+         Command-line options override these; these override a script's own defaults.\n",
+        or(s.engine.map(|e| e.name().to_string()), "auto"),
+        or(s.voice.clone(), "the engine's own"),
+        or(s.rate.map(|r| format!("{r} words per minute")), "the engine's own"),
+        or(s.pitch.map(|p| p.to_string()), "the engine's own"),
+        or(s.volume.map(|v| format!("{v:.1}")), "1.0"),
+        or(s.hold.map(duration::short), "the routine's own"),
+        or(s.chime.map(|c| c.name().to_string()), "bell"),
+        or(s.command.clone(), "none"),
+    );
     write_out(out, &text)?;
     Ok(code::OK)
 }

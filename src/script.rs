@@ -237,6 +237,23 @@ impl Text {
     }
 }
 
+impl Script {
+    /// Plays `to` wherever the script plays `from` (the config file's
+    /// `chime` replaces the bell that ends each hold).
+    pub fn replace_chime(&mut self, from: Chime, to: Chime) {
+        fn walk(steps: &mut [Step], from: Chime, to: Chime) {
+            for step in steps {
+                match &mut step.kind {
+                    StepKind::Chime(c) if *c == from => *c = to,
+                    StepKind::Repeat { steps, .. } | StepKind::Sides(steps) => walk(steps, from, to),
+                    _ => {}
+                }
+            }
+        }
+        walk(&mut self.steps, from, to);
+    }
+}
+
 const STEP_KINDS: [&str; 8] = ["Say", "Pause", "Chime", "Sound", "Hold", "Repeat", "Sides", "Strokes"];
 
 /// Loads a script from its text. `base_dir` is the script's folder, against
@@ -252,10 +269,12 @@ pub fn load(source: &str, base_dir: Option<&Path>, fallback_name: &str) -> (Opti
     (script.filter(|_| ok), diagnostics)
 }
 
-struct Lower<'a> {
+/// Turns syntax nodes into checked values, collecting diagnostics. Also
+/// used for the config file, which shares the script's conventions.
+pub(crate) struct Lower<'a> {
     source: &'a str,
     base_dir: Option<&'a Path>,
-    diags: Vec<Diagnostic>,
+    pub(crate) diags: Vec<Diagnostic>,
 }
 
 #[derive(Clone, Copy)]
@@ -265,8 +284,12 @@ struct Ctx {
     default_hold: Duration,
 }
 
-impl Lower<'_> {
-    fn error(&mut self, span: Range<usize>, message: impl Into<String>) -> &mut Diagnostic {
+impl<'a> Lower<'a> {
+    pub(crate) fn new(source: &'a str) -> Lower<'a> {
+        Lower { source, base_dir: None, diags: Vec::new() }
+    }
+
+    pub(crate) fn error(&mut self, span: Range<usize>, message: impl Into<String>) -> &mut Diagnostic {
         self.diags.push(Diagnostic::error(span, message));
         self.diags.last_mut().expect("just pushed")
     }
@@ -365,7 +388,12 @@ impl Lower<'_> {
 
     /// Checks a structure's field names and returns them by name. Unknown
     /// and repeated fields are reported here, once, for every structure.
-    fn fields<'n>(&mut self, fields: &'n [Field], allowed: &[&str], owner: &str) -> HashMap<&'n str, &'n Node> {
+    pub(crate) fn fields<'n>(
+        &mut self,
+        fields: &'n [Field],
+        allowed: &[&str],
+        owner: &str,
+    ) -> HashMap<&'n str, &'n Node> {
         let mut out: HashMap<&str, &Node> = HashMap::new();
         for field in fields {
             let name = field.name.name.as_str();
@@ -382,7 +410,7 @@ impl Lower<'_> {
         out
     }
 
-    fn string(&mut self, node: &Node, what: &str) -> Option<String> {
+    pub(crate) fn string(&mut self, node: &Node, what: &str) -> Option<String> {
         match &node.value {
             Value::Str(s) => Some(s.clone()),
             Value::Error => None,
@@ -394,7 +422,7 @@ impl Lower<'_> {
         }
     }
 
-    fn duration(&mut self, node: &Node, what: &str, max: Duration) -> Option<Duration> {
+    pub(crate) fn duration(&mut self, node: &Node, what: &str, max: Duration) -> Option<Duration> {
         let text = match &node.value {
             Value::Str(s) => s.clone(),
             Value::Int(_) | Value::Float(_) => {
@@ -433,7 +461,7 @@ impl Lower<'_> {
         }
     }
 
-    fn count(&mut self, node: &Node, what: &str, range: std::ops::RangeInclusive<i64>) -> Option<u32> {
+    pub(crate) fn count(&mut self, node: &Node, what: &str, range: std::ops::RangeInclusive<i64>) -> Option<u32> {
         match node.value {
             Value::Int(v) if range.contains(&v) => Some(v as u32),
             Value::Int(v) => {
@@ -798,7 +826,7 @@ impl Lower<'_> {
         }
     }
 
-    fn chime(&mut self, node: &Node) -> Option<Chime> {
+    pub(crate) fn chime(&mut self, node: &Node) -> Option<Chime> {
         let name = self.string(node, "the chime")?;
         match Chime::from_name(&name) {
             Some(c) => Some(c),

@@ -234,3 +234,43 @@ fn help_documents_examples_and_exit_codes() {
     let v = sb.run(&["--version"]);
     assert_eq!(v.stdout, format!("backease {}\n", env!("CARGO_PKG_VERSION")));
 }
+
+#[test]
+fn the_config_file_sets_defaults_that_flags_override() {
+    let sb = Sandbox::new();
+    let hold_ms = |args: &[&str]| {
+        let mut all = vec!["show", "deep-spinal", "--json"];
+        all.extend_from_slice(args);
+        let run = sb.run(&all);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        doc["hold_ms"].as_u64().unwrap()
+    };
+    assert_eq!(hold_ms(&[]), 45_000);
+    sb.write("config/backease/config.ron", "// mine\nConfig(hold: \"30s\", chime: \"soft\")\n");
+    assert_eq!(hold_ms(&[]), 30_000);
+    assert_eq!(hold_ms(&["--hold", "40s"]), 40_000);
+    let shown = sb.run(&["show", "deep-spinal"]).stdout;
+    assert!(!shown.contains("chime    bell"), "the config's chime replaces the bell:\n{shown}");
+    let config = sb.run(&["config"]);
+    assert!(config.stdout.contains("hold     30s\n"), "{}", config.stdout);
+    assert!(config.stdout.contains("chime    soft\n"), "{}", config.stdout);
+
+    sb.write("config/backease/config.ron", "Config(\n  hold: \"30s\",\n  volume: 7,\n)\n");
+    let run = sb.run(&["show", "deep-spinal"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("config.ron:3:11: error: the volume must be a number from 0.0 to 2.0"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn voices_lists_the_engines_voices() {
+    let sb = Sandbox::new();
+    let run = sb.run(&["voices"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.starts_with("Speech engine: espeak-ng (picked by auto)\n"), "{}", run.stdout);
+    assert!(run.stdout.lines().any(|l| l.trim_start().starts_with("en-gb")), "{}", run.stdout);
+}

@@ -124,3 +124,31 @@ fn a_hung_speech_engine_times_out() {
     assert!(started.elapsed().as_secs() < 60);
     assert!(!sb.path().join("x.wav").exists());
 }
+
+#[test]
+fn the_command_engine_speaks_through_any_program() {
+    let sb = Sandbox::new();
+    // sox stands in for Piper: a third of a second of tone for every cue.
+    let template = "cat > /dev/null; sox -n -r 16000 -b 16 -c 1 {out} synth 0.3 sine 300";
+    let script =
+        sb.write("r.ron", r#"Routine(title: "T", summary: "S", steps: [Say("one"), Pause("1s"), Say("two")])"#);
+    let run = sb.run(&[
+        "render",
+        script.to_str().unwrap(),
+        "--engine",
+        "command",
+        "--command",
+        template,
+        "--verbose",
+        "-o",
+        "c.wav",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("speech: the command `{template}`")), "{}", run.stderr);
+    // Two cues of 0.3 s and a second of silence.
+    assert_eq!(wav_samples(&sb.path().join("c.wav")), 2 * 6_615 + 22_050);
+
+    let broken = sb.run(&["render", script.to_str().unwrap(), "--engine", "command", "-o", "x.wav"]);
+    assert_eq!(broken.code, 5);
+    assert!(broken.stderr.contains("the command engine needs a command"), "{}", broken.stderr);
+}

@@ -5,9 +5,7 @@
 //! out and kill rather than a thread we cannot. The cost, a process start
 //! per cue, is paid once: the cache keeps the result.
 
-use std::io::{Read, Write};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use super::{Engine, SpeechError, VoiceSettings};
 
@@ -56,52 +54,9 @@ impl Engine for Espeak {
 
     fn synthesize(&self, text: &str) -> Result<Vec<i16>, SpeechError> {
         // Text goes on stdin, so a cue that starts with "-" is not an option.
-        let mut child = Command::new(&self.program)
-            .args(self.args())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| SpeechError::new(format!("cannot run `{}`: {}", self.program, crate::error::io_reason(&e))))?;
-        let mut stdin = child.stdin.take().expect("piped");
-        let text_owned = text.to_string();
-        let writer = std::thread::spawn(move || {
-            let _ = stdin.write_all(text_owned.as_bytes());
-        });
-        let mut stdout = child.stdout.take().expect("piped");
-        let reader = std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = stdout.read_to_end(&mut bytes);
-            bytes
-        });
-        let mut stderr = child.stderr.take().expect("piped");
-        let err_reader = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = stderr.read_to_string(&mut s);
-            s
-        });
-        // Generous: espeak-ng speaks far faster than real time.
-        let limit = Duration::from_secs(10) + Duration::from_millis(50 * text.len() as u64);
-        let start = Instant::now();
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break status,
-                Ok(None) if start.elapsed() > limit => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return Err(SpeechError::new(format!(
-                        "`{}` did not finish speaking within {} s",
-                        self.program,
-                        limit.as_secs()
-                    )));
-                }
-                Ok(None) => std::thread::sleep(Duration::from_millis(2)),
-                Err(e) => return Err(SpeechError::new(format!("waiting for `{}`: {e}", self.program))),
-            }
-        };
-        let _ = writer.join();
-        let bytes = reader.join().unwrap_or_default();
-        let errors = err_reader.join().unwrap_or_default();
+        let mut cmd = Command::new(&self.program);
+        cmd.args(self.args());
+        let (status, bytes, errors) = super::run(&mut cmd, &self.program, text)?;
         if !status.success() {
             let detail = errors.lines().next().unwrap_or("no message").to_string();
             return Err(SpeechError {
@@ -110,7 +65,7 @@ impl Engine for Espeak {
                     .settings
                     .voice
                     .as_ref()
-                    .map(|v| format!("is \"{v}\" a voice it has? `espeak-ng --voices` lists them")),
+                    .map(|v| format!("is \"{v}\" a voice it has? `backease voices` lists them")),
             });
         }
         let pcm = crate::wav::parse(&bytes)
@@ -129,4 +84,23 @@ fn find_program(name: &str) -> Option<std::path::PathBuf> {
         return p.is_file().then(|| p.to_path_buf());
     }
     std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join(name)).find(|c| c.is_file())
+}
+
+/// The voices espeak-ng has: (name to pass as --voice, description).
+pub fn voices() -> Result<Vec<(String, String)>, SpeechError> {
+    let program = std::env::var("BACKEASE_ESPEAK").unwrap_or_else(|_| "espeak-ng".into());
+    let out = Command::new(&program)
+        .arg("--voices")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| SpeechError::new(format!("cannot run `{program}`: {}", crate::error::io_reason(&e))))?;
+    // Columns: Pty Language Age/Gender VoiceName File Other.
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            (cols.len() >= 4).then(|| (cols[1].to_string(), cols[3].replace('_', " ")))
+        })
+        .collect())
 }

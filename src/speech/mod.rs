@@ -6,6 +6,7 @@
 //! speech shares one clock with chimes and silences and can be written to a
 //! file. This module does not play anything.
 
+pub mod command;
 pub mod espeak;
 pub mod fake;
 
@@ -54,6 +55,59 @@ pub trait Engine: Send + Sync {
     fn key(&self) -> String;
     /// Mono samples at [`SAMPLE_RATE`].
     fn synthesize(&self, text: &str) -> Result<Vec<i16>, SpeechError>;
+}
+
+/// Runs a speech program with `text` on its stdin and waits for it, within
+/// a time that grows with the text; a program that hangs is killed. Returns
+/// its exit status, stdout and stderr.
+pub fn run(
+    cmd: &mut std::process::Command,
+    name: &str,
+    text: &str,
+) -> Result<(std::process::ExitStatus, Vec<u8>, String), SpeechError> {
+    use std::io::{Read, Write as _};
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| SpeechError::new(format!("cannot run `{name}`: {}", crate::error::io_reason(&e))))?;
+    let mut stdin = child.stdin.take().expect("piped");
+    let text_owned = text.to_string();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(text_owned.as_bytes());
+    });
+    let mut stdout = child.stdout.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = stdout.read_to_end(&mut bytes);
+        bytes
+    });
+    let mut stderr = child.stderr.take().expect("piped");
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    // Generous: speech engines work far faster than real time.
+    let limit = Duration::from_secs(10) + Duration::from_millis(50 * text.len() as u64);
+    let start = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if start.elapsed() > limit => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(SpeechError::new(format!("`{name}` did not finish speaking within {} s", limit.as_secs())));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(2)),
+            Err(e) => return Err(SpeechError::new(format!("waiting for `{name}`: {e}"))),
+        }
+    };
+    let _ = writer.join();
+    Ok((status, reader.join().unwrap_or_default(), err_reader.join().unwrap_or_default()))
 }
 
 /// Synthesized speech, by text.

@@ -1,0 +1,214 @@
+//! The user's settings file: defaults for the voice, the engine, the volume,
+//! the hold and the chime, so they need not be typed on every run.
+//!
+//! It is RON like the scripts (`~/.config/backease/config.ron` on Linux),
+//! read by the same reader, so a mistake in it is reported the same way:
+//! `file:line:column`, the line, a caret. Settings here act as if given on
+//! the command line, so they override a script's own defaults; flags that
+//! are given override them in turn.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::diagnostic::Diagnostic;
+use crate::error::Failure;
+use crate::script::{Chime, Lower, MAX_HOLD};
+use crate::syntax::{self, Value};
+
+/// Which speech engine speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum EngineKind {
+    /// The best one this machine has: espeak-ng, else the command engine if
+    /// a command is set.
+    #[default]
+    Auto,
+    /// espeak-ng.
+    Espeak,
+    /// A program of your choice that writes WAV (see --command).
+    Command,
+}
+
+impl EngineKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineKind::Auto => "auto",
+            EngineKind::Espeak => "espeak",
+            EngineKind::Command => "command",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Settings {
+    pub engine: Option<EngineKind>,
+    pub voice: Option<String>,
+    pub rate: Option<u32>,
+    pub pitch: Option<u32>,
+    pub volume: Option<f32>,
+    pub hold: Option<Duration>,
+    /// Played in place of `bell`, the chime that ends each hold.
+    pub chime: Option<Chime>,
+    /// The command engine's template.
+    pub command: Option<String>,
+}
+
+const FIELDS: [&str; 8] = ["engine", "voice", "rate", "pitch", "volume", "hold", "chime", "command"];
+
+pub fn path() -> Option<PathBuf> {
+    dirs::config_dir().map(|d| d.join("backease").join("config.ron"))
+}
+
+/// The config file as loaded: its path, its text, and the settings.
+pub struct Loaded {
+    pub path: Option<PathBuf>,
+    pub exists: bool,
+    pub settings: Settings,
+}
+
+/// Reads the config file, if there is one. Its problems are printed to
+/// `err`, and make a failure with exit code 1.
+pub fn load(err: &mut dyn std::io::Write) -> Result<Loaded, Failure> {
+    let Some(path) = path() else { return Ok(Loaded { path: None, exists: false, settings: Settings::default() }) };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Loaded { path: Some(path), exists: false, settings: Settings::default() });
+        }
+        Err(e) => {
+            return Err(Failure::io(format!("cannot read {}: {}", path.display(), crate::error::io_reason(&e))));
+        }
+    };
+    let (settings, diagnostics) = parse(&text);
+    let display = path.display().to_string();
+    if !diagnostics.is_empty() {
+        let _ = write!(err, "{}", crate::diagnostic::render(&display, &text, &diagnostics));
+    }
+    match settings {
+        Some(settings) if !diagnostics.iter().any(Diagnostic::is_error) => {
+            Ok(Loaded { path: Some(path), exists: true, settings })
+        }
+        _ => Err(Failure::invalid(format!("{display} has errors"))
+            .hint("fix the lines shown above, or move the file away to use the defaults")),
+    }
+}
+
+/// Reads settings from text: `Config(voice: "en-gb", hold: "40s", …)`.
+pub fn parse(text: &str) -> (Option<Settings>, Vec<Diagnostic>) {
+    let (root, mut diagnostics) = syntax::parse(text);
+    let mut lower = Lower::new(text);
+    let settings = match &root.value {
+        Value::Struct(name, fields) if name.as_ref().is_none_or(|n| n.name == "Config") => {
+            Some(settings(&mut lower, fields))
+        }
+        Value::Tuple(name, items) if items.is_empty() && name.as_ref().is_none_or(|n| n.name == "Config") => {
+            Some(Settings::default())
+        }
+        Value::Error => None,
+        other => {
+            let found = other.describe();
+            let d = lower.error(root.span.start..root.span.start + 1, format!("expected `Config(…)`, found {found}"));
+            d.help = Some("write Config(voice: \"en-gb\", hold: \"40s\")".into());
+            None
+        }
+    };
+    diagnostics.append(&mut lower.diags);
+    diagnostics.sort_by_key(|d| d.span.start);
+    (settings, diagnostics)
+}
+
+fn settings(lower: &mut Lower, fields: &[syntax::Field]) -> Settings {
+    let f = lower.fields(fields, &FIELDS, "Config");
+    let mut s = Settings::default();
+    if let Some(n) = f.get("engine") {
+        if let Some(name) = lower.string(n, "the engine") {
+            match <EngineKind as clap::ValueEnum>::from_str(&name, true) {
+                Ok(kind) => s.engine = Some(kind),
+                Err(_) => {
+                    let d = lower.error(n.span.clone(), format!("unknown engine \"{name}\""));
+                    d.help = Some("the engines are \"auto\", \"espeak\" and \"command\"".into());
+                }
+            }
+        }
+    }
+    if let Some(n) = f.get("voice") {
+        s.voice = lower.string(n, "the voice").filter(|v| !v.trim().is_empty());
+    }
+    if let Some(n) = f.get("rate") {
+        s.rate = lower.count(n, "the speaking rate (words per minute)", 80..=450);
+    }
+    if let Some(n) = f.get("pitch") {
+        s.pitch = lower.count(n, "the pitch", 0..=100);
+    }
+    if let Some(n) = f.get("volume") {
+        match n.value {
+            Value::Float(v) if (0.0..=2.0).contains(&v) => s.volume = Some(v as f32),
+            Value::Int(v) if (0..=2).contains(&v) => s.volume = Some(v as f32),
+            _ => {
+                lower.error(n.span.clone(), "the volume must be a number from 0.0 to 2.0 (1.0 is unchanged)");
+            }
+        }
+    }
+    if let Some(n) = f.get("hold") {
+        s.hold = lower.duration(n, "the hold", MAX_HOLD);
+    }
+    if let Some(n) = f.get("chime") {
+        s.chime = lower.chime(n);
+    }
+    if let Some(n) = f.get("command") {
+        s.command = lower.string(n, "the command");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(text: &str, expect: expect_test::Expect) {
+        let (settings, diags) = parse(text);
+        let mut out = format!("{settings:?}\n");
+        for d in &diags {
+            let at = crate::diagnostic::line_col(text, d.span.start);
+            out += &format!("{}:{}: {}\n", at.line, at.column, d.message);
+        }
+        expect.assert_eq(&out);
+    }
+
+    #[test]
+    fn reads_every_setting() {
+        check(
+            r#"Config(engine: "espeak", voice: "en-gb", rate: 150, pitch: 40, volume: 0.8, hold: "40s", chime: "soft", command: "piper")"#,
+            expect_test::expect![[r#"
+                Some(Settings { engine: Some(Espeak), voice: Some("en-gb"), rate: Some(150), pitch: Some(40), volume: Some(0.8), hold: Some(40s), chime: Some(Soft), command: Some("piper") })
+            "#]],
+        );
+        check(
+            "Config()",
+            expect_test::expect![[r#"
+            Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: None, chime: None, command: None })
+        "#]],
+        );
+    }
+
+    #[test]
+    fn reports_mistakes_with_their_place() {
+        check(
+            "Config(\n  voise: \"en\",\n  hold: \"45\",\n  engine: \"festival\",\n  rate: 9000,\n)",
+            expect_test::expect![[r#"
+                Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: None, chime: None, command: None })
+                2:3: Config has no field `voise`
+                3:9: "45" has no unit; write "45s" for seconds
+                4:11: unknown engine "festival"
+                5:9: the speaking rate (words per minute) must be from 80 to 450, not 9000
+            "#]],
+        );
+        check(
+            "Config(hold: \"40s\"",
+            expect_test::expect![[r#"
+            Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: Some(40s), chime: None, command: None })
+            1:7: this `(` is never closed
+        "#]],
+        );
+    }
+}
