@@ -5,6 +5,7 @@
 #   peak memory, 2 h session      < 50 MB render and play   (max RSS)
 #   play to first sample, warm    < 200 ms                  (BACKEASE_TIMING)
 #   CPU during a long hold        < 2 % of one core         (/proc/PID/stat)
+#   pause/resume/skip after a key < 100 ms                  (tmux + BACKEASE_TIMING)
 # Needs hyperfine and the packages from .ci/setup. Starts a PulseAudio
 # server of its own with a null sink, and stops it at the end.
 set -euo pipefail
@@ -79,3 +80,35 @@ t1=$(awk '{print $14+$15}' /proc/$player/stat)
 kill -INT $player; wait $player || true
 hz=$(getconf CLK_TCK)
 python3 -c "print(f'CPU over 20 s of hold: {($t1-$t0)/$hz/20*100:.2f} % of one core')"
+
+echo "== pause, resume and skip react to a key press (target < 100 ms)"
+cat > "$work/react.ron" <<'RON'
+Routine(title: "React", summary: "Keys", steps: [Say("Ready."), Pause("20s"), Pause("20s"), Pause("20s"), Pause("20s"), Pause("20s")])
+RON
+"$bin" render "$work/react.ron" -o "$work/react.wav" >/dev/null 2>&1   # warms the cache
+tmux -S "$work/tmux" new-session -d -s bench -x 100 -y 20 \
+  "BACKEASE_TIMING=1 '$bin' play '$work/react.ron' 2>'$work/react.log'"
+sleep 2
+for key in Space Space n Space Space n Space Space n; do
+  tmux -S "$work/tmux" send-keys -t bench "$key"; sleep 1.2
+done
+tmux -S "$work/tmux" send-keys -t bench q; sleep 1.5
+tmux -S "$work/tmux" kill-server 2>/dev/null || true
+python3 - "$work/react.log" <<'PY'
+import re, sys
+lines = open(sys.argv[1]).read().splitlines()
+delays, key = [], None
+for line in lines:
+    m = re.match(r"timing: key (\w+) at (\d+) ms", line)
+    if m and m.group(1) != "Quit":
+        key = (m.group(1), int(m.group(2)))
+    m = re.match(r"timing: stream (\w+) at (\d+) ms", line)
+    if m and key:
+        delays.append((key[0], m.group(1), int(m.group(2)) - key[1]))
+        key = None
+for k, what, d in delays:
+    print(f"  {k:<12} -> stream {what:<8} {d:3d} ms")
+worst = max(d for _, _, d in delays)
+print(f"key to stream: worst {worst} ms; the device then holds at most 2 periods of 1536 frames (64 ms at 48 kHz)")
+print(f"worst key to sound: about {worst + 64} ms")
+PY

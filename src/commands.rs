@@ -402,7 +402,10 @@ fn play(
 
     let (input_tx, inputs) = crossbeam_channel::unbounded();
     let style = Style::detect(quiet);
-    let keyboard = if style == Style::Quiet { None } else { Keyboard::start(input_tx) };
+    // `input_tx` stays alive here, so with no keyboard the channel stays
+    // open and quiet rather than disconnected (which `select!` would see
+    // as ready on every turn).
+    let keyboard = if style == Style::Quiet { None } else { Keyboard::start(input_tx.clone()) };
     let mut display = Display::new(style, &script.title, first.clone(), looped, volume, keyboard.is_some());
     let length = if looped { "until stopped".to_string() } else { duration::clock(first.timeline.duration()) };
     let keys = if keyboard.is_some() { crate::live::HELP } else { "Ctrl-C stops" };
@@ -469,6 +472,7 @@ fn play(
     player.join();
     // Restore the terminal before the last words.
     drop(keyboard);
+    drop(input_tx);
     display.say(out, if stopping { "Stopped." } else { "Session complete." });
     Ok(exit)
 }

@@ -71,6 +71,7 @@ impl Keyboard {
         restore_terminal_on_panic();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
+        let trace = std::env::var_os("BACKEASE_TIMING").is_some();
         let thread = std::thread::Builder::new()
             .name("backease-keys".into())
             .spawn(move || {
@@ -79,9 +80,13 @@ impl Keyboard {
                         Ok(true) => {
                             if let Ok(TermEvent::Key(key)) = event::read()
                                 && let Some(input) = input_for(&key)
-                                && inputs.send(input).is_err()
                             {
-                                return;
+                                if trace {
+                                    eprintln!("timing: key {input:?} at {} ms", crate::started().elapsed().as_millis());
+                                }
+                                if inputs.send(input).is_err() {
+                                    return;
+                                }
                             }
                         }
                         Ok(false) => {}

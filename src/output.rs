@@ -41,7 +41,7 @@ impl Device {
         };
         let mut sink = quietly(|| match name {
             None => rodio::DeviceSinkBuilder::from_default_device()
-                .and_then(|b| b.with_error_callback(stream_error).open_stream())
+                .and_then(|b| low_latency(b).with_error_callback(stream_error).open_stream())
                 .or_else(|_| rodio::DeviceSinkBuilder::open_default_sink())
                 .map_err(|e| no_device(e.to_string())),
             Some(wanted) => {
@@ -61,7 +61,12 @@ impl Device {
         })?;
         sink.log_on_drop(false);
         if std::env::var_os("BACKEASE_TIMING").is_some() {
-            eprintln!("timing: device open {} ms after start", crate::started().elapsed().as_millis());
+            eprintln!(
+                "timing: device open {} ms after start, {:?} frames a period at {} Hz",
+                crate::started().elapsed().as_millis(),
+                sink.config().buffer_size(),
+                sink.config().sample_rate()
+            );
         }
         let player = rodio::Player::connect_new(sink.mixer());
         player.pause();
@@ -98,6 +103,15 @@ impl Output for Device {
         self.player.empty()
     }
 }
+
+/// Periods of 1536 frames, 32 ms at 48 kHz (two of them buffered): a
+/// pause or a skip is heard within a few tens of milliseconds, and the
+/// stream is cheap enough to generate that this does not run dry.
+fn low_latency(b: rodio::DeviceSinkBuilder) -> rodio::DeviceSinkBuilder {
+    b.with_buffer_size(rodio::cpal::BufferSize::Fixed(PERIOD_FRAMES))
+}
+
+pub const PERIOD_FRAMES: u32 = 1536;
 
 /// Errors the audio stream reports while running. Through PulseAudio's
 /// ALSA plugin a stream reports a few transient I/O errors as it starts,

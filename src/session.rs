@@ -217,6 +217,8 @@ pub struct Stream {
     report_every: u64,
     /// Say on stderr when the first sample is taken (`BACKEASE_TIMING`).
     trace_start: bool,
+    /// Say on stderr when controls take effect (`BACKEASE_TIMING`).
+    timing: bool,
 }
 
 impl Stream {
@@ -236,6 +238,7 @@ impl Stream {
             notices: Vec::new(),
             report_every: 64,
             trace_start: std::env::var_os("BACKEASE_TIMING").is_some(),
+            timing: std::env::var_os("BACKEASE_TIMING").is_some(),
         }
     }
 
@@ -313,13 +316,25 @@ impl Stream {
         Some(((v + notice) * self.control.volume()).clamp(-1.0, 1.0))
     }
 
+    /// With `BACKEASE_TIMING`, says when the stream acted on a control.
+    fn trace(&self, what: &str) {
+        if self.timing {
+            eprintln!("timing: stream {what} at {} ms", crate::started().elapsed().as_millis());
+        }
+    }
+
     /// Takes requests from the control: seeks, pauses, notices.
     fn steer(&mut self) {
         let seek = self.control.seek.swap(NO_SEEK, Ordering::AcqRel);
         if seek != NO_SEEK {
             self.seek_to(seek);
+            self.trace("skipped");
         }
-        self.paused = self.control.paused.load(Ordering::Acquire);
+        let paused = self.control.paused.load(Ordering::Acquire);
+        if paused != self.paused {
+            self.paused = paused;
+            self.trace(if paused { "paused" } else { "resumed" });
+        }
         let lead = self.control.lead_in.swap(0, Ordering::AcqRel);
         if lead > 0 {
             self.lead_left = lead;
