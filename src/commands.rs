@@ -406,6 +406,13 @@ fn play(
     // open and quiet rather than disconnected (which `select!` would see
     // as ready on every turn).
     let keyboard = if style == Style::Quiet { None } else { Keyboard::start(input_tx.clone()) };
+    let mut media = match crate::media_keys::MediaKeys::start(&script.title, input_tx.clone()) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            let _ = writeln!(err, "warning: headset and media buttons will not work ({e})");
+            None
+        }
+    };
     let mut display = Display::new(style, &script.title, first.clone(), looped, volume, keyboard.is_some());
     let length = if looped { "until stopped".to_string() } else { duration::clock(first.timeline.duration()) };
     let keys = if keyboard.is_some() { crate::live::HELP } else { "Ctrl-C stops" };
@@ -420,8 +427,12 @@ fn play(
             recv(player.events) -> ev => match ev {
                 Ok(ev) => {
                     match ev {
-                        PlayerEvent::Paused => paused = true,
-                        PlayerEvent::Resumed => paused = false,
+                        PlayerEvent::Paused | PlayerEvent::Resumed => {
+                            paused = ev == PlayerEvent::Paused;
+                            if let Some(m) = media.as_mut() {
+                                m.set_playing(!paused);
+                            }
+                        }
                         _ => {}
                     }
                     while let Ok(seg) = display_rx.try_recv() {
@@ -439,6 +450,8 @@ fn play(
                 let cmd = match input {
                     Input::TogglePause if paused => Cmd::Resume,
                     Input::TogglePause => Cmd::Pause,
+                    Input::Pause => Cmd::Pause,
+                    Input::Resume => Cmd::Resume,
                     Input::Next => Cmd::Next,
                     Input::Back => Cmd::Back,
                     Input::VolumeUp | Input::VolumeDown => {
@@ -472,6 +485,7 @@ fn play(
     player.join();
     // Restore the terminal before the last words.
     drop(keyboard);
+    drop(media);
     drop(input_tx);
     display.say(out, if stopping { "Stopped." } else { "Session complete." });
     Ok(exit)

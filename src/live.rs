@@ -25,6 +25,9 @@ use crate::timeline::{Sound, to_duration};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Input {
     TogglePause,
+    /// From a media button that says which it wants.
+    Pause,
+    Resume,
     Next,
     Back,
     VolumeUp,

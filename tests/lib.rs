@@ -6,6 +6,7 @@ mod cli;
 mod controls;
 mod fuzz;
 mod live;
+mod media_keys;
 mod render_cli;
 mod sound;
 mod support;

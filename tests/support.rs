@@ -47,6 +47,8 @@ impl Sandbox {
             .env("XDG_CACHE_HOME", self.path().join("cache"))
             .env("HOME", self.path())
             .env_remove("PULSE_SERVER")
+            // No session bus unless a test starts one of its own.
+            .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/backease-test-bus")
             .env("NO_COLOR", "1")
             .stdin(std::process::Stdio::null());
         cmd

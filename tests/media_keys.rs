@@ -1,0 +1,112 @@
+//! Headset and media buttons for real: a private D-Bus session bus started
+//! by the test, MPRIS calls sent with dbus-send, and the player's own
+//! account of what happened.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{Pulse, Sandbox};
+
+/// A session bus of the test's own, stopped on drop.
+struct Bus {
+    address: String,
+    pid: u32,
+}
+
+impl Bus {
+    fn start() -> Bus {
+        let out = Command::new("dbus-daemon")
+            .args(["--session", "--fork", "--print-address=1", "--print-pid=1"])
+            .output()
+            .expect("dbus-daemon is installed (bash .ci/setup)");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut lines = text.lines();
+        let address = lines.next().expect("an address").to_string();
+        let pid = lines.next().expect("a pid").trim().parse().unwrap();
+        Bus { address, pid }
+    }
+
+    /// Calls an MPRIS player method; retries while the player registers.
+    fn call(&self, method: &str) {
+        let start = Instant::now();
+        loop {
+            let ok = Command::new("dbus-send")
+                .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+                .args([
+                    "--session",
+                    "--print-reply",
+                    "--dest=org.mpris.MediaPlayer2.backease",
+                    "/org/mpris/MediaPlayer2",
+                ])
+                .arg(format!("org.mpris.MediaPlayer2.Player.{method}"))
+                .output()
+                .unwrap()
+                .status
+                .success();
+            if ok {
+                return;
+            }
+            assert!(start.elapsed() < Duration::from_secs(20), "backease never answered {method} on the bus");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Bus {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(self.pid.to_string()).status();
+    }
+}
+
+#[test]
+fn media_buttons_pause_resume_skip_and_stop() {
+    let sb = Sandbox::new();
+    let script = sb.write(
+        "mp.ron",
+        r#"Routine(title: "Media", summary: "s", steps: [Say("One."), Pause("20s"), Say("Two."), Pause("20s")])"#,
+    );
+    assert_eq!(sb.run(&["render", script.to_str().unwrap(), "-o", "warm.wav"]).code, 0);
+    let pulse = Pulse::start(&sb);
+    let bus = Bus::start();
+    let mut cmd = sb.command(&["play", script.to_str().unwrap()]);
+    pulse.apply(&mut cmd);
+    let mut child = cmd
+        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, lines) = crossbeam_channel::unbounded();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let wait_for = |needle: &str| -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let line = lines.recv_deadline(deadline).unwrap_or_else(|_| panic!("no line with {needle:?}"));
+            if line.contains(needle) {
+                return line;
+            }
+        }
+    };
+    wait_for("pause    20s");
+    bus.call("PlayPause");
+    wait_for("paused");
+    bus.call("Play");
+    wait_for("resumed");
+    let started = Instant::now();
+    bus.call("Next");
+    let two = wait_for("“Two.”");
+    assert!(started.elapsed() < Duration::from_secs(10), "skipped, not waited out: {two}");
+    bus.call("Stop");
+    assert_eq!(wait_for("Stopped."), "Stopped.");
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!stderr.contains("media buttons will not work"), "{stderr}");
+}
