@@ -16,6 +16,7 @@ use crate::script::Script;
 use crate::session::{self, Segment};
 use crate::speech::command::CommandEngine;
 use crate::speech::espeak::Espeak;
+use crate::speech::system::SystemVoice;
 use crate::speech::{Cache, Engine, VoiceSettings};
 use crate::timeline::{self, Estimate, Options, Timeline};
 use crate::ui::Progress;
@@ -275,6 +276,8 @@ pub fn make_engine(
             let engine = CommandEngine::new(command.unwrap_or_default()).map_err(speech_failure)?;
             Ok((Box::new(engine), format!("the command `{}`", command.unwrap_or_default())))
         }
+        EngineKind::System => Err(Failure::usage("the system voice speaks only live, straight to the speakers")
+            .hint("use --engine espeak or --engine command to render to a file")),
         EngineKind::Auto => match Espeak::new(settings) {
             Ok(e) => Ok((Box::new(e), "espeak-ng (picked by auto)".into())),
             Err(e) => match command {
@@ -292,11 +295,20 @@ pub fn make_engine(
 /// config file, then the script.
 struct Choices {
     options: Options,
-    engine: Box<dyn Engine>,
+    /// Makes the speech, or with a live voice, only the controls' notices.
+    engine: Option<Box<dyn Engine>>,
+    /// The system voice, speaking live.
+    live: Option<SystemVoice>,
     volume: f32,
 }
 
-fn choose(script: &mut Script, timing: &Timing, voice: &VoiceArgs, err: &mut dyn Write) -> Result<Choices, Failure> {
+fn choose(
+    script: &mut Script,
+    timing: &Timing,
+    voice: &VoiceArgs,
+    rendering: bool,
+    err: &mut dyn Write,
+) -> Result<Choices, Failure> {
     let config = crate::config::load(err)?.settings;
     let mut options: Options = timing.into();
     options.hold = options.hold.or(config.hold);
@@ -306,13 +318,36 @@ fn choose(script: &mut Script, timing: &Timing, voice: &VoiceArgs, err: &mut dyn
     let settings = voice_settings(script, Some(voice), &config);
     let kind = voice.engine.or(config.engine).unwrap_or_default();
     let command = voice.command.clone().or_else(|| config.command.clone());
-    let (engine, description) = make_engine(kind, settings.clone(), command.as_deref())?;
     let volume = voice.volume.or(config.volume).or(script.defaults.volume).unwrap_or(1.0);
+    let v = settings.voice.as_deref().unwrap_or("the default voice");
+    if kind == EngineKind::System {
+        if rendering {
+            return Err(Failure::usage(
+                "render cannot use the system voice: it speaks through the system's speech service, \
+                 straight to the speakers, so there is no sound to write",
+            )
+            .hint("render with --engine espeak (the default) or --engine command"));
+        }
+        match SystemVoice::connect(&settings, crate::speech::system::CONNECT_TIMEOUT) {
+            Ok(live) => {
+                // espeak-ng, if there, still speaks the controls' notices.
+                let engine = make_engine(EngineKind::Espeak, settings.clone(), None).ok().map(|(e, _)| e);
+                if voice.verbose {
+                    let _ = writeln!(err, "speech: the system voice, {v}");
+                }
+                return Ok(Choices { options, engine, live: Some(live), volume });
+            }
+            Err(e) => {
+                let _ = writeln!(err, "warning: the system voice is not available ({e}); using espeak-ng instead");
+            }
+        }
+    }
+    let kind = if kind == EngineKind::System { EngineKind::Espeak } else { kind };
+    let (engine, description) = make_engine(kind, settings.clone(), command.as_deref())?;
     if voice.verbose {
-        let v = settings.voice.as_deref().unwrap_or("the default voice");
         let _ = writeln!(err, "speech: {description}, {v}");
     }
-    Ok(Choices { options, engine, volume })
+    Ok(Choices { options, engine: Some(engine), live: None, volume })
 }
 
 /// Speaks every cue of the session (or of round `round` of an endless
@@ -370,14 +405,19 @@ fn play(
     use crate::live::{Display, Input, Keyboard, Style};
     use crate::player::Command as Cmd;
     let Prepared { loaded, mut script, .. } = prepare(routine, &timing.into(), err)?;
-    let Choices { mut options, engine, mut volume } = choose(&mut script, timing, voice, err)?;
+    let Choices { mut options, engine, live, mut volume } = choose(&mut script, timing, voice, false, err)?;
     if looped {
         options.rounds = Some(1);
     }
     let interrupted = interrupts();
     // Open the device first: with none, say so before any other work.
     let device = Device::open(device)?;
-    let first = Arc::new(make_segment(&loaded, &script, &options, looped.then_some(1), engine.as_ref(), err)?);
+    let is_live = live.is_some();
+    let cache = Cache::default_location();
+    let first = Arc::new(match (&engine, is_live) {
+        (Some(engine), false) => make_segment(&loaded, &script, &options, looped.then_some(1), engine.as_ref(), err)?,
+        _ => session::prepare_live(&script, &options, looped.then_some(1), engine.as_deref(), &cache)?,
+    });
 
     let (display_tx, display_rx) = crossbeam_channel::unbounded::<Arc<Segment>>();
     let upcoming = looped.then(|| {
@@ -388,8 +428,14 @@ fn play(
         std::thread::spawn(move || {
             let cache = Cache::default_location();
             for round in 2.. {
-                let made = session::prepare(&script, &options, Some(round), engine.as_ref(), &cache, &mut |_, _, _| {});
-                let Ok((segment, _)) = made else { break };
+                let made = match (&engine, is_live) {
+                    (Some(e), false) => {
+                        session::prepare(&script, &options, Some(round), e.as_ref(), &cache, &mut |_, _, _| {})
+                            .map(|(s, _)| s)
+                    }
+                    _ => session::prepare_live(&script, &options, Some(round), engine.as_deref(), &cache),
+                };
+                let Ok(segment) = made else { break };
                 let segment = Arc::new(segment);
                 let _ = display_tx.send(segment.clone());
                 if announce_tx.send(segment.clone()).is_err() || stream_tx.send(segment).is_err() {
@@ -418,7 +464,7 @@ fn play(
     let keys = if keyboard.is_some() { crate::live::HELP } else { "Ctrl-C stops" };
     display.say(out, &format!("Playing {} ({length}) on {}. {keys}.", script.name, device.name()));
 
-    let player = Player::spawn(Box::new(device), first, upcoming, volume);
+    let player = Player::spawn_with_voice(Box::new(device), first, upcoming, volume, live);
     let mut paused = false;
     let mut exit = code::OK;
     let mut stopping = false;
@@ -505,7 +551,8 @@ fn render(
             .hint("write a number of rounds instead, e.g. --rounds 3"));
     }
     let Prepared { loaded, mut script, .. } = prepare(routine, &timing.into(), err)?;
-    let Choices { options, engine, volume } = choose(&mut script, timing, voice, err)?;
+    let Choices { options, engine, volume, .. } = choose(&mut script, timing, voice, true, err)?;
+    let engine = engine.expect("rendering always has a sample engine");
     let stop = Arc::new(AtomicBool::new(false));
     let interrupted = interrupts();
     let flag = stop.clone();
@@ -547,6 +594,18 @@ fn devices(out: &mut dyn Write) -> Result<u8, Failure> {
 fn voices(engine: Option<EngineKind>, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
     let config = crate::config::load(err)?.settings;
     let kind = engine.or(config.engine).unwrap_or_default();
+    if kind == EngineKind::System {
+        let list = crate::speech::system::voices().map_err(|e| {
+            Failure::new(code::SPEECH, format!("the system voice is not available: {e}"))
+                .hint("is speech-dispatcher installed? sudo apt-get install speech-dispatcher")
+        })?;
+        let mut text = format!("Speech engine: the system voice\n{} voices (use with --voice NAME):\n", list.len());
+        for (name, lang) in list {
+            text += &format!("  {name:<24} {lang}\n");
+        }
+        write_out(out, &text)?;
+        return Ok(code::OK);
+    }
     let (_, description) = make_engine(kind, VoiceSettings::default(), config.command.as_deref())?;
     let mut text = format!("Speech engine: {description}\n");
     if description.starts_with("espeak-ng") {

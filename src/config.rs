@@ -26,6 +26,9 @@ pub enum EngineKind {
     Espeak,
     /// A program of your choice that writes WAV (see --command).
     Command,
+    /// The system's speech service (speech-dispatcher on Linux): live
+    /// only, so `render` cannot use it.
+    System,
 }
 
 impl EngineKind {
@@ -34,6 +37,7 @@ impl EngineKind {
             EngineKind::Auto => "auto",
             EngineKind::Espeak => "espeak",
             EngineKind::Command => "command",
+            EngineKind::System => "system",
         }
     }
 }
@@ -125,7 +129,7 @@ fn settings(lower: &mut Lower, fields: &[syntax::Field]) -> Settings {
                 Ok(kind) => s.engine = Some(kind),
                 Err(_) => {
                     let d = lower.error(n.span.clone(), format!("unknown engine \"{name}\""));
-                    d.help = Some("the engines are \"auto\", \"espeak\" and \"command\"".into());
+                    d.help = Some("the engines are \"auto\", \"espeak\", \"command\" and \"system\"".into());
                 }
             }
         }

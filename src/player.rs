@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, select};
 
 use crate::output::Output;
-use crate::session::{Control, Notice, Segment, Stream};
+use crate::session::{Control, Notice, Segment, SpeakRequest, Stream};
+use crate::speech::system::SystemVoice;
 use crate::timeline::{Event, samples};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -77,7 +78,19 @@ impl Player {
     /// Starts the thread and the stream. `upcoming` feeds further segments
     /// for an endless session; each is also announced on `announced` so the
     /// thread can follow steps across rounds.
-    pub fn spawn(mut output: Box<dyn Output>, first: Arc<Segment>, upcoming: Option<Upcoming>, volume: f32) -> Player {
+    pub fn spawn(output: Box<dyn Output>, first: Arc<Segment>, upcoming: Option<Upcoming>, volume: f32) -> Player {
+        Player::spawn_with_voice(output, first, upcoming, volume, None)
+    }
+
+    /// As [`Player::spawn`], with a live system voice that speaks the cues
+    /// the segments have no clips for.
+    pub fn spawn_with_voice(
+        mut output: Box<dyn Output>,
+        first: Arc<Segment>,
+        upcoming: Option<Upcoming>,
+        volume: f32,
+        voice: Option<SystemVoice>,
+    ) -> Player {
         let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded();
         let (ev_tx, ev_rx) = crossbeam_channel::unbounded();
         let thread = std::thread::Builder::new()
@@ -98,6 +111,8 @@ impl Player {
                     step: None,
                     paused: false,
                     last_back: None,
+                    voice,
+                    pending: None,
                 };
                 actor.run(cmd_rx);
             })
@@ -124,6 +139,18 @@ struct Actor {
     paused: bool,
     /// When Back was last pressed, for "twice quickly".
     last_back: Option<Instant>,
+    voice: Option<SystemVoice>,
+    /// The spoken step the stream waits at.
+    pending: Option<Pending>,
+}
+
+struct Pending {
+    gate: u64,
+    text: String,
+    /// The utterance speaking it, if the voice took it.
+    id: Option<String>,
+    /// When to stop waiting for the end callback and carry on.
+    give_up: Instant,
 }
 
 impl Actor {
@@ -132,6 +159,8 @@ impl Actor {
         // and the end, so it can be slow enough to cost next to nothing.
         let tick = crossbeam_channel::tick(Duration::from_millis(40));
         let mut last_position = Instant::now() - Duration::from_secs(1);
+        let speak_requests = self.control.speak_requests().clone();
+        let ended = self.voice.as_ref().map_or_else(crossbeam_channel::never, |v| v.ended.clone());
         loop {
             select! {
                 recv(commands) -> cmd => match cmd {
@@ -142,7 +171,23 @@ impl Actor {
                     }
                     Ok(cmd) => self.handle(cmd),
                 },
+                recv(speak_requests) -> req => {
+                    if let Ok(req) = req {
+                        self.speak(req);
+                    }
+                }
+                recv(ended) -> id => {
+                    if let Ok(id) = id
+                        && self.pending.as_ref().is_some_and(|p| p.id.as_deref() == Some(id.as_str()))
+                    {
+                        self.release();
+                    }
+                }
                 recv(tick) -> _ => {}
+            }
+            // An end callback that never comes: carry on regardless.
+            if self.pending.as_ref().is_some_and(|p| !self.paused && Instant::now() > p.give_up) {
+                self.release();
             }
             self.watch();
             if last_position.elapsed() >= Duration::from_millis(250) {
@@ -173,11 +218,34 @@ impl Actor {
     fn watch(&mut self) {
         let (segment, sample) = self.control.position();
         let Some(seg) = self.segment(segment) else { return };
-        let Some(index) = seg.timeline.step_at(sample) else { return };
+        // A spoken step a live voice is saying takes no samples: the stream
+        // waits at it, and says so.
+        let Some(index) = self.control.waiting_at().or_else(|| seg.timeline.step_at(sample)) else { return };
         if self.step != Some((segment, index)) {
             self.step = Some((segment, index));
             let event = seg.timeline.events[index].clone();
             let _ = self.events.send(PlayerEvent::Step { index, event, segment });
+        }
+    }
+
+    /// Has the live voice speak a cue; a step's cue holds the stream until
+    /// it is spoken.
+    fn speak(&mut self, req: SpeakRequest) {
+        let id = self.voice.as_ref().and_then(|v| v.speak(&req.text));
+        match req.gate {
+            Some(gate) if id.is_some() => {
+                let give_up = Instant::now() + crate::speech::system::patience(&req.text);
+                self.pending = Some(Pending { gate, text: req.text, id, give_up });
+            }
+            // No voice, or it refused (the service died): go on at once.
+            Some(gate) => self.control.release(gate),
+            None => {}
+        }
+    }
+
+    fn release(&mut self) {
+        if let Some(p) = self.pending.take() {
+            self.control.release(p.gate);
         }
     }
 
@@ -198,6 +266,9 @@ impl Actor {
         match cmd {
             Command::Pause if !self.paused => {
                 self.control.pause();
+                if let Some(v) = &self.voice {
+                    v.stop();
+                }
                 self.notify(Notice::Paused);
                 self.paused = true;
                 let _ = self.events.send(PlayerEvent::Paused);
@@ -208,6 +279,11 @@ impl Actor {
                 let lead = self.notice_length(Notice::Resuming) + samples(LEAD_IN);
                 self.control.resume(lead);
                 self.paused = false;
+                // A spoken step cut off by the pause is said again.
+                if let (Some(v), Some(p)) = (&self.voice, self.pending.as_mut()) {
+                    p.id = v.speak(&p.text);
+                    p.give_up = Instant::now() + crate::speech::system::patience(&p.text);
+                }
                 let _ = self.events.send(PlayerEvent::Resumed);
             }
             Command::Pause | Command::Resume => {}
@@ -227,6 +303,10 @@ impl Actor {
                     self.last_back = Some(Instant::now());
                     steps[current]
                 };
+                if let Some(v) = &self.voice {
+                    v.stop();
+                }
+                self.pending = None;
                 self.control.seek(target);
                 self.notify(if cmd == Command::Next { Notice::Next } else { Notice::Back });
             }
@@ -242,6 +322,10 @@ impl Actor {
 
     /// Says "stopping", fades out, and waits (briefly) for both to play.
     fn stop(&mut self) {
+        if let Some(v) = &self.voice {
+            v.stop();
+        }
+        self.release();
         self.notify(Notice::Stopping);
         self.control.stop();
         if self.paused {

@@ -113,6 +113,21 @@ pub struct Control {
     /// Clips to mix in now, over whatever plays: the controls' notices.
     notices_tx: crossbeam_channel::Sender<Arc<[i16]>>,
     notices_rx: Receiver<Arc<[i16]>>,
+    /// Cues with no clip, for a live voice to speak.
+    speak_tx: crossbeam_channel::Sender<SpeakRequest>,
+    speak_rx: Receiver<SpeakRequest>,
+    /// The last gate (a spoken step the stream waits at) let through.
+    released: AtomicU64,
+    /// While waiting at a gate: 1 + the index of its event.
+    gate_event: AtomicU64,
+}
+
+/// A cue for a live voice. With a `gate`, the stream waits until
+/// [`Control::release`] is called with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpeakRequest {
+    pub text: String,
+    pub gate: Option<u64>,
 }
 
 const NO_SEEK: u64 = u64::MAX;
@@ -125,6 +140,7 @@ pub const RAMP: Duration = Duration::from_millis(15);
 impl Control {
     pub fn new(volume: f32) -> Arc<Control> {
         let (notices_tx, notices_rx) = crossbeam_channel::unbounded();
+        let (speak_tx, speak_rx) = crossbeam_channel::unbounded();
         Arc::new(Control {
             seek: AtomicU64::new(NO_SEEK),
             stop: AtomicBool::new(false),
@@ -136,6 +152,10 @@ impl Control {
             lead_in: AtomicU64::new(0),
             notices_tx,
             notices_rx,
+            speak_tx,
+            speak_rx,
+            released: AtomicU64::new(0),
+            gate_event: AtomicU64::new(0),
         })
     }
 
@@ -152,6 +172,24 @@ impl Control {
 
     pub fn is_paused(&self) -> bool {
         self.paused.load(Ordering::Acquire)
+    }
+
+    /// Cues for a live voice to speak.
+    pub fn speak_requests(&self) -> &Receiver<SpeakRequest> {
+        &self.speak_rx
+    }
+
+    /// The event the stream is waiting at for a live voice, if any.
+    pub fn waiting_at(&self) -> Option<usize> {
+        match self.gate_event.load(Ordering::Acquire) {
+            0 => None,
+            n => Some(n as usize - 1),
+        }
+    }
+
+    /// Lets the stream go on past the spoken step `gate`.
+    pub fn release(&self, gate: u64) {
+        self.released.fetch_max(gate, Ordering::AcqRel);
     }
 
     /// Plays a clip at once, over the session, at the session's volume.
@@ -211,6 +249,9 @@ pub struct Stream {
     paused: bool,
     /// Samples handed out so far, paused or not.
     sent: u64,
+    /// Gates issued so far, and the one the stream waits at.
+    gates: u64,
+    waiting: Option<u64>,
     /// Notices sounding: the clip and how far into it.
     notices: Vec<(Arc<[i16]>, usize)>,
     /// Samples between position reports to the control.
@@ -235,6 +276,8 @@ impl Stream {
             lead_left: 0,
             paused: false,
             sent: 0,
+            gates: 0,
+            waiting: None,
             notices: Vec::new(),
             report_every: 64,
             trace_start: std::env::var_os("BACKEASE_TIMING").is_some(),
@@ -249,6 +292,8 @@ impl Stream {
     /// Moves to `target` in the current segment: clips that would be
     /// sounding there start part-way through.
     fn seek_to(&mut self, target: u64) {
+        self.waiting = None;
+        self.control.gate_event.store(0, Ordering::Release);
         let target = target.min(self.segment.timeline.total);
         self.pos = target;
         self.active.clear();
@@ -357,6 +402,14 @@ impl Stream {
             }
             return Some(0.0);
         }
+        if let Some(gate) = self.waiting {
+            // A live voice is speaking this step: time waits for it.
+            if self.control.released.load(Ordering::Acquire) < gate {
+                return Some(0.0);
+            }
+            self.waiting = None;
+            self.control.gate_event.store(0, Ordering::Release);
+        }
         if self.pos >= self.segment.timeline.total {
             if !self.advance_segment() {
                 return None;
@@ -366,15 +419,29 @@ impl Stream {
             }
         }
         let pos = self.pos;
-        while let Some(e) = self.events().get(self.next_event) {
-            if e.start > pos {
-                break;
+        if self.events().get(self.next_event).is_some_and(|e| e.start <= pos) {
+            let segment = self.segment.clone();
+            while let Some(e) = segment.timeline.events.get(self.next_event) {
+                if e.start > pos {
+                    break;
+                }
+                self.next_event += 1;
+                if let Some(clip) = segment.clips.for_sound(&e.sound) {
+                    self.active.push(Active { clip: clip.clone(), start: e.start });
+                } else if let Sound::Speech(text) = &e.sound {
+                    // No clip: a live voice speaks it; a step waits for it.
+                    let gate = (!e.overlay).then(|| {
+                        self.gates += 1;
+                        self.gates
+                    });
+                    let _ = self.control.speak_tx.send(SpeakRequest { text: text.clone(), gate });
+                    if gate.is_some() {
+                        self.waiting = gate;
+                        self.control.gate_event.store(self.next_event as u64, Ordering::Release);
+                        return Some(0.0);
+                    }
+                }
             }
-            if let Some(clip) = self.segment.clips.for_sound(&e.sound) {
-                let clip = clip.clone();
-                self.active.push(Active { clip, start: e.start });
-            }
-            self.next_event += 1;
         }
         let mut sum = 0i32;
         self.active.retain(|a| {
@@ -447,6 +514,32 @@ pub fn prepare(
     cache: &crate::speech::Cache,
     progress: &mut dyn FnMut(usize, usize, usize),
 ) -> Result<(Segment, crate::speech::Report), crate::error::Failure> {
+    prepare_with(script, options, round, Some(engine), false, cache, progress)
+}
+
+/// Like [`prepare`], for a live voice that speaks the cues itself: only the
+/// notices are synthesized (by `engine`, when there is one), and spoken
+/// steps take no time in the timeline — the stream waits at each for the
+/// voice to finish.
+pub fn prepare_live(
+    script: &crate::script::Script,
+    options: &crate::timeline::Options,
+    round: Option<u32>,
+    engine: Option<&dyn crate::speech::Engine>,
+    cache: &crate::speech::Cache,
+) -> Result<Segment, crate::error::Failure> {
+    Ok(prepare_with(script, options, round, engine, true, cache, &mut |_, _, _| {})?.0)
+}
+
+fn prepare_with(
+    script: &crate::script::Script,
+    options: &crate::timeline::Options,
+    round: Option<u32>,
+    engine: Option<&dyn crate::speech::Engine>,
+    live: bool,
+    cache: &crate::speech::Cache,
+    progress: &mut dyn FnMut(usize, usize, usize),
+) -> Result<(Segment, crate::speech::Report), crate::error::Failure> {
     use crate::error::{Failure, code};
     use crate::timeline::{Estimate, compile, compile_round};
     let build = |lengths: &dyn Lengths| match round {
@@ -458,7 +551,7 @@ pub fn prepare(
     let mut clips = Clips::default();
     for e in &probe.events {
         match &e.sound {
-            Sound::Speech(t) if !texts.contains(t) => texts.push(t.clone()),
+            Sound::Speech(t) if !live && !texts.contains(t) => texts.push(t.clone()),
             Sound::Chime(c) => {
                 clips.chimes.entry(*c).or_insert_with(|| crate::sound::chime(*c));
             }
@@ -475,13 +568,16 @@ pub fn prepare(
             texts.push(n.text().to_string());
         }
     }
-    let (speech, report) = crate::speech::synthesize_all(engine, cache, &texts, 2, progress).map_err(|e| {
-        let f = Failure::new(code::SPEECH, format!("speech failed: {}", e.message));
-        match e.hint {
-            Some(h) => f.hint(h),
-            None => f,
-        }
-    })?;
+    let (speech, report) = match engine {
+        Some(engine) => crate::speech::synthesize_all(engine, cache, &texts, 2, progress).map_err(|e| {
+            let f = Failure::new(code::SPEECH, format!("speech failed: {}", e.message));
+            match e.hint {
+                Some(h) => f.hint(h),
+                None => f,
+            }
+        })?,
+        None => Default::default(),
+    };
     clips.notices = Notice::ALL.iter().filter_map(|&n| speech.get(n.text()).map(|c| (n, c.clone()))).collect();
     clips.speech = speech;
     let timeline = build(&clips);

@@ -10,3 +10,4 @@ mod media_keys;
 mod render_cli;
 mod sound;
 mod support;
+mod system_voice;

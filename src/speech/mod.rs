@@ -9,6 +9,7 @@
 pub mod command;
 pub mod espeak;
 pub mod fake;
+pub mod system;
 
 use std::collections::HashMap;
 use std::io::Write;

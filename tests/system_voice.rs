@@ -1,0 +1,155 @@
+//! The system voice against a real speech-dispatcher, started by the test
+//! on a socket of its own (and stopped after), speaking into the test's
+//! PulseAudio server.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{Pulse, Sandbox};
+
+struct SpeechDaemon {
+    child: Child,
+    socket: std::path::PathBuf,
+}
+
+impl SpeechDaemon {
+    fn start(sb: &Sandbox, pulse: &Pulse) -> SpeechDaemon {
+        let socket = sb.path().join("speechd.sock");
+        let logs = sb.path().join("speechd-logs");
+        std::fs::create_dir_all(&logs).unwrap();
+        let mut cmd = Command::new("speech-dispatcher");
+        pulse.apply(&mut cmd);
+        let child = cmd
+            .args(["-s", "-t", "0", "-c", "unix_socket", "-S"])
+            .arg(&socket)
+            .arg("-P")
+            .arg(sb.path().join("speechd.pid"))
+            .arg("-L")
+            .arg(&logs)
+            .env("HOME", sb.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("speech-dispatcher is installed (bash .ci/setup)");
+        let start = Instant::now();
+        while !socket.exists() {
+            assert!(start.elapsed() < Duration::from_secs(10), "speech-dispatcher did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        SpeechDaemon { child, socket }
+    }
+
+    fn address(&self) -> String {
+        format!("unix_socket:{}", self.socket.display())
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for SpeechDaemon {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+const ROUTINE: &str = r#"Routine(title: "System", summary: "s", steps: [
+    Chime("tick"),
+    Say("Place the ball beside your spine."),
+    Hold(length: "3s", cues: [At("1s", "breathe")]),
+    Say("Done."),
+    Chime("tick"),
+])"#;
+
+fn play(sb: &Sandbox, pulse: &Pulse, address: &str) -> (std::process::Child, Instant) {
+    let script = sb.write("sys.ron", ROUTINE);
+    let mut cmd = sb.command(&["play", script.to_str().unwrap(), "--engine", "system", "--verbose"]);
+    pulse.apply(&mut cmd);
+    let child = cmd.env("SPEECHD_ADDRESS", address).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    (child, Instant::now())
+}
+
+#[test]
+fn the_system_voice_speaks_each_step_and_waits_for_it() {
+    let sb = Sandbox::new();
+    let pulse = Pulse::start(&sb);
+    let daemon = SpeechDaemon::start(&sb, &pulse);
+    let (child, started) = play(&sb, &pulse, &daemon.address());
+    let out = child.wait_with_output().unwrap();
+    let elapsed = started.elapsed();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stderr.contains("speech: the system voice"), "{stderr}");
+    assert!(stdout.contains("say      “Place the ball beside your spine.”"), "{stdout}");
+    assert!(stdout.contains("say      “Done.”"), "{stdout}");
+    assert!(stdout.ends_with("Session complete.\n"), "{stdout}");
+    // The hold is 3 s; the speech adds a few seconds. Waiting out the
+    // give-up bounds instead of the callbacks would take over 10 s.
+    assert!(elapsed > Duration::from_secs(4), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(10), "the end callbacks were not used: {elapsed:?}");
+}
+
+#[test]
+fn a_session_finishes_when_the_daemon_dies_midway() {
+    let sb = Sandbox::new();
+    let pulse = Pulse::start(&sb);
+    let mut daemon = SpeechDaemon::start(&sb, &pulse);
+    let (child, _) = play(&sb, &pulse, &daemon.address());
+    std::thread::sleep(Duration::from_millis(1500));
+    daemon.kill();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.ends_with("Session complete.\n"), "{stdout}");
+}
+
+#[test]
+fn no_daemon_falls_back_to_espeak_with_one_warning() {
+    let sb = Sandbox::new();
+    let pulse = Pulse::start(&sb);
+    let missing = format!("unix_socket:{}", sb.path().join("nobody-listens.sock").display());
+    let (child, _) = play(&sb, &pulse, &missing);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr.matches("warning: the system voice is not available").count(), 1, "{stderr}");
+    assert!(stderr.contains("using espeak-ng instead"), "{stderr}");
+    assert!(stderr.contains("speech: espeak-ng"), "{stderr}");
+}
+
+#[test]
+fn a_daemon_that_hangs_on_connect_is_given_up_on() {
+    let sb = Sandbox::new();
+    let pulse = Pulse::start(&sb);
+    // A socket that accepts connections and never answers.
+    let socket = sb.path().join("silent.sock");
+    let mut silent = Command::new("python3")
+        .args(["-c", "import socket,sys,time; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(8); c=[s.accept() for _ in range(8)]; time.sleep(120)"])
+        .arg(&socket)
+        .spawn()
+        .unwrap();
+    while !socket.exists() {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let (child, started) = play(&sb, &pulse, &format!("unix_socket:{}", socket.display()));
+    let out = child.wait_with_output().unwrap();
+    let _ = silent.kill();
+    let _ = silent.wait();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("(the speech service did not answer within 5 s); using espeak-ng instead"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+#[test]
+fn render_says_plainly_it_cannot_use_the_system_voice() {
+    let sb = Sandbox::new();
+    let run = sb.run(&["render", "deep-spinal", "--engine", "system", "-o", "x.wav"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("render cannot use the system voice"), "{}", run.stderr);
+    assert!(!sb.path().join("x.wav").exists());
+}
