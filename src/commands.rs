@@ -343,7 +343,23 @@ fn choose(
         }
     }
     let kind = if kind == EngineKind::System { EngineKind::Espeak } else { kind };
-    let (engine, description) = make_engine(kind, settings.clone(), command.as_deref())?;
+    let (engine, description) = match make_engine(kind, settings.clone(), command.as_deref()) {
+        Ok(made) => made,
+        // With neither espeak-ng nor a command, auto takes the system voice
+        // for a live session.
+        Err(e) if kind == EngineKind::Auto && !rendering => {
+            match SystemVoice::connect(&settings, crate::speech::system::CONNECT_TIMEOUT) {
+                Ok(live) => {
+                    if voice.verbose {
+                        let _ = writeln!(err, "speech: the system voice (picked by auto: no espeak-ng), {v}");
+                    }
+                    return Ok(Choices { options, engine: None, live: Some(live), volume });
+                }
+                Err(_) => return Err(e),
+            }
+        }
+        Err(e) => return Err(e),
+    };
     if voice.verbose {
         let _ = writeln!(err, "speech: {description}, {v}");
     }
