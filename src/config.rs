@@ -144,13 +144,7 @@ fn settings(lower: &mut Lower, fields: &[syntax::Field]) -> Settings {
         s.pitch = lower.count(n, "the pitch", 0..=100);
     }
     if let Some(n) = f.get("volume") {
-        match n.value {
-            Value::Float(v) if (0.0..=2.0).contains(&v) => s.volume = Some(v as f32),
-            Value::Int(v) if (0..=2).contains(&v) => s.volume = Some(v as f32),
-            _ => {
-                lower.error(n.span.clone(), "the volume must be a number from 0.0 to 2.0 (1.0 is unchanged)");
-            }
-        }
+        s.volume = lower.volume(n);
     }
     if let Some(n) = f.get("hold") {
         s.hold = lower.duration(n, "the hold", MAX_HOLD);

@@ -461,6 +461,19 @@ impl<'a> Lower<'a> {
         }
     }
 
+    /// A volume: a number from 0.0 to 2.0.
+    pub(crate) fn volume(&mut self, node: &Node) -> Option<f32> {
+        match node.value {
+            Value::Float(v) if (0.0..=2.0).contains(&v) => Some(v as f32),
+            Value::Int(v) if (0..=2).contains(&v) => Some(v as f32),
+            Value::Error => None,
+            _ => {
+                self.error(node.span.clone(), "the volume must be a number from 0.0 to 2.0 (1.0 is unchanged)");
+                None
+            }
+        }
+    }
+
     pub(crate) fn count(&mut self, node: &Node, what: &str, range: std::ops::RangeInclusive<i64>) -> Option<u32> {
         match node.value {
             Value::Int(v) if range.contains(&v) => Some(v as u32),
@@ -534,13 +547,9 @@ impl<'a> Lower<'a> {
             }
         }
         if let Some(n) = f.get("volume") {
-            match n.value {
-                Value::Float(v) if (0.0..=2.0).contains(&v) => out.volume = Some(v as f32),
-                Value::Int(v) if (0..=2).contains(&v) => out.volume = Some(v as f32),
-                _ => {
-                    self.error(n.span.clone(), "the volume must be a number from 0.0 to 2.0 (1.0 is unchanged)");
-                    ok = false;
-                }
+            match self.volume(n) {
+                Some(v) => out.volume = Some(v),
+                None => ok = false,
             }
         }
         ok.then_some(out)

@@ -4,28 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{Pulse, Sandbox, stop};
-
-const RATE: u32 = 22_050;
-
-/// Onsets in seconds, as in the live test: loud 5 ms windows after 150 ms
-/// of quiet.
-fn onsets(samples: &[i16]) -> Vec<f64> {
-    let win = (RATE / 200) as usize;
-    let mut out = Vec::new();
-    let mut quiet = 1_000usize;
-    for (i, w) in samples.chunks(win).enumerate() {
-        if w.iter().any(|s| s.unsigned_abs() > 330) {
-            if quiet * win >= RATE as usize * 15 / 100 {
-                out.push((i * win) as f64 / RATE as f64);
-            }
-            quiet = 0;
-        } else {
-            quiet += 1;
-        }
-    }
-    out
-}
+use crate::support::{Pulse, RECORD_RATE, Sandbox, onsets, read_raw, stop};
 
 struct Tmux {
     socket: std::path::PathBuf,
@@ -89,10 +68,6 @@ fn pane_command(sb: &Sandbox, pulse: &Pulse, args: &str) -> String {
     )
 }
 
-fn read_raw(path: &std::path::Path) -> Vec<i16> {
-    std::fs::read(path).unwrap().chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect()
-}
-
 #[test]
 fn space_pauses_a_hold_which_then_finishes_its_time() {
     let sb = Sandbox::new();
@@ -101,7 +76,7 @@ fn space_pauses_a_hold_which_then_finishes_its_time() {
     assert_eq!(sb.run(&["render", "pause.ron", "-o", "warm.wav"]).code, 0);
     let pulse = Pulse::start(&sb);
     let recording = sb.path().join("rec.raw");
-    let recorder = pulse.record(&recording, RATE);
+    let recorder = pulse.record(&recording, RECORD_RATE);
     let tmux = Tmux::start(&sb, &pane_command(&sb, &pulse, "play pause.ron"));
     tmux.wait_for("hold", Duration::from_secs(20));
     std::thread::sleep(Duration::from_millis(1000));
@@ -120,9 +95,10 @@ fn space_pauses_a_hold_which_then_finishes_its_time() {
     let (tick, paused, resuming, last) = (heard[0], heard[1], heard[2], heard[3]);
     assert!(resuming - paused > 1.8, "silence while paused: {heard:?}");
     // The hold went on for exactly what was left of it after the lead-in.
-    let tick_len = backease::sound::chime(backease::script::Chime::Tick).len() as f64 / RATE as f64;
+    let tick_len = backease::sound::chime(backease::script::Chime::Tick).len() as f64 / RECORD_RATE as f64;
     let engine = backease::speech::espeak::Espeak::new(Default::default()).unwrap();
-    let resuming_len = backease::speech::Engine::synthesize(&engine, "Resuming.").unwrap().len() as f64 / RATE as f64;
+    let resuming_len =
+        backease::speech::Engine::synthesize(&engine, "Resuming.").unwrap().len() as f64 / RECORD_RATE as f64;
     let held_before = paused - (tick + tick_len);
     let expected = resuming_len + backease::player::LEAD_IN.as_secs_f64() + (3.0 - held_before);
     let got = last - resuming;
@@ -139,7 +115,7 @@ fn n_skips_and_q_stops_with_a_restored_terminal() {
     assert_eq!(sb.run(&["render", "skip.ron", "-o", "warm.wav"]).code, 0);
     let pulse = Pulse::start(&sb);
     let recording = sb.path().join("rec.raw");
-    let recorder = pulse.record(&recording, RATE);
+    let recorder = pulse.record(&recording, RECORD_RATE);
     let tmux = Tmux::start(&sb, &pane_command(&sb, &pulse, "play skip.ron"));
     tmux.wait_for("pause 20s", Duration::from_secs(20));
     std::thread::sleep(Duration::from_millis(500));

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::support::{Pulse, Sandbox, stop};
+use crate::support::{Pulse, RECORD_RATE, Sandbox, onsets, read_raw, stop};
 
 /// Single words and chimes with clear gaps between them, so each sound is
 /// one onset.
@@ -27,32 +27,6 @@ const ROUTINE: &str = r#"Routine(
     ],
 )"#;
 
-const RATE: u32 = 22_050;
-
-/// Onsets in seconds: a 5 ms window louder than about -40 dBFS after at
-/// least 150 ms of quiet.
-fn onsets(samples: &[i16]) -> Vec<f64> {
-    let win = (RATE / 200) as usize;
-    let mut out = Vec::new();
-    let mut quiet = usize::MAX / 1024;
-    for (i, w) in samples.chunks(win).enumerate() {
-        let loud = w.iter().any(|s| s.unsigned_abs() > 330);
-        if loud {
-            if quiet * win >= (RATE as usize) * 15 / 100 {
-                out.push((i * win) as f64 / RATE as f64);
-            }
-            quiet = 0;
-        } else {
-            quiet += 1;
-        }
-    }
-    out
-}
-
-fn read_raw(path: &std::path::Path) -> Vec<i16> {
-    std::fs::read(path).unwrap().chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect()
-}
-
 #[test]
 fn play_sounds_like_render() {
     let sb = Sandbox::new();
@@ -60,13 +34,13 @@ fn play_sounds_like_render() {
     let render = sb.run(&["render", script.to_str().unwrap(), "-o", "live.wav"]);
     assert_eq!(render.code, 0, "{}", render.stderr);
     let rendered = backease::wav::parse(&std::fs::read(sb.path().join("live.wav")).unwrap()).unwrap();
-    assert_eq!(rendered.rate, RATE);
+    assert_eq!(rendered.rate, RECORD_RATE);
     let expected = onsets(&rendered.samples);
     assert_eq!(expected.len(), 6, "tick, one, soft, two, three, tick: {expected:?}");
 
     let pulse = Pulse::start(&sb);
     let recording = sb.path().join("rec.raw");
-    let recorder = pulse.record(&recording, RATE);
+    let recorder = pulse.record(&recording, RECORD_RATE);
     std::thread::sleep(Duration::from_millis(300));
     let mut cmd = sb.command(&["play", script.to_str().unwrap()]);
     // The audio thread prints the time of its first sample: it must not

@@ -189,3 +189,30 @@ pub fn stop(mut child: std::process::Child) {
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let _ = child.wait();
 }
+
+/// The rate recordings are made at, the session's own.
+pub const RECORD_RATE: u32 = 22_050;
+
+/// Onsets in seconds: a 5 ms window louder than about -40 dBFS after at
+/// least 150 ms of quiet.
+pub fn onsets(samples: &[i16]) -> Vec<f64> {
+    let win = (RECORD_RATE / 200) as usize;
+    let mut out = Vec::new();
+    let mut quiet = 1_000usize;
+    for (i, w) in samples.chunks(win).enumerate() {
+        if w.iter().any(|s| s.unsigned_abs() > 330) {
+            if quiet * win >= RECORD_RATE as usize * 15 / 100 {
+                out.push((i * win) as f64 / RECORD_RATE as f64);
+            }
+            quiet = 0;
+        } else {
+            quiet += 1;
+        }
+    }
+    out
+}
+
+/// A raw recording from `parec`: mono 16-bit little-endian.
+pub fn read_raw(path: &Path) -> Vec<i16> {
+    std::fs::read(path).unwrap().chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect()
+}
