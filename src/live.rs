@@ -153,7 +153,7 @@ pub struct Display {
     style: Style,
     title: String,
     looped: bool,
-    segments: Vec<Arc<Segment>>,
+    segments: crate::session::Segments,
     /// (segment, step index) playing.
     step: Option<(u32, usize)>,
     position: (u32, u64),
@@ -172,7 +172,7 @@ impl Display {
             style,
             title: title.to_string(),
             looped,
-            segments: vec![first],
+            segments: crate::session::Segments::new(first),
             step: None,
             position: (0, 0),
             paused: false,
@@ -227,9 +227,8 @@ impl Display {
     }
 
     /// The block's lines, without escape codes: what a person sees.
-    pub fn lines(&self) -> Vec<String> {
-        let seg = self.segments.get(self.position.0 as usize).or(self.segments.last()).cloned();
-        let Some(seg) = seg else { return Vec::new() };
+    pub fn lines(&mut self) -> Vec<String> {
+        let Some(seg) = self.segments.get(self.position.0) else { return Vec::new() };
         let t = &seg.timeline;
         let pos = self.position.1.min(t.total);
         let round = if self.looped { format!(" · round {}", self.position.0 + 1) } else { String::new() };

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, select};
 
 use crate::output::Output;
-use crate::session::{Control, Notice, Segment, SpeakRequest, Stream};
+use crate::session::{Control, Notice, Segment, Segments, SpeakRequest, Stream};
 use crate::speech::system::SystemVoice;
 use crate::timeline::{Event, samples};
 
@@ -105,7 +105,7 @@ impl Player {
                 let mut actor = Actor {
                     output,
                     control,
-                    segments: vec![first],
+                    segments: Segments::new(first),
                     announced,
                     events: ev_tx,
                     step: None,
@@ -131,7 +131,7 @@ struct Actor {
     control: Arc<Control>,
     /// Segments seen so far, by number (an endless session keeps the last
     /// two; older ones are dropped).
-    segments: Vec<Arc<Segment>>,
+    segments: Segments,
     announced: Option<Receiver<Arc<Segment>>>,
     events: Sender<PlayerEvent>,
     /// (segment, index) of the step playing.
@@ -211,7 +211,7 @@ impl Actor {
                 self.segments.push(seg);
             }
         }
-        self.segments.get(number as usize).cloned()
+        self.segments.get(number)
     }
 
     /// Notices a new step and says so.

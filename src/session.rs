@@ -92,6 +92,38 @@ pub struct Segment {
     pub clips: Arc<Clips>,
 }
 
+/// The segments of a session by number, keeping only the recent ones: an
+/// endless session must not hold every round it has played.
+#[derive(Debug, Clone)]
+pub struct Segments {
+    /// The number of the oldest segment kept.
+    first: u32,
+    kept: std::collections::VecDeque<Arc<Segment>>,
+}
+
+impl Segments {
+    pub fn new(first: Arc<Segment>) -> Segments {
+        Segments { first: 0, kept: std::collections::VecDeque::from([first]) }
+    }
+
+    pub fn push(&mut self, segment: Arc<Segment>) {
+        self.kept.push_back(segment);
+    }
+
+    /// Segment `number`, and forgets those before the one before it.
+    pub fn get(&mut self, number: u32) -> Option<Arc<Segment>> {
+        while self.first + 1 < number && self.kept.len() > 1 {
+            self.kept.pop_front();
+            self.first += 1;
+        }
+        number.checked_sub(self.first).and_then(|i| self.kept.get(i as usize)).cloned()
+    }
+
+    pub fn len_kept(&self) -> usize {
+        self.kept.len()
+    }
+}
+
 /// Shared between the stream (audio thread) and whoever steers it.
 #[derive(Debug)]
 pub struct Control {
@@ -710,6 +742,21 @@ mod tests {
         let sounding =
             1000 + fading.iter().filter(|&&v| v != 0).count() as u64 + rest.iter().filter(|&&v| v != 0).count() as u64;
         assert!(sounding.abs_diff(total) < 64 + 2 * samples(RAMP), "{sounding} vs {total}");
+    }
+
+    #[test]
+    fn only_recent_segments_are_kept() {
+        let seg = segment(r#"Say("a")"#, Options::default());
+        let mut segments = Segments::new(seg.clone());
+        for _ in 0..10 {
+            segments.push(seg.clone());
+        }
+        assert!(segments.get(0).is_some());
+        assert!(segments.get(6).is_some());
+        assert_eq!(segments.len_kept(), 6, "rounds 5 to 10");
+        assert!(segments.get(4).is_none(), "forgotten");
+        assert!(segments.get(5).is_some(), "the one before is kept");
+        assert!(segments.get(11).is_none(), "not made yet");
     }
 
     #[test]
