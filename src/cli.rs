@@ -77,23 +77,7 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  backease play deep-spinal\n  backease play deep-spinal --hold 45s --loop\n  backease play ~/my-routine.ron --voice en-gb --rate 150"
     )]
-    Play {
-        /// A built-in name, one of your scripts, or a path to a .ron file
-        routine: String,
-        #[command(flatten)]
-        timing: Timing,
-        /// Repeat the routine until stopped (Ctrl-C)
-        #[arg(long = "loop", conflicts_with = "rounds")]
-        looped: bool,
-        #[command(flatten)]
-        voice: VoiceArgs,
-        /// Output device, as `backease devices` lists them
-        #[arg(long, value_name = "NAME")]
-        device: Option<String>,
-        /// Print nothing but errors
-        #[arg(short, long)]
-        quiet: bool,
-    },
+    Play(PlayArgs),
 
     /// Write a routine to a WAV file: the same samples `play` would send
     #[command(
@@ -142,6 +126,25 @@ pub enum Command {
         /// The routine's name: lowercase letters, digits and dashes
         name: String,
     },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PlayArgs {
+    /// A built-in name, one of your scripts, or a path to a .ron file
+    pub routine: String,
+    #[command(flatten)]
+    pub timing: Timing,
+    /// Repeat the routine until stopped (Ctrl-C)
+    #[arg(long = "loop", conflicts_with = "rounds")]
+    pub looped: bool,
+    #[command(flatten)]
+    pub voice: VoiceArgs,
+    /// Output device, as `backease devices` lists them
+    #[arg(long, value_name = "NAME")]
+    pub device: Option<String>,
+    /// Print nothing but errors
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 /// Options that change how the voice sounds; a script's defaults apply

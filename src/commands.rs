@@ -6,7 +6,7 @@
 
 use std::io::Write;
 
-use crate::cli::{Command, Timing, VoiceArgs};
+use crate::cli::{Command, PlayArgs, Timing, VoiceArgs};
 use crate::config::{EngineKind, Settings};
 use crate::error::{Failure, code};
 use crate::library::{self, Loaded, Origin};
@@ -31,9 +31,7 @@ pub fn dispatch(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> R
         Command::Show { routine, timing, json } => show(&routine, &timing, json, out, err),
         Command::Check { files } => check(&files, out, err),
         Command::New { name } => new(&name, out),
-        Command::Play { routine, timing, looped, voice, device, quiet } => {
-            play(&routine, &timing, looped, &voice, device.as_deref(), quiet, out, err)
-        }
+        Command::Play(args) => play(&args, out, err),
         Command::Render { routine, output, timing, looped, voice } => {
             render(&routine, &output, &timing, looped, &voice, out, err)
         }
@@ -407,17 +405,9 @@ fn interrupts() -> crossbeam_channel::Receiver<()> {
     rx
 }
 
-#[allow(clippy::too_many_arguments)]
-fn play(
-    routine: &str,
-    timing: &Timing,
-    looped: bool,
-    voice: &VoiceArgs,
-    device: Option<&str>,
-    quiet: bool,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> Result<u8, Failure> {
+fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
+    let PlayArgs { routine, timing, looped, voice, device, quiet } = args;
+    let (looped, quiet) = (*looped, *quiet);
     use crate::live::{Display, Input, Keyboard, Style};
     use crate::player::Command as Cmd;
     let Prepared { loaded, mut script, .. } = prepare(routine, &timing.into(), err)?;
@@ -427,7 +417,7 @@ fn play(
     }
     let interrupted = interrupts();
     // Open the device first: with none, say so before any other work.
-    let device = Device::open(device)?;
+    let device = Device::open(device.as_deref())?;
     let is_live = live.is_some();
     let cache = Cache::default_location();
     let first = Arc::new(match (&engine, is_live) {
