@@ -151,7 +151,7 @@ pub struct PlayArgs {
 /// where these are not given.
 #[derive(Debug, Clone, Args)]
 pub struct VoiceArgs {
-    /// Voice name, e.g. en-gb or en-us (`espeak-ng --voices` lists them)
+    /// Voice name, e.g. en-gb or en-us (`backease voices` lists them)
     #[arg(long, value_name = "NAME")]
     pub voice: Option<String>,
     /// Speaking rate in words per minute (80-450)
@@ -163,7 +163,7 @@ pub struct VoiceArgs {
     /// Volume of the whole session, 0.0 to 2.0 (1.0 is unchanged)
     #[arg(long, value_parser = parse_volume, value_name = "V")]
     pub volume: Option<f32>,
-    /// Speech engine: auto, espeak, or command
+    /// Speech engine: auto, espeak, command, or system (live only)
     #[arg(long, value_enum, value_name = "ENGINE")]
     pub engine: Option<crate::config::EngineKind>,
     /// For --engine command: a shell command that reads text on stdin and

@@ -19,7 +19,7 @@ use crate::syntax::{self, Value};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum EngineKind {
     /// The best one this machine has: espeak-ng, else the command engine if
-    /// a command is set.
+    /// a command is set, else (when playing) the system voice.
     #[default]
     Auto,
     /// espeak-ng.
