@@ -75,7 +75,11 @@ pub enum Command {
 
     /// Play a routine on the audio output
     #[command(
-        after_help = "Examples:\n  backease play deep-spinal\n  backease play deep-spinal --hold 45s --loop\n  backease play ~/my-routine.ron --voice en-gb --rate 150"
+        after_help = "Examples:\n  backease play deep-spinal\n  backease play deep-spinal --hold 45s --loop\n  backease play ~/my-routine.ron --voice en-gb --rate 150\n\n\
+                      While playing: space pauses and resumes, → or n skips to the next step,\n\
+                      ← or p restarts the step (twice quickly: the step before), + and - change\n\
+                      the volume, q or Esc stops. Every key is confirmed by voice. Headset\n\
+                      media buttons work too."
     )]
     Play(PlayArgs),
 
