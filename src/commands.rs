@@ -47,21 +47,31 @@ impl From<&Timing> for Options {
     }
 }
 
-/// Loads a routine and builds its timeline, printing every problem. Fails
-/// (exit 1) when the script or its timeline has errors.
-pub fn prepare(routine: &str, options: &Options, err: &mut dyn Write) -> Result<Prepared, Failure> {
+/// Loads a routine and applies the user's settings (the config file's hold
+/// and chime, then the command line's timing). Fails (exit 1) on errors in
+/// the script, or in its timeline as estimated — a session too long, say —
+/// before any speech is made or a device opened. Warnings about the
+/// timeline are left to the command, which reports them for the timeline it
+/// actually uses.
+pub fn prepare(routine: &str, timing: &Timing, config: &Settings, err: &mut dyn Write) -> Result<Prepared, Failure> {
     let loaded = library::resolve(routine)?;
-    let script = loaded_script(&loaded, err)?;
-    let timeline = timeline::compile(&script, options, &Estimate::default());
-    report_timeline(&loaded, &timeline, err)?;
-    Ok(Prepared { loaded, script, timeline })
+    let mut script = loaded_script(&loaded, err)?;
+    if let Some(c) = config.chime {
+        script.replace_chime(crate::script::Chime::Bell, c);
+    }
+    let mut options: Options = timing.into();
+    options.hold = options.hold.or(config.hold);
+    let estimate = timeline::compile(&script, &options, &Estimate::default());
+    report_timeline(&loaded, &estimate, false, err)?;
+    Ok(Prepared { loaded, script, options, estimate })
 }
 
-/// A routine loaded and checked, with its estimated timeline.
+/// A routine loaded and checked, with its options and estimated timeline.
 pub struct Prepared {
     pub loaded: Loaded,
     pub script: Script,
-    pub timeline: Timeline,
+    pub options: Options,
+    pub estimate: Timeline,
 }
 
 fn loaded_script(loaded: &Loaded, err: &mut dyn Write) -> Result<Script, Failure> {
@@ -71,9 +81,11 @@ fn loaded_script(loaded: &Loaded, err: &mut dyn Write) -> Result<Script, Failure
     loaded.script.clone().ok_or_else(|| invalid(loaded, loaded.errors()))
 }
 
-fn report_timeline(loaded: &Loaded, timeline: &Timeline, err: &mut dyn Write) -> Result<(), Failure> {
-    if !timeline.diagnostics.is_empty() {
-        let _ = write!(err, "{}", crate::diagnostic::render(&loaded.display, &loaded.text, &timeline.diagnostics));
+/// Prints a timeline's errors, and its warnings too if asked; fails on errors.
+fn report_timeline(loaded: &Loaded, timeline: &Timeline, warnings: bool, err: &mut dyn Write) -> Result<(), Failure> {
+    let shown: Vec<_> = timeline.diagnostics.iter().filter(|d| warnings || d.is_error()).cloned().collect();
+    if !shown.is_empty() {
+        let _ = write!(err, "{}", crate::diagnostic::render(&loaded.display, &loaded.text, &shown));
     }
     let errors = timeline.diagnostics.iter().filter(|d| d.is_error()).count();
     if errors > 0 { Err(invalid(loaded, errors)) } else { Ok(()) }
@@ -126,18 +138,10 @@ fn line(loaded: &Loaded, note: &str) -> String {
 
 fn show(routine: &str, timing: &Timing, json: bool, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
     let config = crate::config::load(err)?.settings;
-    let mut options: Options = timing.into();
-    options.hold = options.hold.or(config.hold);
-    let Prepared { loaded, mut script, mut timeline } = prepare(routine, &options, err)?;
-    if let Some(c) = config.chime {
-        script.replace_chime(crate::script::Chime::Bell, c);
-        timeline = timeline::compile(&script, &options, &Estimate::default());
-    }
+    let Prepared { loaded, script, options, estimate } = prepare(routine, timing, &config, err)?;
     // Once the speech is cached, the times are exact.
-    if let Some(exact) = cached_timeline(&script, &options, &timeline) {
-        timeline = exact;
-        report_timeline(&loaded, &timeline, err)?;
-    }
+    let timeline = cached_timeline(&script, &options, &config, &estimate).unwrap_or(estimate);
+    report_timeline(&loaded, &timeline, true, err)?;
     let text = if json { show::json(&script, &timeline) } else { show::text(&script, &timeline) };
     write_out(out, &text)?;
     Ok(code::OK)
@@ -157,7 +161,7 @@ fn check(files: &[String], out: &mut dyn Write, err: &mut dyn Write) -> Result<u
         };
         let result = loaded_script(&loaded, err).and_then(|script| {
             let t = timeline::compile(&script, &Options::default(), &Estimate::default());
-            report_timeline(&loaded, &t, err)?;
+            report_timeline(&loaded, &t, true, err)?;
             Ok(t)
         });
         match result {
@@ -212,20 +216,10 @@ fn write_out(out: &mut dyn Write, text: &str) -> Result<(), Failure> {
 }
 
 /// The timeline with real speech lengths, if every cue is in the cache.
-fn cached_timeline(script: &Script, options: &Options, estimated: &Timeline) -> Option<Timeline> {
-    let config = crate::config::load(&mut std::io::sink()).ok()?.settings;
-    let command = config.command.clone();
+fn cached_timeline(script: &Script, options: &Options, config: &Settings, estimated: &Timeline) -> Option<Timeline> {
     let kind = config.engine.unwrap_or_default();
-    let (engine, _) = make_engine(kind, voice_settings(script, None, &config), command.as_deref()).ok()?;
-    let texts: Vec<String> = estimated
-        .events
-        .iter()
-        .filter_map(|e| match &e.sound {
-            timeline::Sound::Speech(t) => Some(t.clone()),
-            _ => None,
-        })
-        .collect();
-    let lengths = crate::speech::cached_lengths(&engine.key(), &Cache::default_location(), &texts)?;
+    let (engine, _) = make_engine(kind, voice_settings(script, None, config), config.command.as_deref()).ok()?;
+    let lengths = crate::speech::cached_lengths(&engine.key(), &Cache::default_location(), &estimated.speech_texts())?;
     struct Known(std::collections::HashMap<String, u64>);
     impl timeline::Lengths for Known {
         fn speech(&self, text: &str) -> u64 {
@@ -292,7 +286,6 @@ pub fn make_engine(
 /// Everything a session needs decided before it is made: flags, then the
 /// config file, then the script.
 struct Choices {
-    options: Options,
     /// Makes the speech, or with a live voice, only the controls' notices.
     engine: Option<Box<dyn Engine>>,
     /// The system voice, speaking live.
@@ -300,20 +293,16 @@ struct Choices {
     volume: f32,
 }
 
+/// The speech engine and volume: flags, then the config file, then the
+/// script.
 fn choose(
-    script: &mut Script,
-    timing: &Timing,
+    script: &Script,
     voice: &VoiceArgs,
+    config: &Settings,
     rendering: bool,
     err: &mut dyn Write,
 ) -> Result<Choices, Failure> {
-    let config = crate::config::load(err)?.settings;
-    let mut options: Options = timing.into();
-    options.hold = options.hold.or(config.hold);
-    if let Some(c) = config.chime {
-        script.replace_chime(crate::script::Chime::Bell, c);
-    }
-    let settings = voice_settings(script, Some(voice), &config);
+    let settings = voice_settings(script, Some(voice), config);
     let kind = voice.engine.or(config.engine).unwrap_or_default();
     let command = voice.command.clone().or_else(|| config.command.clone());
     let volume = voice.volume.or(config.volume).or(script.defaults.volume).unwrap_or(1.0);
@@ -333,7 +322,7 @@ fn choose(
                 if voice.verbose {
                     let _ = writeln!(err, "speech: the system voice, {v}");
                 }
-                return Ok(Choices { options, engine, live: Some(live), volume });
+                return Ok(Choices { engine, live: Some(live), volume });
             }
             Err(e) => {
                 let _ = writeln!(err, "warning: the system voice is not available ({e}); using espeak-ng instead");
@@ -351,7 +340,7 @@ fn choose(
                     if voice.verbose {
                         let _ = writeln!(err, "speech: the system voice (picked by auto: no espeak-ng), {v}");
                     }
-                    return Ok(Choices { options, engine: None, live: Some(live), volume });
+                    return Ok(Choices { engine: None, live: Some(live), volume });
                 }
                 Err(_) => return Err(e),
             }
@@ -361,23 +350,26 @@ fn choose(
     if voice.verbose {
         let _ = writeln!(err, "speech: {description}, {v}");
     }
-    Ok(Choices { options, engine: Some(engine), live: None, volume })
+    Ok(Choices { engine: Some(engine), live: None, volume })
 }
 
-/// Speaks every cue of the session (or of round `round` of an endless
-/// one), showing progress when there is work to wait for.
+/// Makes the session (or round `round` of an endless one) ready: speaks
+/// every cue, or with a live voice only the notices, showing progress while
+/// there is synthesis to wait for; then reports what the real lengths show.
 fn make_segment(
     loaded: &Loaded,
-    script: &Script,
-    options: &Options,
+    prepared: (&Script, &Options),
     round: Option<u32>,
-    engine: &dyn Engine,
+    choices: &Choices,
     err: &mut dyn Write,
 ) -> Result<Segment, Failure> {
+    let (script, options) = prepared;
     let mut progress = Progress::new("preparing speech");
     let cache = Cache::default_location();
+    let live = choices.live.is_some();
+    let engine = choices.engine.as_deref();
     let (segment, report) =
-        session::prepare(script, options, round, engine, &cache, &mut |done, total, synthesized| {
+        session::prepare(script, options, round, engine, live, &cache, &mut |done, total, synthesized| {
             // Cached cues are instant: show progress only while speaking anew.
             if synthesized > 0 {
                 progress.update(done as u64, total as u64, &|n| n.to_string())
@@ -390,7 +382,7 @@ fn make_segment(
             writeln!(err, "warning: could not save speech to the cache{dir} ({e}); it will be made again next time");
     }
     // Real speech lengths can reveal cues that now collide.
-    report_timeline(loaded, &segment.timeline, err)?;
+    report_timeline(loaded, &segment.timeline, true, err)?;
     Ok(segment)
 }
 
@@ -410,20 +402,18 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
     let (looped, quiet) = (*looped, *quiet);
     use crate::live::{Display, Input, Keyboard, Style};
     use crate::player::Command as Cmd;
-    let Prepared { loaded, mut script, .. } = prepare(routine, &timing.into(), err)?;
-    let Choices { mut options, engine, live, mut volume } = choose(&mut script, timing, voice, false, err)?;
+    let config = crate::config::load(err)?.settings;
+    let Prepared { loaded, script, mut options, .. } = prepare(routine, timing, &config, err)?;
+    let mut choices = choose(&script, voice, &config, false, err)?;
+    let mut volume = choices.volume;
     if looped {
         options.rounds = Some(1);
     }
     let interrupted = interrupts();
     // Open the device first: with none, say so before any other work.
     let device = Device::open(device.as_deref())?;
-    let is_live = live.is_some();
-    let cache = Cache::default_location();
-    let first = Arc::new(match (&engine, is_live) {
-        (Some(engine), false) => make_segment(&loaded, &script, &options, looped.then_some(1), engine.as_ref(), err)?,
-        _ => session::prepare_live(&script, &options, looped.then_some(1), engine.as_deref(), &cache)?,
-    });
+    let first = Arc::new(make_segment(&loaded, (&script, &options), looped.then_some(1), &choices, err)?);
+    let live = choices.live.take();
 
     let (display_tx, display_rx) = crossbeam_channel::unbounded::<Arc<Segment>>();
     let upcoming = looped.then(|| {
@@ -431,17 +421,20 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
         let (stream_tx, stream_rx) = crossbeam_channel::bounded::<Arc<Segment>>(1);
         let (announce_tx, announce_rx) = crossbeam_channel::unbounded();
         let (script, options) = (script.clone(), options);
+        let (engine, is_live) = (choices.engine, live.is_some());
         std::thread::spawn(move || {
             let cache = Cache::default_location();
             for round in 2.. {
-                let made = match (&engine, is_live) {
-                    (Some(e), false) => {
-                        session::prepare(&script, &options, Some(round), e.as_ref(), &cache, &mut |_, _, _| {})
-                            .map(|(s, _)| s)
-                    }
-                    _ => session::prepare_live(&script, &options, Some(round), engine.as_deref(), &cache),
-                };
-                let Ok(segment) = made else { break };
+                let made = session::prepare(
+                    &script,
+                    &options,
+                    Some(round),
+                    engine.as_deref(),
+                    is_live,
+                    &cache,
+                    &mut |_, _, _| {},
+                );
+                let Ok((segment, _)) = made else { break };
                 let segment = Arc::new(segment);
                 let _ = display_tx.send(segment.clone());
                 if announce_tx.send(segment.clone()).is_err() || stream_tx.send(segment).is_err() {
@@ -556,9 +549,9 @@ fn render(
         return Err(Failure::usage("render cannot --loop: an endless session has no end to write")
             .hint("write a number of rounds instead, e.g. --rounds 3"));
     }
-    let Prepared { loaded, mut script, .. } = prepare(routine, &timing.into(), err)?;
-    let Choices { options, engine, volume, .. } = choose(&mut script, timing, voice, true, err)?;
-    let engine = engine.expect("rendering always has a sample engine");
+    let config = crate::config::load(err)?.settings;
+    let Prepared { loaded, script, options, .. } = prepare(routine, timing, &config, err)?;
+    let choices = choose(&script, voice, &config, true, err)?;
     let stop = Arc::new(AtomicBool::new(false));
     let interrupted = interrupts();
     let flag = stop.clone();
@@ -567,10 +560,10 @@ fn render(
             flag.store(true, Ordering::Relaxed);
         }
     });
-    let segment = Arc::new(make_segment(&loaded, &script, &options, None, engine.as_ref(), err)?);
+    let segment = Arc::new(make_segment(&loaded, (&script, &options), None, &choices, err)?);
     let total = segment.timeline.duration();
     let mut progress = Progress::new("rendering");
-    let written = crate::render::to_wav(segment, volume, path, &stop, &mut |done, total| {
+    let written = crate::render::to_wav(segment, choices.volume, path, &stop, &mut |done, total| {
         progress.update(done, total, &|n| duration::clock(timeline::to_duration(n)))
     });
     progress.finish();

@@ -538,32 +538,12 @@ pub fn to_i16(v: f32) -> i16 {
 /// Makes a segment ready to play: speaks every cue (from the cache where it
 /// can), loads chimes and sound files, and builds the timeline from their
 /// real lengths. `round` is `Some(k)` for round k of an endless session.
-pub fn prepare(
-    script: &crate::script::Script,
-    options: &crate::timeline::Options,
-    round: Option<u32>,
-    engine: &dyn crate::speech::Engine,
-    cache: &crate::speech::Cache,
-    progress: &mut dyn FnMut(usize, usize, usize),
-) -> Result<(Segment, crate::speech::Report), crate::error::Failure> {
-    prepare_with(script, options, round, Some(engine), false, cache, progress)
-}
-
-/// Like [`prepare`], for a live voice that speaks the cues itself: only the
+///
+/// With a `live` voice that speaks the cues itself, only the controls'
 /// notices are synthesized (by `engine`, when there is one), and spoken
-/// steps take no time in the timeline — the stream waits at each for the
+/// steps take no time in the timeline: the stream waits at each for the
 /// voice to finish.
-pub fn prepare_live(
-    script: &crate::script::Script,
-    options: &crate::timeline::Options,
-    round: Option<u32>,
-    engine: Option<&dyn crate::speech::Engine>,
-    cache: &crate::speech::Cache,
-) -> Result<Segment, crate::error::Failure> {
-    Ok(prepare_with(script, options, round, engine, true, cache, &mut |_, _, _| {})?.0)
-}
-
-fn prepare_with(
+pub fn prepare(
     script: &crate::script::Script,
     options: &crate::timeline::Options,
     round: Option<u32>,
@@ -579,11 +559,10 @@ fn prepare_with(
         None => compile(script, options, lengths),
     };
     let probe = build(&Estimate::default());
-    let mut texts = Vec::new();
+    let mut texts = if live { Vec::new() } else { probe.speech_texts() };
     let mut clips = Clips::default();
     for e in &probe.events {
         match &e.sound {
-            Sound::Speech(t) if !live && !texts.contains(t) => texts.push(t.clone()),
             Sound::Chime(c) => {
                 clips.chimes.entry(*c).or_insert_with(|| crate::sound::chime(*c));
             }

@@ -143,6 +143,18 @@ impl Timeline {
         self.events.iter().rposition(|e| !e.overlay && e.start <= sample)
     }
 
+    /// The distinct texts spoken, in the order they first come.
+    pub fn speech_texts(&self) -> Vec<String> {
+        let mut seen = std::collections::HashSet::new();
+        self.events
+            .iter()
+            .filter_map(|e| match &e.sound {
+                Sound::Speech(t) if seen.insert(t.as_str()) => Some(t.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Every event that moves time on: the steps a person can skip between.
     pub fn steps(&self) -> impl Iterator<Item = (usize, &Event)> {
         self.events.iter().enumerate().filter(|(_, e)| !e.overlay)

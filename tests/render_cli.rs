@@ -152,3 +152,18 @@ fn the_command_engine_speaks_through_any_program() {
     assert_eq!(broken.code, 5);
     assert!(broken.stderr.contains("the command engine needs a command"), "{}", broken.stderr);
 }
+
+#[test]
+fn a_timeline_warning_is_reported_once() {
+    let sb = Sandbox::new();
+    let script = sb.write(
+        "w.ron",
+        r#"Routine(title: "W", summary: "s", steps: [Hold(length: "5s", cues: [At("1s", "a long sentence with many many words"), At("2s", "b")])])"#,
+    );
+    for args in [&["show", "w.ron"][..], &["render", "w.ron", "-o", "w.wav"][..]] {
+        let run = sb.run(args);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(run.stderr.matches("is still sounding when the next starts").count(), 1, "{args:?}: {}", run.stderr);
+    }
+    let _ = script;
+}

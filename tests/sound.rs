@@ -35,7 +35,7 @@ fn segment(sb: &Sandbox, source: &str, options: Options) -> Segment {
     let script = script.unwrap_or_else(|| panic!("{diags:?}"));
     let engine = Espeak::new(VoiceSettings::default()).expect("espeak-ng is installed (bash .ci/setup)");
     let cache = Cache::at(sb.path().join("cache"));
-    prepare(&script, &options, None, &engine, &cache, &mut |_, _, _| {}).expect("prepare").0
+    prepare(&script, &options, None, Some(&engine), false, &cache, &mut |_, _, _| {}).expect("prepare").0
 }
 
 fn read_wav(path: &std::path::Path) -> Vec<i16> {
