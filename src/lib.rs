@@ -36,6 +36,12 @@ pub fn started() -> std::time::Instant {
     *START.get_or_init(std::time::Instant::now)
 }
 
+/// Whether `BACKEASE_TIMING` asks for timing traces on stderr (read once).
+pub fn timing() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("BACKEASE_TIMING").is_some())
+}
+
 /// Runs backease with these arguments and returns the exit code.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
     started();

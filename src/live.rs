@@ -74,7 +74,7 @@ impl Keyboard {
         restore_terminal_on_panic();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
-        let trace = std::env::var_os("BACKEASE_TIMING").is_some();
+        let trace = crate::timing();
         let thread = std::thread::Builder::new()
             .name("backease-keys".into())
             .spawn(move || {

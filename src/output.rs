@@ -60,7 +60,7 @@ impl Device {
             }
         })?;
         sink.log_on_drop(false);
-        if std::env::var_os("BACKEASE_TIMING").is_some() {
+        if crate::timing() {
             eprintln!(
                 "timing: device open {} ms after start, {:?} frames a period at {} Hz",
                 crate::started().elapsed().as_millis(),
@@ -95,7 +95,7 @@ impl Output for Device {
         self.player.append(rodio::source::Zero::new(one, rate).take_duration(PRE_ROLL));
         self.player.append(stream);
         self.player.play();
-        if std::env::var_os("BACKEASE_TIMING").is_some() {
+        if crate::timing() {
             eprintln!("timing: stream handed to the device {} ms after start", crate::started().elapsed().as_millis());
         }
     }

@@ -380,6 +380,31 @@ mod tests {
         }
     }
 
+    /// A player on a hand-cranked output, started.
+    fn start(upcoming: Option<Upcoming>) -> (Player, Manual) {
+        let out = Manual::default();
+        let p = Player::spawn(Box::new(out.clone()), segment(), upcoming, 1.0);
+        out.wait_started();
+        (p, out)
+    }
+
+    /// Sends a command, gives the player a moment, then plays `n` samples
+    /// and returns the level of the last.
+    fn press(p: &Player, out: &Manual, cmd: Command, n: usize) -> i16 {
+        p.commands.send(cmd).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        out.advance(n);
+        level(*out.played().last().unwrap())
+    }
+
+    /// Stops the player and returns how it said it finished.
+    fn stop(p: Player) -> PlayerEvent {
+        p.commands.send(Command::Stop).unwrap();
+        let finished = next_event(&p, |e| matches!(e, PlayerEvent::Finished { .. }));
+        p.join();
+        finished
+    }
+
     fn step_text(ev: &PlayerEvent) -> String {
         match ev {
             PlayerEvent::Step { event: Event { sound: Sound::Speech(t), .. }, .. } => t.clone(),
@@ -389,9 +414,7 @@ mod tests {
 
     #[test]
     fn plays_through_and_reports_each_step() {
-        let out = Manual::default();
-        let p = Player::spawn(Box::new(out.clone()), segment(), None, 1.0);
-        out.wait_started();
+        let (p, out) = start(None);
         let mut steps = Vec::new();
         for _ in 0..10 {
             out.advance(SAMPLE_RATE as usize);
@@ -414,9 +437,7 @@ mod tests {
 
     #[test]
     fn pause_holds_the_position_and_resume_continues() {
-        let out = Manual::default();
-        let p = Player::spawn(Box::new(out.clone()), segment(), None, 1.0);
-        out.wait_started();
+        let (p, out) = start(None);
         out.advance(1000);
         p.commands.send(Command::Pause).unwrap();
         next_event(&p, |e| *e == PlayerEvent::Paused);
@@ -433,55 +454,34 @@ mod tests {
         // ... then the first step goes on where it was.
         out.advance(2000);
         assert_eq!(level(*out.played().last().unwrap()), 1000, "still the first step");
-        p.commands.send(Command::Stop).unwrap();
-        assert_eq!(
-            next_event(&p, |e| matches!(e, PlayerEvent::Finished { .. })),
-            PlayerEvent::Finished { stopped: true }
-        );
-        p.join();
+        assert_eq!(stop(p), PlayerEvent::Finished { stopped: true });
     }
 
     #[test]
     fn next_and_back_move_between_steps() {
-        let out = Manual::default();
-        let p = Player::spawn(Box::new(out.clone()), segment(), None, 1.0);
-        out.wait_started();
+        let (p, out) = start(None);
         out.advance(64);
-        p.commands.send(Command::Next).unwrap();
-        std::thread::sleep(Duration::from_millis(50));
-        out.advance(128);
-        assert_eq!(level(*out.played().last().unwrap()), 2000, "skipped to the second step");
+        assert_eq!(press(&p, &out, Command::Next, 128), 2000, "skipped to the second step");
         next_event(&p, |e| step_text(e) == "b");
 
         // Back once restarts the step: half a second in, then back to its start.
         out.advance(SAMPLE_RATE as usize / 2);
-        p.commands.send(Command::Back).unwrap();
-        std::thread::sleep(Duration::from_millis(50));
-        out.advance(128);
-        assert_eq!(level(*out.played().last().unwrap()), 2000, "still the second step");
+        assert_eq!(press(&p, &out, Command::Back, 128), 2000, "still the second step");
         let restarted = out.played().len();
         // Twice quickly: the step before.
-        p.commands.send(Command::Back).unwrap();
-        std::thread::sleep(Duration::from_millis(50));
-        out.advance(128);
-        assert_eq!(level(*out.played().last().unwrap()), 1000, "back to the first step");
+        assert_eq!(press(&p, &out, Command::Back, 128), 1000, "back to the first step");
         assert!(out.played().len() > restarted);
-        p.commands.send(Command::Stop).unwrap();
-        next_event(&p, |e| matches!(e, PlayerEvent::Finished { .. }));
-        p.join();
+        stop(p);
     }
 
     #[test]
     fn an_endless_session_follows_steps_into_the_next_round() {
-        let out = Manual::default();
         let (stream_tx, stream_rx) = crossbeam_channel::bounded(1);
         let (announce_tx, announce_rx) = crossbeam_channel::unbounded();
         let second = segment();
         announce_tx.send(second.clone()).unwrap();
         stream_tx.send(second).unwrap();
-        let upcoming = Upcoming { stream: stream_rx, announced: announce_rx };
-        let p = Player::spawn(Box::new(out.clone()), segment(), Some(upcoming), 1.0);
-        out.wait_started();
+        let (p, out) = start(Some(Upcoming { stream: stream_rx, announced: announce_rx }));
         for _ in 0..10 {
             out.advance(SAMPLE_RATE as usize);
             std::thread::sleep(Duration::from_millis(30));
@@ -493,16 +493,12 @@ mod tests {
             }
         }
         assert_eq!(seen[..4], [(0, "a".into()), (0, "b".into()), (0, "c".into()), (1, "a".into())]);
-        p.commands.send(Command::Stop).unwrap();
-        next_event(&p, |e| matches!(e, PlayerEvent::Finished { .. }));
-        p.join();
+        stop(p);
     }
 
     #[test]
     fn volume_changes_the_samples() {
-        let out = Manual::default();
-        let p = Player::spawn(Box::new(out.clone()), segment(), None, 1.0);
-        out.wait_started();
+        let (p, out) = start(None);
         p.commands.send(Command::Volume(0.5)).unwrap();
         assert_eq!(next_event(&p, |e| matches!(e, PlayerEvent::Volume(_))), PlayerEvent::Volume(0.5));
         let tick = crate::sound::chime(crate::script::Chime::Tick).len();
@@ -511,8 +507,6 @@ mod tests {
         // The tick is heard at the new volume, then the step goes on at half level.
         assert!(played[..tick].iter().any(|&v| level(v) != 500), "the change is heard");
         assert_eq!(level(*played.last().unwrap()), 500);
-        p.commands.send(Command::Stop).unwrap();
-        next_event(&p, |e| matches!(e, PlayerEvent::Finished { .. }));
-        p.join();
+        stop(p);
     }
 }

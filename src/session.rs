@@ -312,8 +312,8 @@ impl Stream {
             waiting: None,
             notices: Vec::new(),
             report_every: 64,
-            trace_start: std::env::var_os("BACKEASE_TIMING").is_some(),
-            timing: std::env::var_os("BACKEASE_TIMING").is_some(),
+            trace_start: crate::timing(),
+            timing: crate::timing(),
         }
     }
 

@@ -7,6 +7,16 @@ use crate::support::Sandbox;
 
 const BUILTINS: [&str; 4] = ["deep-spinal", "gluteus-medius", "quadratus-lumborum", "full-back"];
 
+/// `show deep-spinal --json` with more arguments, parsed.
+#[track_caller]
+fn show_json(sb: &Sandbox, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["show", "deep-spinal", "--json"];
+    all.extend_from_slice(args);
+    let run = sb.run(&all);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    serde_json::from_str(&run.stdout).unwrap()
+}
+
 #[test]
 fn show_every_builtin() {
     let sb = Sandbox::new();
@@ -47,11 +57,7 @@ fn show_json_is_consistent_with_the_timeline() {
 #[test]
 fn hold_changes_only_the_holds() {
     let sb = Sandbox::new();
-    let total = |hold: &str| {
-        let run = sb.run(&["show", "deep-spinal", "--json", "--hold", hold]);
-        let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-        doc["total_ms"].as_u64().unwrap() as i64
-    };
+    let total = |hold: &str| show_json(&sb, &["--hold", hold])["total_ms"].as_u64().unwrap() as i64;
     // Two holds (left and right), each 15 s longer; the spoken "{hold}"
     // text is the same length in words.
     assert_eq!(total("45s") - total("30s"), 30_000);
@@ -240,14 +246,7 @@ fn help_documents_examples_and_exit_codes() {
 #[test]
 fn the_config_file_sets_defaults_that_flags_override() {
     let sb = Sandbox::new();
-    let hold_ms = |args: &[&str]| {
-        let mut all = vec!["show", "deep-spinal", "--json"];
-        all.extend_from_slice(args);
-        let run = sb.run(&all);
-        assert_eq!(run.code, 0, "{}", run.stderr);
-        let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-        doc["hold_ms"].as_u64().unwrap()
-    };
+    let hold_ms = |args: &[&str]| show_json(&sb, args)["hold_ms"].as_u64().unwrap();
     assert_eq!(hold_ms(&[]), 45_000);
     sb.write("config/backease/config.ron", "// mine\nConfig(hold: \"30s\", chime: \"soft\")\n");
     assert_eq!(hold_ms(&[]), 30_000);

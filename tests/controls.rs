@@ -68,16 +68,27 @@ fn pane_command(sb: &Sandbox, pulse: &Pulse, args: &str) -> String {
     )
 }
 
+/// A routine written, its speech made once (so the session starts at
+/// once), and played in a terminal with its own sound server.
+fn play_in_terminal(sb: &Sandbox, name: &str, routine: &str) -> (Pulse, Tmux) {
+    let file = format!("{name}.ron");
+    sb.write(&file, routine);
+    assert_eq!(sb.run(&["render", &file, "-o", "warm.wav"]).code, 0);
+    let pulse = Pulse::start(sb);
+    let tmux = Tmux::start(sb, &pane_command(sb, &pulse, &format!("play {file}")));
+    (pulse, tmux)
+}
+
 #[test]
 fn space_pauses_a_hold_which_then_finishes_its_time() {
     let sb = Sandbox::new();
-    sb.write("pause.ron", r#"Routine(title: "Pause", summary: "s", steps: [Chime("tick"), Hold(length: "3s"), Chime("tick"), Pause("500ms")])"#);
-    // Speak the notices once, so the session starts at once.
-    assert_eq!(sb.run(&["render", "pause.ron", "-o", "warm.wav"]).code, 0);
-    let pulse = Pulse::start(&sb);
+    let (pulse, tmux) = play_in_terminal(
+        &sb,
+        "pause",
+        r#"Routine(title: "Pause", summary: "s", steps: [Chime("tick"), Hold(length: "3s"), Chime("tick"), Pause("500ms")])"#,
+    );
     let recording = sb.path().join("rec.raw");
     let recorder = pulse.record(&recording, RECORD_RATE);
-    let tmux = Tmux::start(&sb, &pane_command(&sb, &pulse, "play pause.ron"));
     tmux.wait_for("hold", Duration::from_secs(20));
     std::thread::sleep(Duration::from_millis(1000));
     tmux.keys("Space");
@@ -108,15 +119,13 @@ fn space_pauses_a_hold_which_then_finishes_its_time() {
 #[test]
 fn n_skips_and_q_stops_with_a_restored_terminal() {
     let sb = Sandbox::new();
-    sb.write(
-        "skip.ron",
+    let (pulse, tmux) = play_in_terminal(
+        &sb,
+        "skip",
         r#"Routine(title: "Skip", summary: "s", steps: [Chime("tick"), Pause("20s"), Chime("soft"), Pause("20s")])"#,
     );
-    assert_eq!(sb.run(&["render", "skip.ron", "-o", "warm.wav"]).code, 0);
-    let pulse = Pulse::start(&sb);
     let recording = sb.path().join("rec.raw");
     let recorder = pulse.record(&recording, RECORD_RATE);
-    let tmux = Tmux::start(&sb, &pane_command(&sb, &pulse, "play skip.ron"));
     tmux.wait_for("pause 20s", Duration::from_secs(20));
     std::thread::sleep(Duration::from_millis(500));
     tmux.keys("n");
@@ -137,10 +146,8 @@ fn n_skips_and_q_stops_with_a_restored_terminal() {
 #[test]
 fn ctrl_c_stops_like_q_with_exit_130() {
     let sb = Sandbox::new();
-    sb.write("long.ron", r#"Routine(title: "Long", summary: "s", steps: [Chime("tick"), Pause("30s")])"#);
-    assert_eq!(sb.run(&["render", "long.ron", "-o", "warm.wav"]).code, 0);
-    let pulse = Pulse::start(&sb);
-    let tmux = Tmux::start(&sb, &pane_command(&sb, &pulse, "play long.ron"));
+    let (_pulse, tmux) =
+        play_in_terminal(&sb, "long", r#"Routine(title: "Long", summary: "s", steps: [Chime("tick"), Pause("30s")])"#);
     tmux.wait_for("pause 30s", Duration::from_secs(20));
     tmux.keys("C-c");
     let screen = tmux.wait_for("icanon", Duration::from_secs(10));

@@ -156,7 +156,7 @@ fn the_command_engine_speaks_through_any_program() {
 #[test]
 fn a_timeline_warning_is_reported_once() {
     let sb = Sandbox::new();
-    let script = sb.write(
+    sb.write(
         "w.ron",
         r#"Routine(title: "W", summary: "s", steps: [Hold(length: "5s", cues: [At("1s", "a long sentence with many many words"), At("2s", "b")])])"#,
     );
@@ -165,5 +165,4 @@ fn a_timeline_warning_is_reported_once() {
         assert_eq!(run.code, 0, "{}", run.stderr);
         assert_eq!(run.stderr.matches("is still sounding when the next starts").count(), 1, "{args:?}: {}", run.stderr);
     }
-    let _ = script;
 }

@@ -21,7 +21,7 @@ impl Espeak {
     /// its size and modification time stand in for its version in cache
     /// keys, which keeps `show` fast.
     pub fn new(settings: VoiceSettings) -> Result<Espeak, SpeechError> {
-        let program = std::env::var("BACKEASE_ESPEAK").unwrap_or_else(|_| "espeak-ng".into());
+        let program = program();
         let path = find_program(&program).ok_or_else(|| SpeechError {
             message: format!("the speech engine `{program}` is not installed"),
             hint: Some("install it: sudo apt-get install espeak-ng (or run: bash .ci/setup)".into()),
@@ -77,6 +77,11 @@ impl Engine for Espeak {
     }
 }
 
+/// The program to run: `espeak-ng`, or what `BACKEASE_ESPEAK` names.
+fn program() -> String {
+    std::env::var("BACKEASE_ESPEAK").unwrap_or_else(|_| "espeak-ng".into())
+}
+
 /// The full path of a program, searching `PATH` for a bare name.
 fn find_program(name: &str) -> Option<std::path::PathBuf> {
     let p = std::path::Path::new(name);
@@ -88,7 +93,7 @@ fn find_program(name: &str) -> Option<std::path::PathBuf> {
 
 /// The voices espeak-ng has: (name to pass as --voice, description).
 pub fn voices() -> Result<Vec<(String, String)>, SpeechError> {
-    let program = std::env::var("BACKEASE_ESPEAK").unwrap_or_else(|_| "espeak-ng".into());
+    let program = program();
     let out = Command::new(&program)
         .arg("--voices")
         .stdin(Stdio::null())
