@@ -415,7 +415,6 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
     let first = Arc::new(make_segment(&loaded, (&script, &options), looped.then_some(1), &choices, err)?);
     let live = choices.live.take();
 
-    let (display_tx, display_rx) = crossbeam_channel::unbounded::<Arc<Segment>>();
     let upcoming = looped.then(|| {
         // Each next round is made while the one before plays.
         let (stream_tx, stream_rx) = crossbeam_channel::bounded::<Arc<Segment>>(1);
@@ -436,7 +435,6 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
                 );
                 let Ok((segment, _)) = made else { break };
                 let segment = Arc::new(segment);
-                let _ = display_tx.send(segment.clone());
                 if announce_tx.send(segment.clone()).is_err() || stream_tx.send(segment).is_err() {
                     break;
                 }
@@ -479,9 +477,6 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
                             }
                         }
                         _ => {}
-                    }
-                    while let Ok(seg) = display_rx.try_recv() {
-                        display.add_segment(seg);
                     }
                     display.event(&ev, out);
                     if matches!(ev, PlayerEvent::Finished { .. }) {

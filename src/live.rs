@@ -181,11 +181,6 @@ impl Display {
         }
     }
 
-    /// A later round's segment, for an endless session.
-    pub fn add_segment(&mut self, segment: Arc<Segment>) {
-        self.segments.push(segment);
-    }
-
     /// Takes in a player event and shows what changed.
     pub fn event(&mut self, ev: &PlayerEvent, out: &mut dyn Write) {
         match ev {
@@ -200,6 +195,7 @@ impl Display {
                 }
             }
             PlayerEvent::Position { segment, sample, .. } => self.position = (*segment, *sample),
+            PlayerEvent::Round(segment) => self.segments.push(segment.clone()),
             PlayerEvent::Paused => {
                 self.paused = true;
                 self.plain_line(out, "paused");

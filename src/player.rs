@@ -40,6 +40,8 @@ pub enum PlayerEvent {
         event: Event,
         segment: u32,
     },
+    /// The next round of an endless session is ready, before its steps.
+    Round(Arc<Segment>),
     /// Where the session is, about four times a second.
     Position {
         segment: u32,
@@ -208,7 +210,8 @@ impl Actor {
     fn segment(&mut self, number: u32) -> Option<Arc<Segment>> {
         if let Some(rx) = &self.announced {
             while let Ok(seg) = rx.try_recv() {
-                self.segments.push(seg);
+                self.segments.push(seg.clone());
+                let _ = self.events.send(PlayerEvent::Round(seg));
             }
         }
         self.segments.get(number)

@@ -25,7 +25,7 @@ use crate::script::Chime;
 use crate::timeline::{Event, Lengths, SAMPLE_RATE, Sound, Timeline, samples};
 
 /// Every sound a session needs, as samples at the session rate.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Clips {
     pub speech: HashMap<String, Arc<[i16]>>,
     pub chimes: HashMap<Chime, Arc<[i16]>>,
@@ -86,7 +86,7 @@ impl Lengths for Clips {
 
 /// A stretch of session: a timeline and the clips it plays. A plain
 /// session is one segment; `--loop` is one per round, made ahead.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Segment {
     pub timeline: Timeline,
     pub clips: Arc<Clips>,
