@@ -17,24 +17,14 @@ use crate::error::EXIT_CODES_HELP;
     about = "Voice-guided trigger-point sessions for back pain, to follow with eyes closed",
     long_about = "Voice-guided trigger-point sessions for back pain, to follow with eyes closed.\n\n\
         backease talks you through working your back with a tennis ball against a wall: where to \
-        place it, when to lean in, exact silence for each hold, a chime, and when to switch sides.",
-    after_help = EXIT_CODES_HELP,
-    after_long_help = concat!(
-        "Examples:\n",
-        "  backease list\n",
-        "  backease play deep-spinal\n",
-        "  backease play deep-spinal --hold 45s --loop\n",
-        "  backease show full-back --hold 1m\n",
-        "  backease check ~/my-routine.ron\n\n",
-        "Exit codes:\n",
-        "  0    success\n",
-        "  1    a script has errors (each reported as file:line:column)\n",
-        "  2    usage error: bad option, or no routine by that name\n",
-        "  3    a file could not be read or written (missing, permissions, disk full)\n",
-        "  4    no audio output device\n",
-        "  5    the speech engine is missing or failed\n",
-        "  130  stopped with Ctrl-C"
-    )
+        place it, when to lean in, exact silence for each hold, a chime, and when to switch sides.\n\n\
+        Examples:\n  \
+        backease list\n  \
+        backease play deep-spinal\n  \
+        backease play deep-spinal --hold 45s --loop\n  \
+        backease show full-back --hold 1m\n  \
+        backease check ~/my-routine.ron",
+    after_help = EXIT_CODES_HELP
 )]
 pub struct Cli {
     #[command(subcommand)]
