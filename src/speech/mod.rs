@@ -158,6 +158,31 @@ impl Cache {
         decode_entry(&bytes, key, text)
     }
 
+    /// The number of samples an entry holds, read from its header alone:
+    /// cheap enough for `show`. An entry whose size does not match its
+    /// header counts as missing; the samples' checksum is left to [`get`],
+    /// which every session goes through before playing.
+    ///
+    /// [`get`]: Cache::get
+    pub fn length(&self, key: &str, text: &str) -> Option<u64> {
+        use std::io::Read;
+        let mut f = std::fs::File::open(self.path(key, text)?).ok()?;
+        let size = f.metadata().ok()?.len();
+        let header = MAGIC.len() + 8 + key.len() + text.len() + 8;
+        let mut bytes = vec![0; header];
+        f.read_exact(&mut bytes).ok()?;
+        let mut r = bytes.strip_prefix(MAGIC)?;
+        for expected in [key, text] {
+            let len = u32::from_le_bytes(r.get(..4)?.try_into().ok()?) as usize;
+            if r.get(4..4 + len)? != expected.as_bytes() {
+                return None;
+            }
+            r = &r[4 + len..];
+        }
+        let n = u64::from_le_bytes(r.get(..8)?.try_into().ok()?);
+        (size == header as u64 + n.checked_mul(2)? + 8).then_some(n)
+    }
+
     /// Stores an entry through a temporary file, so a crash or a full disk
     /// never leaves a half-written entry under the real name.
     pub fn put(&self, key: &str, text: &str, samples: &[i16]) -> std::io::Result<()> {
@@ -320,7 +345,7 @@ pub fn synthesize_all(
 /// The lengths of cached speech, where every text is cached: lets `show`
 /// give exact times without running an engine.
 pub fn cached_lengths(engine_key: &str, cache: &Cache, texts: &[String]) -> Option<HashMap<String, u64>> {
-    texts.iter().map(|t| cache.get(engine_key, t).map(|s| (t.clone(), s.len() as u64))).collect()
+    texts.iter().map(|t| cache.length(engine_key, t).map(|n| (t.clone(), n))).collect()
 }
 
 /// Samples at the session rate from an engine's own output.
@@ -339,6 +364,8 @@ mod tests {
         assert_eq!(cache.get("k", "hello"), None);
         cache.put("k", "hello", &[1, 2, 3]).unwrap();
         assert_eq!(cache.get("k", "hello"), Some(vec![1, 2, 3]));
+        assert_eq!(cache.length("k", "hello"), Some(3));
+        assert_eq!(cache.length("k", "other"), None);
         // Another engine key or text is another entry.
         assert_eq!(cache.get("k2", "hello"), None);
 
@@ -347,6 +374,7 @@ mod tests {
         // Truncated.
         std::fs::write(&path, &good[..good.len() - 3]).unwrap();
         assert_eq!(cache.get("k", "hello"), None);
+        assert_eq!(cache.length("k", "hello"), None);
         // One sample flipped: the checksum catches it.
         let mut bad = good.clone();
         let at = bad.len() - 10;
