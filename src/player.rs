@@ -483,9 +483,12 @@ mod tests {
         let (announce_tx, announce_rx) = crossbeam_channel::unbounded();
         let second = segment();
         announce_tx.send(second.clone()).unwrap();
+        // Past the end of the first segment (three 3-second steps and the
+        // gaps after them) and into the second.
+        let seconds = second.timeline.total / SAMPLE_RATE as u64 + 2;
         stream_tx.send(second).unwrap();
         let (p, out) = start(Some(Upcoming { stream: stream_rx, announced: announce_rx }));
-        for _ in 0..10 {
+        for _ in 0..seconds {
             out.advance(SAMPLE_RATE as usize);
             std::thread::sleep(Duration::from_millis(30));
         }
