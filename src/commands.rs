@@ -91,6 +91,17 @@ fn report_timeline(loaded: &Loaded, timeline: &Timeline, warnings: bool, err: &m
     if errors > 0 { Err(invalid(loaded, errors)) } else { Ok(()) }
 }
 
+/// Decodes every sound file the timeline plays; one that cannot be played
+/// is an error in the script (exit 1), shown at its `Sound` step.
+fn check_sounds(loaded: &Loaded, timeline: &Timeline, err: &mut dyn Write) -> Result<(), Failure> {
+    let problems = crate::sound::check(timeline);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let _ = write!(err, "{}", crate::diagnostic::render(&loaded.display, &loaded.text, &problems));
+    Err(invalid(loaded, problems.len()))
+}
+
 fn invalid(loaded: &Loaded, errors: usize) -> Failure {
     let s = if errors == 1 { "" } else { "s" };
     Failure::invalid(format!("{} has {errors} error{s}", loaded.display))
@@ -162,6 +173,7 @@ fn check(files: &[String], out: &mut dyn Write, err: &mut dyn Write) -> Result<u
         let result = loaded_script(&loaded, err).and_then(|script| {
             let t = timeline::compile(&script, &Options::default(), &Estimate::default());
             report_timeline(&loaded, &t, true, err)?;
+            check_sounds(&loaded, &t, err)?;
             Ok(t)
         });
         match result {
@@ -403,7 +415,8 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
     use crate::live::{Display, Input, Keyboard, Style};
     use crate::player::Command as Cmd;
     let config = crate::config::load(err)?.settings;
-    let Prepared { loaded, script, mut options, .. } = prepare(routine, timing, &config, err)?;
+    let Prepared { loaded, script, mut options, estimate } = prepare(routine, timing, &config, err)?;
+    check_sounds(&loaded, &estimate, err)?;
     let mut choices = choose(&script, voice, &config, false, err)?;
     let mut volume = choices.volume;
     if looped {
@@ -545,7 +558,8 @@ fn render(
             .hint("write a number of rounds instead, e.g. --rounds 3"));
     }
     let config = crate::config::load(err)?.settings;
-    let Prepared { loaded, script, options, .. } = prepare(routine, timing, &config, err)?;
+    let Prepared { loaded, script, options, estimate } = prepare(routine, timing, &config, err)?;
+    check_sounds(&loaded, &estimate, err)?;
     let choices = choose(&script, voice, &config, true, err)?;
     let stop = Arc::new(AtomicBool::new(false));
     let interrupted = interrupts();

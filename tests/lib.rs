@@ -9,5 +9,6 @@ mod live;
 mod media_keys;
 mod render_cli;
 mod sound;
+mod sound_files;
 mod support;
 mod system_voice;
