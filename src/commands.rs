@@ -557,6 +557,8 @@ fn render(
         return Err(Failure::usage("render cannot --loop: an endless session has no end to write")
             .hint("write a number of rounds instead, e.g. --rounds 3"));
     }
+    // Where the file goes is settled before any work.
+    let output = crate::render::Output::open(path)?;
     let config = crate::config::load(err)?.settings;
     let Prepared { loaded, script, options, estimate } = prepare(routine, timing, &config, err)?;
     check_sounds(&loaded, &estimate, err)?;
@@ -572,13 +574,25 @@ fn render(
     let segment = Arc::new(make_segment(&loaded, (&script, &options), None, &choices, err)?);
     let total = segment.timeline.duration();
     let mut progress = Progress::new("rendering");
-    let written = crate::render::to_wav(segment, choices.volume, path, &stop, &mut |done, total| {
-        progress.update(done, total, &|n| duration::clock(timeline::to_duration(n)))
-    });
+    let to_stdout = output.is_stdout();
+    let written = output.write(
+        segment,
+        choices.volume,
+        &stop,
+        &mut |done, total| progress.update(done, total, &|n| duration::clock(timeline::to_duration(n))),
+        out,
+    );
     progress.finish();
     let samples = written?;
     let mb = (44 + samples * 2) as f64 / 1e6;
-    write_out(out, &format!("wrote {} ({}, {mb:.1} MB)\n", path.display(), duration::clock(total)))?;
+    let shown = if to_stdout { "standard output".to_string() } else { path.display().to_string() };
+    let done = format!("wrote {shown} ({}, {mb:.1} MB)\n", duration::clock(total));
+    // With the WAV on standard output, the words go with the progress.
+    if to_stdout {
+        let _ = err.write_all(done.as_bytes());
+    } else {
+        write_out(out, &done)?;
+    }
     Ok(code::OK)
 }
 
