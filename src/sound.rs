@@ -67,9 +67,10 @@ pub const MAX_FILE: Duration = Duration::from_secs(10 * 60);
 /// The formats, as a user is told them.
 pub const FORMATS: &str = "WAV, FLAC, MP3, OGG Vorbis and Opus";
 
-/// The highest sample rate and the most channels a file may have; more is
-/// no real recording, only a damaged header.
-const MAX_RATE: u32 = 384_000;
+/// The sample rates and the most channels a file may have; anything else
+/// is no real recording, only a damaged header. The lowest rate also bounds
+/// how many samples one decoded sample can become (22 at most).
+const RATES: std::ops::RangeInclusive<u32> = 1_000..=384_000;
 const MAX_CHANNELS: usize = 32;
 
 /// Decodes a user's sound file into mono samples at the session rate. A
@@ -229,10 +230,11 @@ impl PacketDecoder {
                 };
                 let spec = *decoded.spec();
                 let channels = spec.channels.count();
-                if decoded.frames() == 0 {
-                    return Decoded::Samples(spec.rate);
-                }
-                if channels == 0 || channels > MAX_CHANNELS || spec.rate == 0 || spec.rate > MAX_RATE {
+                if decoded.frames() == 0
+                    || channels == 0
+                    || channels > MAX_CHANNELS
+                    || !RATES.contains(&spec.rate)
+                {
                     return Decoded::Skipped;
                 }
                 let needed = decoded.capacity() as u64;
@@ -285,7 +287,7 @@ fn decode(path: &Path, file: std::fs::File) -> Result<Vec<i16>, String> {
         .ok_or_else(|| "it has no audio in a format backease can decode".to_string())?;
     let (track_id, params) = (track.id, track.codec_params.clone());
     if let Some(rate) = params.sample_rate
-        && !(1..=MAX_RATE).contains(&rate)
+        && !RATES.contains(&rate)
     {
         return Err(format!("its header gives a sample rate of {rate} Hz (the file is probably damaged)"));
     }
@@ -301,10 +303,14 @@ fn decode(path: &Path, file: std::fs::File) -> Result<Vec<i16>, String> {
         }
         _ => 1.0,
     };
-    // The encoder's delay (Opus's pre-skip, Vorbis's first samples) is not
-    // sound. The MP3 decoder trims it itself, marking the first packet;
-    // for the others it is skipped here.
-    let mut delay = params.delay.unwrap_or(0) as usize;
+    // The encoder's delay (Opus's pre-skip, from its header; Vorbis's first
+    // samples) is not sound. The MP3 decoder trims it itself, marking the
+    // first packet; for the others it is skipped here.
+    let opus_pre_skip = match (&params.extra_data, params.codec == CODEC_TYPE_OPUS) {
+        (Some(head), true) if head.len() >= 19 => Some(u16::from_le_bytes([head[10], head[11]]) as usize),
+        _ => None,
+    };
+    let mut delay = opus_pre_skip.unwrap_or(params.delay.unwrap_or(0) as usize);
     let mut first = true;
     // The frames the file says it holds; whatever follows is padding.
     let mut frames_left = params.n_frames.unwrap_or(u64::MAX);
@@ -335,7 +341,7 @@ fn decode(path: &Path, file: std::fs::File) -> Result<Vec<i16>, String> {
             continue;
         }
         mono.clear();
-        if std::mem::take(&mut first) && packet.trim_start() > 0 {
+        if std::mem::take(&mut first) && packet.trim_start() > 0 && opus_pre_skip.is_none() {
             delay = 0;
         }
         let rate = match decoder.decode(&packet, &mut mono) {

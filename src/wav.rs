@@ -4,7 +4,7 @@
 //! The reader is lenient where real producers are sloppy: `espeak-ng
 //! --stdout` writes a header claiming a huge data length, so the data runs
 //! to the end of the input whatever the header says. It does not decode
-//! compressed formats; user sound files go through rodio's decoders.
+//! compressed formats; user sound files go through `sound.rs`.
 
 use std::io::{self, Read, Write};
 

@@ -163,6 +163,10 @@ pub fn run(dir: &Path, count: usize, seed: u64, bound: Duration) -> Figures {
                 f.refused += 1;
                 if message.contains("the decoder failed") {
                     f.contained += 1;
+                    // To look into: BACKEASE_FUZZ_KEEP=DIR keeps these files.
+                    if let Some(keep) = std::env::var_os("BACKEASE_FUZZ_KEEP") {
+                        let _ = std::fs::copy(&path, Path::new(&keep).join(path.file_name().unwrap()));
+                    }
                 }
             }
             Ok(Err(_)) => f.panics.push(label.clone()),

@@ -122,26 +122,31 @@ fn a_sound_file_that_does_not_decode_is_a_located_error_in_check_and_render() {
 }
 
 /// Files that made the decoders panic (exit 101) before decoding was
-/// contained: found by the fuzzer in tests/fuzz_sounds.rs.
+/// contained: found by the fuzzer in tests/fuzz_sounds.rs, remade here as
+/// one field of a real file overwritten.
 #[test]
 fn damaged_files_that_made_decoders_panic_are_located_errors() {
     let sb = Sandbox::new();
     let wav = std::fs::read(make(sb.path(), "w.wav", "sox -n -r 22050 -c 1 OUT synth 0.5 sine 440")).unwrap();
-    // A sample rate of zero in the WAV header.
-    let mut zero_rate = wav.clone();
-    zero_rate[24..28].copy_from_slice(&0u32.to_le_bytes());
-    std::fs::write(sb.path().join("zero-rate.wav"), &zero_rate).unwrap();
-    check_refused(&sb, "zero-rate.wav", "cannot decode");
-    // No channels.
-    let mut no_channels = wav.clone();
-    no_channels[22..24].copy_from_slice(&0u16.to_le_bytes());
-    std::fs::write(sb.path().join("no-channels.wav"), &no_channels).unwrap();
-    check_refused(&sb, "no-channels.wav", "cannot decode");
-    // Zero bytes per frame.
-    let mut no_align = wav.clone();
-    no_align[32..34].copy_from_slice(&0u16.to_le_bytes());
-    std::fs::write(sb.path().join("no-align.wav"), &no_align).unwrap();
-    check_refused(&sb, "no-align.wav", "cannot decode");
+    let mp3 = std::fs::read(make(sb.path(), "m.mp3", &ffmpeg(0.5, 44_100, 2, "libmp3lame"))).unwrap();
+    let info = mp3.windows(4).position(|w| w == b"Info").expect("ffmpeg writes a LAME Info frame");
+    #[track_caller]
+    fn check(sb: &Sandbox, name: &str, original: &[u8], at: usize, bytes: &[u8]) {
+        let mut damaged = original.to_vec();
+        damaged[at..at + bytes.len()].copy_from_slice(bytes);
+        std::fs::write(sb.path().join(name), &damaged).unwrap();
+        check_refused(sb, name, name);
+    }
+    // A sample rate of zero: "TimeBase cannot have 0 numerator or denominator".
+    check(&sb, "zero-rate.wav", &wav, 24, &0u32.to_le_bytes());
+    // 65 281 channels: "attempt to shift left with overflow".
+    check(&sb, "many-channels.wav", &wav, 22, &0xff01u16.to_le_bytes());
+    // An MP3 of no frames with an encoder delay: "attempt to subtract with overflow".
+    check(&sb, "no-frames.mp3", &mp3, info + 8, &0u32.to_be_bytes());
+    // And fields that were errors already, without a place: no channels,
+    // no bytes per frame.
+    check(&sb, "no-channels.wav", &wav, 22, &0u16.to_le_bytes());
+    check(&sb, "no-align.wav", &wav, 32, &0u16.to_le_bytes());
 }
 
 #[test]
