@@ -197,11 +197,15 @@ fn wav_name(path: &Path) -> Result<(), Failure> {
     }
     let wav = path.with_extension("wav");
     let message = match ext {
-        Some(ext) => format!("render writes WAV files only, not .{ext}: {} would be a WAV under another name", path.display()),
+        Some(ext) => {
+            format!("render writes WAV files only, not .{ext}: {} would be a WAV under another name", path.display())
+        }
         None => format!("render writes WAV files, and {} has no .wav at its end", path.display()),
     };
     let hint = match path.extension() {
-        Some(_) => format!("use -o {}, then convert it, e.g. `ffmpeg -i {} {}`", wav.display(), wav.display(), path.display()),
+        Some(_) => {
+            format!("use -o {}, then convert it, e.g. `ffmpeg -i {} {}`", wav.display(), wav.display(), path.display())
+        }
         None => format!("use -o {}", wav.display()),
     };
     Err(Failure::usage(message).hint(hint))
@@ -216,10 +220,16 @@ fn writable_folder(path: &Path, target: &Path) -> Result<(), Failure> {
     };
     match std::fs::metadata(dir) {
         Ok(m) if m.is_dir() => {}
-        Ok(_) => return Err(Failure::io(format!("cannot write {}: {} is not a folder", path.display(), dir.display()))),
+        Ok(_) => {
+            return Err(Failure::io(format!("cannot write {}: {} is not a folder", path.display(), dir.display())));
+        }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Err(Failure::io(format!("cannot write {}: the folder {} does not exist", path.display(), dir.display()))
-                .hint(format!("create it first: mkdir -p {}", dir.display())));
+            return Err(Failure::io(format!(
+                "cannot write {}: the folder {} does not exist",
+                path.display(),
+                dir.display()
+            ))
+            .hint(format!("create it first: mkdir -p {}", dir.display())));
         }
         Err(e) => return Err(Failure::io(format!("cannot write {}: {}", path.display(), io_reason(&e)))),
     }

@@ -213,10 +213,11 @@ impl PacketDecoder {
             let decoder = opus::Decoder::new(48_000, opus::Channels::Mono).map_err(|e| e.to_string())?;
             return Ok(PacketDecoder::Opus(decoder, vec![0.0; 5760]));
         }
-        let decoder = symphonia::default::get_codecs().make(params, &DecoderOptions::default()).map_err(|e| match e {
-            SymError::Unsupported(_) => "it is in an audio format backease cannot decode".to_string(),
-            e => format!("it is damaged ({e})"),
-        })?;
+        let decoder =
+            symphonia::default::get_codecs().make(params, &DecoderOptions::default()).map_err(|e| match e {
+                SymError::Unsupported(_) => "it is in an audio format backease cannot decode".to_string(),
+                e => format!("it is damaged ({e})"),
+            })?;
         Ok(PacketDecoder::Symphonia(decoder, None))
     }
 
@@ -230,11 +231,7 @@ impl PacketDecoder {
                 };
                 let spec = *decoded.spec();
                 let channels = spec.channels.count();
-                if decoded.frames() == 0
-                    || channels == 0
-                    || channels > MAX_CHANNELS
-                    || !RATES.contains(&spec.rate)
-                {
+                if decoded.frames() == 0 || channels == 0 || channels > MAX_CHANNELS || !RATES.contains(&spec.rate) {
                     return Decoded::Skipped;
                 }
                 let needed = decoded.capacity() as u64;
@@ -273,12 +270,13 @@ fn decode(path: &Path, file: std::fs::File) -> Result<Vec<i16>, String> {
         hint.with_extension(ext);
     }
     let options = FormatOptions { enable_gapless: true, ..FormatOptions::default() };
-    let probed =
-        symphonia::default::get_probe().format(&hint, mss, &options, &MetadataOptions::default()).map_err(|e| match e {
+    let probed = symphonia::default::get_probe().format(&hint, mss, &options, &MetadataOptions::default()).map_err(
+        |e| match e {
             SymError::Unsupported(_) => format!("it is not a sound file backease knows ({FORMATS} are supported)"),
             SymError::IoError(_) => "it is cut short or unreadable".to_string(),
             e => format!("it is damaged ({e})"),
-        })?;
+        },
+    )?;
     let mut format: Box<dyn FormatReader> = probed.format;
     let track = format
         .tracks()
@@ -368,7 +366,10 @@ fn decode(path: &Path, file: std::fs::File) -> Result<Vec<i16>, String> {
             break;
         }
         if out.len() > limit {
-            return Err(format!("it is longer than {}, the longest sound file backease plays", crate::duration::spoken(MAX_FILE)));
+            return Err(format!(
+                "it is longer than {}, the longest sound file backease plays",
+                crate::duration::spoken(MAX_FILE)
+            ));
         }
     }
     if out.is_empty()

@@ -70,12 +70,15 @@ pub fn mutate(seed: &[u8], rng: &mut Rng) -> Vec<u8> {
             3 => {
                 let found: Vec<usize> = MARKERS
                     .iter()
-                    .flat_map(|m| b.windows(m.len()).enumerate().filter(move |(_, w)| w == m).map(move |(i, _)| i + m.len()))
+                    .flat_map(|m| {
+                        b.windows(m.len()).enumerate().filter(move |(_, w)| w == m).map(move |(i, _)| i + m.len())
+                    })
                     .take(64)
                     .collect();
                 if let Some(&at) = found.get(rng.below(found.len())) {
                     let at = at + rng.below(24);
-                    let v = if rng.below(2) == 0 { INTERESTING[rng.below(INTERESTING.len())] } else { rng.next() as u32 };
+                    let v =
+                        if rng.below(2) == 0 { INTERESTING[rng.below(INTERESTING.len())] } else { rng.next() as u32 };
                     for (k, byte) in v.to_le_bytes().iter().enumerate() {
                         if let Some(x) = b.get_mut(at + k) {
                             *x = *byte;
@@ -163,10 +166,7 @@ pub fn run(dir: &Path, count: usize, seed: u64, bound: Duration) -> Figures {
                 f.refused += 1;
                 if message.contains("the decoder failed") {
                     f.contained += 1;
-                    // To look into: BACKEASE_FUZZ_KEEP=DIR keeps these files.
-                    if let Some(keep) = std::env::var_os("BACKEASE_FUZZ_KEEP") {
-                        let _ = std::fs::copy(&path, Path::new(&keep).join(path.file_name().unwrap()));
-                    }
+                    keep(&path);
                 }
             }
             Ok(Err(_)) => f.panics.push(label.clone()),
@@ -177,12 +177,23 @@ pub fn run(dir: &Path, count: usize, seed: u64, bound: Duration) -> Figures {
             }
         }
         let took = started.elapsed();
+        if took > Duration::from_millis(500) {
+            keep(&path);
+        }
         if took > f.slowest.0 {
             f.slowest = (took, label);
         }
         let _ = std::fs::remove_file(&path);
     }
     f
+}
+
+/// To look into a case: with `BACKEASE_FUZZ_KEEP=DIR`, the files that made
+/// a decoder panic or took over half a second are copied there.
+fn keep(path: &Path) {
+    if let Some(dir) = std::env::var_os("BACKEASE_FUZZ_KEEP") {
+        let _ = std::fs::copy(path, Path::new(&dir).join(path.file_name().unwrap()));
+    }
 }
 
 #[test]

@@ -289,11 +289,8 @@ fn render_into_a_fifo_writes_to_its_reader_and_refuses_one_with_none() {
     assert!(run.stderr.contains("nothing is reading from the FIFO pipe"), "{}", run.stderr);
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
     // With a reader, the WAV comes through it.
-    let mut reader = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
-        .open(&fifo)
-        .unwrap();
+    let mut reader =
+        std::fs::OpenOptions::new().read(true).custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits()).open(&fifo).unwrap();
     let mut child = sb.command(&["render", "short.ron", "-o", "pipe"]).stdout(Stdio::piped()).spawn().unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let mut got = Vec::new();

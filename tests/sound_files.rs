@@ -88,7 +88,10 @@ fn an_ogg_vorbis_file_plays_in_a_rendered_session() {
 
 /// A routine that plays `file` at line 3, column 5.
 fn routine_with(sb: &Sandbox, file: &str) -> PathBuf {
-    sb.write("r.ron", &format!("Routine(title: \"T\", summary: \"S\", steps: [\n    Pause(\"1s\"),\n    Sound(\"{file}\"),\n])\n"))
+    sb.write(
+        "r.ron",
+        &format!("Routine(title: \"T\", summary: \"S\", steps: [\n    Pause(\"1s\"),\n    Sound(\"{file}\"),\n])\n"),
+    )
 }
 
 #[track_caller]
@@ -155,7 +158,9 @@ fn a_fifo_or_a_device_is_refused_without_hanging() {
     let fifo = sb.path().join("pipe.wav");
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
     std::os::unix::fs::symlink("/dev/zero", sb.path().join("zero.wav")).unwrap();
-    for (path, reason) in [(fifo, "FIFO"), (sb.path().join("zero.wav"), "device"), (PathBuf::from("/dev/zero"), "device")] {
+    for (path, reason) in
+        [(fifo, "FIFO"), (sb.path().join("zero.wav"), "device"), (PathBuf::from("/dev/zero"), "device")]
+    {
         // On a thread with a deadline: a hang fails the test instead of
         // stopping it.
         let (tx, rx) = std::sync::mpsc::channel();
