@@ -31,6 +31,8 @@ pub struct Output {
     /// How the user named it, for messages.
     shown: String,
     kind: Kind,
+    /// Whether it is standard output, by name or not (`-o /dev/stdout`).
+    stdout: bool,
 }
 
 enum Kind {
@@ -54,24 +56,29 @@ impl Output {
                 return Err(Failure::usage("-o - writes the WAV to standard output, which is a terminal here")
                     .hint("send it to a program or a file, e.g. `-o - | aplay` or `-o session.wav`"));
             }
-            return Ok(Output { shown: "standard output".into(), kind: Kind::Stdout });
+            return Ok(Output { shown: "standard output".into(), kind: Kind::Stdout, stdout: true });
         }
-        let target = resolve_links(path)?;
-        match std::fs::metadata(&target) {
+        // The kernel follows every link, /proc's too (`-o /dev/stdout`).
+        match std::fs::metadata(path) {
             Ok(meta) if meta.is_dir() => Err(Failure::usage(format!("{shown} is a folder"))
                 .hint(format!("name a file in it, e.g. -o {}", path.join("session.wav").display()))),
             Ok(meta) if meta.is_file() => {
                 wav_name(path)?;
+                let target = resolve_links(path)?;
                 writable_folder(path, &target)?;
-                Ok(Output { shown, kind: Kind::Replace { target, keep: Some(meta.permissions()) } })
+                Ok(Output { shown, kind: Kind::Replace { target, keep: Some(meta.permissions()) }, stdout: false })
             }
-            Ok(meta) => Ok(Output { kind: Kind::Stream(open_stream(&target, &meta, &shown)?), shown }),
-            // Missing, or under something that is not a folder: the
-            // folder check says which.
+            Ok(meta) => {
+                let file = open_stream(path, &meta, &shown)?;
+                Ok(Output { kind: Kind::Stream(file), shown, stdout: same_as_stdout(&meta) })
+            }
+            // Missing (perhaps behind a dangling symlink), or under
+            // something that is not a folder: the folder check says which.
             Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(20) => {
                 wav_name(path)?;
+                let target = resolve_links(path)?;
                 writable_folder(path, &target)?;
-                Ok(Output { shown, kind: Kind::Replace { target, keep: None } })
+                Ok(Output { shown, kind: Kind::Replace { target, keep: None }, stdout: false })
             }
             Err(e) => Err(Failure::io(format!("cannot write {shown}: {}", io_reason(&e)))),
         }
@@ -79,7 +86,7 @@ impl Output {
 
     /// Whether the WAV goes to standard output (so messages must not).
     pub fn is_stdout(&self) -> bool {
-        matches!(self.kind, Kind::Stdout)
+        self.stdout
     }
 
     /// Writes the segment. `progress(done, total)` is called as it goes;
@@ -101,11 +108,11 @@ impl Output {
         match self.kind {
             Kind::Stdout => {
                 let mut buffered = io::BufWriter::with_capacity(1 << 20, stdout);
-                stream(segment, volume, interrupted, progress, &mut buffered).map_err(|e| e.or_io(fail))
+                stream(segment, volume, interrupted, progress, &mut buffered).map_err(|e| e.or_io_partly(&shown, fail))
             }
             Kind::Stream(file) => {
                 let mut buffered = io::BufWriter::with_capacity(1 << 20, file);
-                stream(segment, volume, interrupted, progress, &mut buffered).map_err(|e| e.or_io(fail))
+                stream(segment, volume, interrupted, progress, &mut buffered).map_err(|e| e.or_io_partly(&shown, fail))
             }
             Kind::Replace { target, keep } => {
                 let temp = crate::fsutil::temp_path(&target);
@@ -153,6 +160,16 @@ impl Stop {
         match self {
             Stop::Io(e) => fail(e),
             Stop::Interrupted => Failure::new(code::INTERRUPTED, "render interrupted; nothing was written"),
+        }
+    }
+
+    /// For a stream, which has taken what came before the stop.
+    fn or_io_partly(self, shown: &str, fail: impl Fn(io::Error) -> Failure) -> Failure {
+        match self {
+            Stop::Interrupted => {
+                Failure::new(code::INTERRUPTED, format!("render interrupted; {shown} has only part of the session"))
+            }
+            e => e.or_io(fail),
         }
     }
 }
@@ -259,6 +276,14 @@ fn resolve_links(path: &Path) -> Result<PathBuf, Failure> {
         }
     }
     Err(Failure::io(format!("cannot write {}: its symlinks go round in a loop", path.display())))
+}
+
+/// Whether `meta` is the file standard output is open on.
+fn same_as_stdout(meta: &std::fs::Metadata) -> bool {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::MetadataExt;
+    let stdout = io::stdout().as_fd().try_clone_to_owned().ok().map(File::from).and_then(|f| f.metadata().ok());
+    stdout.is_some_and(|m| m.dev() == meta.dev() && m.ino() == meta.ino())
 }
 
 /// Opens a device or a FIFO to write into. A FIFO with no reader is

@@ -213,14 +213,18 @@ fn render_refuses_a_name_it_cannot_honour_before_any_work() {
 fn render_to_standard_output_writes_the_wav_there_and_words_to_stderr() {
     let sb = Sandbox::new();
     sb.write("short.ron", SHORT);
-    let out = sb.command(&["render", "short.ron", "-o", "-"]).output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    let pcm = backease::wav::parse(&out.stdout).unwrap_or_else(|e| panic!("stdout is a WAV: {e}; {stderr}"));
-    let chime = backease::sound::chime(backease::script::Chime::Bell).len();
-    assert_eq!(pcm.samples.len(), chime + 2 * 22_050);
-    assert!(stderr.contains("rendering: 100%"), "{stderr}");
-    assert!(stderr.contains("wrote standard output"), "{stderr}");
+    for name in ["-", "/dev/stdout"] {
+        let out = sb.command(&["render", "short.ron", "-o", name]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        let chime = backease::sound::chime(backease::script::Chime::Bell).len();
+        // Exactly the WAV: its header, its samples, and not a byte more.
+        assert_eq!(out.stdout.len(), 44 + 2 * (chime + 2 * 22_050), "-o {name}: {stderr}");
+        let pcm = backease::wav::parse(&out.stdout).unwrap_or_else(|e| panic!("stdout is a WAV: {e}; {stderr}"));
+        assert_eq!(pcm.samples.len(), chime + 2 * 22_050);
+        assert!(stderr.contains("rendering: 100%"), "{stderr}");
+        assert!(stderr.contains("wrote standard output"), "{stderr}");
+    }
     let left = names(sb.path());
     assert!(left.iter().all(|n| n != "-" && !n.ends_with(".part")), "no file, no temporary file: {left:?}");
 }
