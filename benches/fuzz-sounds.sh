@@ -15,3 +15,12 @@ seed=${2:-1}
 BACKEASE_FUZZ_CASES=$cases BACKEASE_FUZZ_SEED=$seed \
   cargo test --release --locked --quiet --test integration fuzz_sounds -- --nocapture 2>&1 |
   grep -E "^fuzz-sounds:|panicked|hangs \(|test result"
+
+# A tiny file that holds hours of sound: decoding stops at the 10-minute cap.
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+sox -D -n -r 8000 -c 1 -b 16 "$work/long.flac" trim 0 3:00:00
+echo 'Routine(title: "T", summary: "S", steps: [Sound("long.flac")])' > "$work/long.ron"
+size=$(stat -c %s "$work/long.flac")
+/usr/bin/time -f "%e s, max RSS %M KiB" target/release/backease check "$work/long.ron" 2>&1 |
+  grep -E "longer than|max RSS" | sed "s/^/3 h of FLAC in $size bytes: /"

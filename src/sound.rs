@@ -77,8 +77,8 @@ const MAX_CHANNELS: usize = 32;
 /// file is decoded once per process: later calls (the check before a
 /// session, then its preparation, then each round of an endless one) are
 /// answered from memory while the file is unchanged.
-pub fn load_file(path: &Path) -> Result<Arc<[i16]>, String> {
-    type Memo = HashMap<PathBuf, (Option<(u64, SystemTime)>, Result<Arc<[i16]>, String>)>;
+pub fn load_file(path: &Path) -> Result<Arc<[i16]>, SoundError> {
+    type Memo = HashMap<PathBuf, (Option<(u64, SystemTime)>, Result<Arc<[i16]>, SoundError>)>;
     static MEMO: OnceLock<Mutex<Memo>> = OnceLock::new();
     let stamp = std::fs::metadata(path).ok().and_then(|m| Some((m.len(), m.modified().ok()?)));
     let memo = MEMO.get_or_init(Default::default);
@@ -104,24 +104,69 @@ pub fn check(timeline: &Timeline) -> Vec<Diagnostic> {
             continue;
         }
         seen.push((path, e.source.clone()));
-        if let Err(message) = load_file(path) {
-            diagnostics.push(Diagnostic::error(e.source.clone(), message).with_help(format!(
-                "backease plays {FORMATS} files; convert it (e.g. `ffmpeg -i {} sound.wav`) or name another file",
-                path.display()
-            )));
+        if let Err(SoundError { message, help }) = load_file(path) {
+            diagnostics.push(Diagnostic::error(e.source.clone(), message).with_help(help));
         }
     }
     diagnostics
 }
 
-fn decode_file(path: &Path) -> Result<Arc<[i16]>, String> {
+/// Why a sound file cannot be played, and what to do about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SoundError {
+    /// Names the file: "cannot decode rain.ogg: it is damaged (…)".
+    pub message: String,
+    pub help: String,
+}
+
+impl std::fmt::Display for SoundError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<SoundError> for String {
+    fn from(e: SoundError) -> String {
+        e.message
+    }
+}
+
+/// What went wrong inside [`decode`].
+enum Trouble {
+    /// Not sound backease can decode, for this reason.
+    Undecodable(String),
+    TooLong,
+}
+
+impl From<String> for Trouble {
+    fn from(reason: String) -> Self {
+        Trouble::Undecodable(reason)
+    }
+}
+
+fn decode_file(path: &Path) -> Result<Arc<[i16]>, SoundError> {
     let name = path.display();
-    let file = open_regular(path).map_err(|reason| format!("cannot open sound file {name}: {reason}"))?;
+    let convert =
+        format!("backease plays {FORMATS} files; convert it (e.g. `ffmpeg -i {name} sound.wav`) or name another file");
+    let error = |message: String, help: &str| SoundError { message, help: help.to_string() };
+    let file = open_regular(path).map_err(|reason| {
+        error(format!("cannot open sound file {name}: {reason}"), "name a sound file that you can read")
+    })?;
     match contain(|| decode(path, file)) {
-        Ok(Ok(samples)) if samples.is_empty() => Err(format!("{name} has no sound in it")),
+        Ok(Ok(samples)) if samples.is_empty() => Err(error(format!("{name} has no sound in it"), &convert)),
         Ok(Ok(samples)) => Ok(samples.into()),
-        Ok(Err(reason)) => Err(format!("cannot decode {name}: {reason}")),
-        Err(_) => Err(format!("cannot decode {name}: the decoder failed on its data (the file is probably damaged)")),
+        Ok(Err(Trouble::Undecodable(reason))) => Err(error(format!("cannot decode {name}: {reason}"), &convert)),
+        Ok(Err(Trouble::TooLong)) => Err(error(
+            format!(
+                "{name} is longer than {}, the longest sound file backease plays",
+                crate::duration::spoken(MAX_FILE)
+            ),
+            &format!("cut it, e.g. `ffmpeg -i {name} -t 10:00 short.wav`"),
+        )),
+        Err(_) => Err(error(
+            format!("cannot decode {name}: the decoder failed on its data (the file is probably damaged)"),
+            &convert,
+        )),
     }
 }
 
@@ -263,7 +308,7 @@ impl PacketDecoder {
 
 /// Decodes a whole file into mono samples at the session rate, stopping at
 /// [`MAX_FILE`].
-fn decode(path: &Path, file: std::fs::File) -> Result<Vec<i16>, String> {
+fn decode(path: &Path, file: std::fs::File) -> Result<Vec<i16>, Trouble> {
     let mss = MediaSourceStream::new(Box::new(file), Default::default());
     let mut hint = Hint::new();
     if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
@@ -287,12 +332,12 @@ fn decode(path: &Path, file: std::fs::File) -> Result<Vec<i16>, String> {
     if let Some(rate) = params.sample_rate
         && !RATES.contains(&rate)
     {
-        return Err(format!("its header gives a sample rate of {rate} Hz (the file is probably damaged)"));
+        return Err(format!("its header gives a sample rate of {rate} Hz (the file is probably damaged)").into());
     }
     if let Some(c) = params.channels
         && !(1..=MAX_CHANNELS).contains(&c.count())
     {
-        return Err(format!("its header gives {} channels (the file is probably damaged)", c.count()));
+        return Err(format!("its header gives {} channels (the file is probably damaged)", c.count()).into());
     }
     // Ogg Opus may ask for a gain (in its identification header, RFC 7845).
     let gain = match (&params.extra_data, params.codec == CODEC_TYPE_OPUS) {
@@ -366,16 +411,13 @@ fn decode(path: &Path, file: std::fs::File) -> Result<Vec<i16>, String> {
             break;
         }
         if out.len() > limit {
-            return Err(format!(
-                "it is longer than {}, the longest sound file backease plays",
-                crate::duration::spoken(MAX_FILE)
-            ));
+            return Err(Trouble::TooLong);
         }
     }
     if out.is_empty()
         && let Some(e) = last_error
     {
-        return Err(format!("it is damaged ({e})"));
+        return Err(format!("it is damaged ({e})").into());
     }
     Ok(out)
 }

@@ -164,7 +164,7 @@ pub fn run(dir: &Path, count: usize, seed: u64, bound: Duration) -> Figures {
             Ok(Ok(Ok(_))) => f.decoded += 1,
             Ok(Ok(Err(message))) => {
                 f.refused += 1;
-                if message.contains("the decoder failed") {
+                if message.message.contains("the decoder failed") {
                     f.contained += 1;
                     keep(&path);
                 }

@@ -168,7 +168,7 @@ fn a_fifo_or_a_device_is_refused_without_hanging() {
         std::thread::spawn(move || tx.send(load_file(&p)));
         let result = rx.recv_timeout(Duration::from_secs(5)).unwrap_or_else(|_| panic!("{path:?} hangs"));
         let message = result.unwrap_err();
-        assert!(message.contains(reason), "{path:?}: {message}");
+        assert!(message.message.contains(reason), "{path:?}: {message}");
     }
     // Nor does a routine that names one hang any command.
     let started = Instant::now();
@@ -186,6 +186,7 @@ fn a_file_longer_than_ten_minutes_is_refused_in_bounded_memory() {
     assert!(std::fs::metadata(&path).unwrap().len() < 2_000_000);
     let started = Instant::now();
     let message = load_file(&path).unwrap_err();
-    assert!(message.contains("is longer than 10 minutes"), "{message}");
+    assert!(message.message.contains("long.flac is longer than 10 minutes"), "{message}");
+    assert!(message.help.contains("-t 10:00"), "says how to cut it: {}", message.help);
     assert!(started.elapsed() < Duration::from_secs(60), "stops at the limit: {:?}", started.elapsed());
 }
