@@ -96,14 +96,14 @@ pub fn load_file(path: &Path) -> Result<Arc<[i16]>, SoundError> {
 /// Decodes every sound file a timeline plays, and reports each that cannot
 /// be played as an error at the `Sound` step that names it.
 pub fn check(timeline: &Timeline) -> Vec<Diagnostic> {
-    let mut seen = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     let mut diagnostics = Vec::new();
     for e in &timeline.events {
         let Sound::File(path) = &e.sound else { continue };
-        if seen.contains(&(path, e.source.clone())) {
+        // Each step once, however often it repeats.
+        if !seen.insert((path, e.source.start, e.source.end)) {
             continue;
         }
-        seen.push((path, e.source.clone()));
         if let Err(SoundError { message, help }) = load_file(path) {
             diagnostics.push(Diagnostic::error(e.source.clone(), message).with_help(help));
         }
