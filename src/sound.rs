@@ -64,6 +64,11 @@ pub fn nominal_length(c: Chime) -> Duration {
 /// rate, 26 MB. Decoding stops there, however long the file claims to be.
 pub const MAX_FILE: Duration = Duration::from_secs(10 * 60);
 
+/// The largest sound file read: ten minutes of 96 kHz stereo in 32-bit
+/// float is 461 MB. Anything larger would take long to read only to be
+/// refused by [`MAX_FILE`].
+pub const MAX_BYTES: u64 = 1 << 30;
+
 /// The formats, as a user is told them.
 pub const FORMATS: &str = "WAV, FLAC, MP3, OGG Vorbis and Opus";
 
@@ -152,6 +157,13 @@ fn decode_file(path: &Path) -> Result<Arc<[i16]>, SoundError> {
     let file = open_regular(path).map_err(|reason| {
         error(format!("cannot open sound file {name}: {reason}"), "name a sound file that you can read")
     })?;
+    let bytes = file.metadata().map_or(0, |m| m.len());
+    if bytes > MAX_BYTES {
+        return Err(error(
+            format!("{name} is {} MB; sound files are at most {} MB", bytes >> 20, MAX_BYTES >> 20),
+            &format!("cut it or compress it, e.g. `ffmpeg -i {name} -t 10:00 short.ogg`"),
+        ));
+    }
     match contain(|| decode(path, file)) {
         Ok(Ok(samples)) if samples.is_empty() => Err(error(format!("{name} has no sound in it"), &convert)),
         Ok(Ok(samples)) => Ok(samples.into()),

@@ -190,3 +190,15 @@ fn a_file_longer_than_ten_minutes_is_refused_in_bounded_memory() {
     assert!(message.help.contains("-t 10:00"), "says how to cut it: {}", message.help);
     assert!(started.elapsed() < Duration::from_secs(60), "stops at the limit: {:?}", started.elapsed());
 }
+
+#[test]
+fn a_file_over_a_gibibyte_is_refused_unread() {
+    let sb = Sandbox::new();
+    // Sparse: it takes no disk space, and reading it would take long.
+    let path = sb.path().join("huge.wav");
+    std::fs::File::create(&path).unwrap().set_len(backease::sound::MAX_BYTES + 1).unwrap();
+    let started = Instant::now();
+    let e = load_file(&path).unwrap_err();
+    assert!(e.message.contains("huge.wav is 1024 MB; sound files are at most 1024 MB"), "{e}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
