@@ -329,7 +329,7 @@ fn decode(path: &Path, file: std::fs::File) -> Result<Vec<i16>, Trouble> {
     let options = FormatOptions { enable_gapless: true, ..FormatOptions::default() };
     let probed = symphonia::default::get_probe().format(&hint, mss, &options, &MetadataOptions::default()).map_err(
         |e| match e {
-            SymError::Unsupported(_) => format!("it is not a sound file backease knows ({FORMATS} are supported)"),
+            SymError::Unsupported(_) => "it is not a sound file backease knows".to_string(),
             SymError::IoError(_) => "it is cut short or unreadable".to_string(),
             e => format!("it is damaged ({e})"),
         },
