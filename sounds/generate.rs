@@ -11,7 +11,7 @@ use std::f64::consts::TAU;
 use std::path::Path;
 
 use backease::timeline::SAMPLE_RATE;
-use backease::wav::WavWriter;
+use backease::wav::WavStream;
 
 /// One sine partial: frequency (Hz), amplitude, decay time constant (s).
 struct Partial(f64, f64, f64);
@@ -45,7 +45,8 @@ fn normalize(v: Vec<f64>, peak_dbfs: f64) -> Vec<i16> {
 
 fn write(dir: &Path, name: &str, samples: &[i16]) -> std::io::Result<()> {
     let path = dir.join(format!("{name}.wav"));
-    let mut w = WavWriter::new(std::io::BufWriter::new(std::fs::File::create(&path)?), SAMPLE_RATE)?;
+    let file = std::io::BufWriter::new(std::fs::File::create(&path)?);
+    let mut w = WavStream::new(file, SAMPLE_RATE, samples.len() as u64)?;
     w.write(samples)?;
     w.finish()?;
     println!("{} ({:.2} s)", path.display(), samples.len() as f64 / SAMPLE_RATE as f64);

@@ -80,7 +80,7 @@ pub enum Command {
     Render {
         /// A built-in name, one of your scripts, or a path to a .ron file
         routine: String,
-        /// The WAV file to write
+        /// The WAV file to write (.wav), or - for standard output
         #[arg(short, long, value_name = "FILE")]
         output: PathBuf,
         #[command(flatten)]

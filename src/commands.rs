@@ -91,6 +91,17 @@ fn report_timeline(loaded: &Loaded, timeline: &Timeline, warnings: bool, err: &m
     if errors > 0 { Err(invalid(loaded, errors)) } else { Ok(()) }
 }
 
+/// Decodes every sound file the timeline plays; one that cannot be played
+/// is an error in the script (exit 1), shown at its `Sound` step.
+fn check_sounds(loaded: &Loaded, timeline: &Timeline, err: &mut dyn Write) -> Result<(), Failure> {
+    let problems = crate::sound::check(timeline);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let _ = write!(err, "{}", crate::diagnostic::render(&loaded.display, &loaded.text, &problems));
+    Err(invalid(loaded, problems.len()))
+}
+
 fn invalid(loaded: &Loaded, errors: usize) -> Failure {
     let s = if errors == 1 { "" } else { "s" };
     Failure::invalid(format!("{} has {errors} error{s}", loaded.display))
@@ -162,6 +173,7 @@ fn check(files: &[String], out: &mut dyn Write, err: &mut dyn Write) -> Result<u
         let result = loaded_script(&loaded, err).and_then(|script| {
             let t = timeline::compile(&script, &Options::default(), &Estimate::default());
             report_timeline(&loaded, &t, true, err)?;
+            check_sounds(&loaded, &t, err)?;
             Ok(t)
         });
         match result {
@@ -403,7 +415,8 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
     use crate::live::{Display, Input, Keyboard, Style};
     use crate::player::Command as Cmd;
     let config = crate::config::load(err)?.settings;
-    let Prepared { loaded, script, mut options, .. } = prepare(routine, timing, &config, err)?;
+    let Prepared { loaded, script, mut options, estimate } = prepare(routine, timing, &config, err)?;
+    check_sounds(&loaded, &estimate, err)?;
     let mut choices = choose(&script, voice, &config, false, err)?;
     let mut volume = choices.volume;
     if looped {
@@ -544,8 +557,11 @@ fn render(
         return Err(Failure::usage("render cannot --loop: an endless session has no end to write")
             .hint("write a number of rounds instead, e.g. --rounds 3"));
     }
+    // Where the file goes is settled before any work.
+    let output = crate::render::Output::open(path)?;
     let config = crate::config::load(err)?.settings;
-    let Prepared { loaded, script, options, .. } = prepare(routine, timing, &config, err)?;
+    let Prepared { loaded, script, options, estimate } = prepare(routine, timing, &config, err)?;
+    check_sounds(&loaded, &estimate, err)?;
     let choices = choose(&script, voice, &config, true, err)?;
     let stop = Arc::new(AtomicBool::new(false));
     let interrupted = interrupts();
@@ -558,13 +574,25 @@ fn render(
     let segment = Arc::new(make_segment(&loaded, (&script, &options), None, &choices, err)?);
     let total = segment.timeline.duration();
     let mut progress = Progress::new("rendering");
-    let written = crate::render::to_wav(segment, choices.volume, path, &stop, &mut |done, total| {
-        progress.update(done, total, &|n| duration::clock(timeline::to_duration(n)))
-    });
+    let to_stdout = output.is_stdout();
+    let written = output.write(
+        segment,
+        choices.volume,
+        &stop,
+        &mut |done, total| progress.update(done, total, &|n| duration::clock(timeline::to_duration(n))),
+        out,
+    );
     progress.finish();
     let samples = written?;
     let mb = (44 + samples * 2) as f64 / 1e6;
-    write_out(out, &format!("wrote {} ({}, {mb:.1} MB)\n", path.display(), duration::clock(total)))?;
+    let shown = if to_stdout { "standard output".to_string() } else { path.display().to_string() };
+    let done = format!("wrote {shown} ({}, {mb:.1} MB)\n", duration::clock(total));
+    // With the WAV on standard output, the words go with the progress.
+    if to_stdout {
+        let _ = err.write_all(done.as_bytes());
+    } else {
+        write_out(out, &done)?;
+    }
     Ok(code::OK)
 }
 

@@ -4,9 +4,9 @@
 //! The reader is lenient where real producers are sloppy: `espeak-ng
 //! --stdout` writes a header claiming a huge data length, so the data runs
 //! to the end of the input whatever the header says. It does not decode
-//! compressed formats; user sound files go through rodio's decoders.
+//! compressed formats; user sound files go through `sound.rs`.
 
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Write};
 
 /// Mono 16-bit samples at a known rate.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,21 +94,29 @@ pub fn resample(pcm: &Pcm, rate: u32) -> Vec<i16> {
         .collect()
 }
 
-/// Writes a mono 16-bit WAV as samples arrive; the sizes in the header are
-/// filled in by [`WavWriter::finish`].
-pub struct WavWriter<W: Write + Seek> {
+/// Writes a mono 16-bit WAV of a length known in advance, as samples
+/// arrive: the header goes first, so the output need not be seekable
+/// (standard output, a FIFO).
+pub struct WavStream<W: Write> {
     out: W,
-    rate: u32,
+    expected: u64,
     samples: u64,
 }
 
-impl<W: Write + Seek> WavWriter<W> {
-    pub fn new(mut out: W, rate: u32) -> io::Result<Self> {
-        out.write_all(&header(rate, 0))?;
-        Ok(WavWriter { out, rate, samples: 0 })
+impl<W: Write> WavStream<W> {
+    /// Fails at once if `samples` is too long for a WAV file.
+    pub fn new(mut out: W, rate: u32, samples: u64) -> io::Result<Self> {
+        if samples * 2 > u32::MAX as u64 - 36 {
+            return Err(io::Error::other("the recording is too long for a WAV file (over 4 GiB)"));
+        }
+        out.write_all(&header(rate, samples))?;
+        Ok(WavStream { out, expected: samples, samples: 0 })
     }
 
     pub fn write(&mut self, samples: &[i16]) -> io::Result<()> {
+        if self.samples + samples.len() as u64 > self.expected {
+            return Err(io::Error::other("more samples than the WAV header announced"));
+        }
         let mut bytes = Vec::with_capacity(samples.len() * 2);
         for s in samples {
             bytes.extend_from_slice(&s.to_le_bytes());
@@ -118,12 +126,11 @@ impl<W: Write + Seek> WavWriter<W> {
         Ok(())
     }
 
+    /// Checks that every announced sample came, and flushes.
     pub fn finish(mut self) -> io::Result<W> {
-        if self.samples * 2 > u32::MAX as u64 - 36 {
-            return Err(io::Error::other("the recording is too long for a WAV file (over 4 GiB)"));
+        if self.samples != self.expected {
+            return Err(io::Error::other("fewer samples than the WAV header announced"));
         }
-        self.out.seek(SeekFrom::Start(0))?;
-        self.out.write_all(&header(self.rate, self.samples))?;
         self.out.flush()?;
         Ok(self.out)
     }
@@ -160,13 +167,22 @@ mod tests {
 
     #[test]
     fn round_trips_and_reads_a_bogus_length() {
-        let mut w = WavWriter::new(io::Cursor::new(Vec::new()), 22_050).unwrap();
+        let mut w = WavStream::new(Vec::new(), 22_050, 4).unwrap();
         w.write(&[1, -2, 300, i16::MIN]).unwrap();
-        let mut bytes = w.finish().unwrap().into_inner();
+        let mut bytes = w.finish().unwrap();
         assert_eq!(parse(&bytes).unwrap(), Pcm { rate: 22_050, samples: vec![1, -2, 300, i16::MIN] });
         // espeak-ng --stdout claims 0x7ffff000 bytes of data.
         bytes[40..44].copy_from_slice(&0x7fff_f000u32.to_le_bytes());
         assert_eq!(parse(&bytes).unwrap().samples.len(), 4);
+    }
+
+    #[test]
+    fn a_stream_holds_to_its_announced_length() {
+        let mut w = WavStream::new(Vec::new(), 22_050, 2).unwrap();
+        w.write(&[1]).unwrap();
+        assert!(w.write(&[2, 3]).is_err());
+        assert!(w.finish().is_err());
+        assert!(WavStream::new(Vec::new(), 22_050, 1 << 31).is_err());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! interrupted, out of disk, no device, no speech engine, a hung engine.
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::fs::FileTypeExt;
 use std::process::Stdio;
 
 use crate::support::Sandbox;
@@ -164,5 +165,192 @@ fn a_timeline_warning_is_reported_once() {
         let run = sb.run(args);
         assert_eq!(run.code, 0, "{}", run.stderr);
         assert_eq!(run.stderr.matches("is still sounding when the next starts").count(), 1, "{args:?}: {}", run.stderr);
+    }
+}
+
+/// A short routine with no speech of its own, for the tests of where the
+/// file goes.
+const SHORT: &str = r#"Routine(title: "T", summary: "S", steps: [Chime("bell"), Pause("2s")])"#;
+
+fn names(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn render_refuses_a_name_it_cannot_honour_before_any_work() {
+    let sb = Sandbox::new();
+    sb.write("short.ron", SHORT);
+    std::fs::create_dir(sb.path().join("folder")).unwrap();
+    #[track_caller]
+    fn check(sb: &Sandbox, output: &str, code: i32, message: &str, hint: &str) {
+        let before = names(sb.path());
+        // No speech engine: had any work started, the exit would be 5.
+        let out = sb
+            .command(&["render", "short.ron", "-o", output])
+            .env("BACKEASE_ESPEAK", "/nonexistent/espeak-ng")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "-o {output}: {stderr}");
+        assert!(stderr.contains(message), "-o {output}: {stderr}");
+        assert!(stderr.contains(hint), "-o {output}: {stderr}");
+        assert!(out.stdout.is_empty(), "-o {output}: nothing said to be written");
+        assert_eq!(names(sb.path()), before, "-o {output}: nothing made");
+    }
+    check(&sb, "x.mp3", 2, "render writes WAV files only, not .mp3", "ffmpeg -i x.wav x.mp3");
+    check(&sb, "x.ogg", 2, "not .ogg: x.ogg would be a WAV under another name", "use -o x.wav");
+    check(&sb, "x.FLAC", 2, "not .flac", "use -o x.wav");
+    check(&sb, "session", 2, "session has no .wav at its end", "use -o session.wav");
+    check(&sb, "folder", 2, "folder is a folder", "-o folder/session.wav");
+    check(&sb, "missing/x.wav", 3, "the folder missing does not exist", "mkdir -p missing");
+    check(&sb, "short.ron/x.wav", 3, "short.ron is not a folder", "");
+}
+
+#[test]
+fn render_to_standard_output_writes_the_wav_there_and_words_to_stderr() {
+    let sb = Sandbox::new();
+    sb.write("short.ron", SHORT);
+    for name in ["-", "/dev/stdout"] {
+        let out = sb.command(&["render", "short.ron", "-o", name]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        let chime = backease::sound::chime(backease::script::Chime::Bell).len();
+        // Exactly the WAV: its header, its samples, and not a byte more.
+        assert_eq!(out.stdout.len(), 44 + 2 * (chime + 2 * 22_050), "-o {name}: {stderr}");
+        let pcm = backease::wav::parse(&out.stdout).unwrap_or_else(|e| panic!("stdout is a WAV: {e}; {stderr}"));
+        assert_eq!(pcm.samples.len(), chime + 2 * 22_050);
+        assert!(stderr.contains("rendering: 100%"), "{stderr}");
+        assert!(stderr.contains("wrote standard output"), "{stderr}");
+    }
+    let left = names(sb.path());
+    assert!(left.iter().all(|n| n != "-" && !n.ends_with(".part")), "no file, no temporary file: {left:?}");
+}
+
+#[test]
+fn render_into_a_device_writes_into_it_and_leaves_it_a_device() {
+    let sb = Sandbox::new();
+    sb.write("short.ron", SHORT);
+    // /dev/null itself, bind-mounted into a folder of the test's own, in a
+    // private mount namespace: whatever render did, the real one is safe.
+    let dev = sb.path().join("dev");
+    std::fs::create_dir(&dev).unwrap();
+    let script = format!(
+        "cd '{sb}' && mount -t tmpfs none '{d}' && touch '{d}/null' && mount --bind /dev/null '{d}/null' && \
+         '{bin}' render short.ron -o '{d}/null'; echo \"exit=$?\"; test -c '{d}/null' && echo device; ls -A '{d}'",
+        sb = sb.path().display(),
+        d = dev.display(),
+        bin = env!("CARGO_BIN_EXE_backease")
+    );
+    let (stdout, stderr) = sb.unshared(&script);
+    assert!(stdout.contains("exit=0"), "{stdout}{stderr}");
+    assert!(stdout.contains(&format!("wrote {}/null", dev.display())), "{stdout}");
+    assert!(stdout.contains("\ndevice\nnull\n"), "still a device, and nothing beside it: {stdout}");
+}
+
+#[test]
+fn render_through_a_symlink_replaces_its_target_and_keeps_the_link() {
+    let sb = Sandbox::new();
+    sb.write("short.ron", SHORT);
+    std::fs::create_dir(sb.path().join("store")).unwrap();
+    sb.write("store/real.wav", "old");
+    std::os::unix::fs::symlink("store/real.wav", sb.path().join("link.wav")).unwrap();
+    let run = sb.run(&["render", "short.ron", "-o", "link.wav"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let link = std::fs::symlink_metadata(sb.path().join("link.wav")).unwrap();
+    assert!(link.file_type().is_symlink(), "the link is kept");
+    assert!(wav_samples(&sb.path().join("store/real.wav")) > 44_100, "its target is the new WAV");
+    assert_eq!(names(&sb.path().join("store")), ["real.wav"], "nothing temporary is left");
+}
+
+#[test]
+fn render_over_an_existing_file_keeps_its_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    sb.write("short.ron", SHORT);
+    let path = sb.write("kept.wav", "old");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let run = sb.run(&["render", "short.ron", "-o", "kept.wav"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(wav_samples(&path) > 44_100);
+    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o640);
+}
+
+#[test]
+fn render_into_a_fifo_writes_to_its_reader_and_refuses_one_with_none() {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let sb = Sandbox::new();
+    sb.write("short.ron", SHORT);
+    let fifo = sb.path().join("pipe");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    // Nobody reads: refused at once, not waited on.
+    let started = std::time::Instant::now();
+    let run = sb.run(&["render", "short.ron", "-o", "pipe"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains("nothing is reading from the FIFO pipe"), "{}", run.stderr);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    // With a reader, the WAV comes through it.
+    let mut reader =
+        std::fs::OpenOptions::new().read(true).custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits()).open(&fifo).unwrap();
+    let mut child = sb.command(&["render", "short.ron", "-o", "pipe"]).stdout(Stdio::piped()).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let status = loop {
+        assert!(std::time::Instant::now() < deadline, "render into a FIFO hangs");
+        match reader.read(&mut buf) {
+            Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
+            _ => match child.try_wait().unwrap() {
+                Some(status) => {
+                    while let Ok(n @ 1..) = reader.read(&mut buf) {
+                        got.extend_from_slice(&buf[..n]);
+                    }
+                    break status;
+                }
+                None => std::thread::sleep(std::time::Duration::from_millis(5)),
+            },
+        }
+    };
+    assert!(status.success());
+    let pcm = backease::wav::parse(&got).unwrap();
+    assert!(pcm.samples.len() > 44_100);
+    assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo(), "still a FIFO");
+}
+
+#[test]
+fn a_part_left_by_a_killed_render_is_removed_by_the_next() {
+    let sb = Sandbox::new();
+    sb.write("short.ron", SHORT);
+    let mut child = sb
+        .command(&["render", "deep-spinal", "--rounds", "28", "-o", "long.wav"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    for line in stderr.lines() {
+        if line.unwrap().starts_with("rendering:") {
+            break;
+        }
+    }
+    let part = format!(".long.wav.{}.part", child.id());
+    assert!(sb.path().join(&part).exists(), "{:?}", names(sb.path()));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(sb.path().join(&part).exists(), "SIGKILL leaves the part");
+    // Parts of live processes and other files that only look alike stay.
+    let live = format!(".other.wav.{}.part", std::process::id());
+    for keep in [&live[..], ".notes.part", "x.wav.1.part", ".x.wav.12a.part"] {
+        sb.write(keep, "keep");
+    }
+    let run = sb.run(&["render", "short.ron", "-o", "short.wav"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let left = names(sb.path());
+    assert!(!left.contains(&part), "{left:?}");
+    for keep in [&live[..], ".notes.part", "x.wav.1.part", ".x.wav.12a.part"] {
+        assert!(left.iter().any(|n| n == keep), "{keep} stays: {left:?}");
     }
 }
