@@ -7,6 +7,7 @@ mod controls;
 mod fuzz;
 mod live;
 mod media_keys;
+mod piper;
 mod render_cli;
 mod sound;
 mod support;

@@ -83,7 +83,7 @@ fn program() -> String {
 }
 
 /// The full path of a program, searching `PATH` for a bare name.
-fn find_program(name: &str) -> Option<std::path::PathBuf> {
+pub fn find_program(name: &str) -> Option<std::path::PathBuf> {
     let p = std::path::Path::new(name);
     if p.components().count() > 1 {
         return p.is_file().then(|| p.to_path_buf());

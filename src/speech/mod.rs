@@ -9,13 +9,16 @@
 pub mod command;
 pub mod espeak;
 pub mod fake;
+pub mod flite;
+pub mod pick;
+pub mod piper;
 pub mod system;
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crate::timeline::SAMPLE_RATE;
 
@@ -109,6 +112,12 @@ pub fn run(
     };
     let _ = writer.join();
     Ok((status, reader.join().unwrap_or_default(), err_reader.join().unwrap_or_default()))
+}
+
+/// A number to keep concurrent temporary files of one process apart.
+pub fn unique() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// Synthesized speech, by text.
