@@ -248,3 +248,26 @@ fn a_synthesizer_that_hangs_is_killed_and_reported() {
     assert!(started.elapsed().as_secs() < 15, "{:?}", started.elapsed());
     assert!(!sb.path().join("x.wav").exists());
 }
+
+#[test]
+fn with_no_engine_at_all_auto_says_what_it_tried() {
+    let sb = piper_sandbox();
+    let o = sb
+        .command(&["render", "short.ron", "-o", "x.wav"])
+        .env("BACKEASE_PIPER_PYTHON", "/nonexistent/python3")
+        .env("BACKEASE_ESPEAK", "/nonexistent/espeak-ng")
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(5), "{stderr}");
+    assert!(
+        stderr.contains(
+            "no speech engine could be used (not piper: the Piper voice is not installed; \
+             not espeak: the speech engine `/nonexistent/espeak-ng` is not installed; \
+             not flite: the speech engine `flite` is not installed)"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint: run bash .ci/setup"), "{stderr}");
+}
