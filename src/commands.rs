@@ -217,7 +217,11 @@ fn write_out(out: &mut dyn Write, text: &str) -> Result<(), Failure> {
 fn cached_timeline(script: &Script, options: &Options, config: &Settings, estimated: &Timeline) -> Option<Timeline> {
     let kind = config.engine.unwrap_or_default();
     let (engine, _) = make_engine(kind, voice_settings(script, None, config), config.command.as_deref()).ok()?;
-    let lengths = crate::speech::cached_lengths(&engine.key(), &Cache::default_location(), &estimated.speech_texts())?;
+    let lengths = crate::speech::cached_lengths(
+        &crate::speech::cache_key(engine.as_ref()),
+        &Cache::default_location(),
+        &estimated.speech_texts(),
+    )?;
     struct Known(std::collections::HashMap<String, u64>);
     impl timeline::Lengths for Known {
         fn speech(&self, text: &str) -> u64 {

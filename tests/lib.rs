@@ -6,6 +6,7 @@ mod cli;
 mod controls;
 mod fuzz;
 mod live;
+mod loudness;
 mod media_keys;
 mod piper;
 mod render_cli;

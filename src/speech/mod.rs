@@ -292,7 +292,7 @@ pub fn synthesize_all(
     workers: usize,
     progress: &mut dyn FnMut(usize, usize, usize),
 ) -> Result<(SpeechClips, Report), SpeechError> {
-    let key = engine.key();
+    let key = cache_key(engine);
     let next = AtomicUsize::new(0);
     let (tx, rx) = crossbeam_channel::unbounded();
     let mut clips = SpeechClips::new();
@@ -309,6 +309,11 @@ pub fn synthesize_all(
                     let result = match cache.get(key, text) {
                         Some(samples) => Ok((samples, true, None)),
                         None => engine.synthesize(text).map(|samples| {
+                            // Every cue at one loudness, stored so: a warm
+                            // start measures nothing.
+                            let samples =
+                                crate::loudness::normalize(&samples, SAMPLE_RATE, crate::loudness::SPEECH_LUFS)
+                                    .to_vec();
                             let err = cache.put(key, text, &samples).err().map(|e| crate::error::io_reason(&e));
                             (samples, false, err)
                         }),
@@ -349,6 +354,12 @@ pub fn synthesize_all(
         Some(e) => Err(e),
         None => Ok((clips, report)),
     }
+}
+
+/// What cache entries are filed under: the engine's voice and the loudness
+/// its clips were brought to.
+pub fn cache_key(engine: &dyn Engine) -> String {
+    format!("{} loudness {} LUFS", engine.key(), crate::loudness::SPEECH_LUFS)
 }
 
 /// The lengths of cached speech, where every text is cached: lets `show`
