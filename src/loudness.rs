@@ -195,7 +195,7 @@ mod tests {
             })
             .collect();
         let sample_peak = 20.0 * (samples.iter().map(|&s| (s as f64).abs()).fold(0.0, f64::max) / 32768.0).log10();
-        check_close(sample_peak, 20.0 * (0.9f64 * 0.7071).log10(), 0.05);
+        check_close(sample_peak, 20.0 * (0.9 * std::f64::consts::FRAC_1_SQRT_2).log10(), 0.05);
         check_close(true_peak(&samples), 20.0 * 0.9f64.log10(), 0.3);
     }
 
