@@ -271,3 +271,71 @@ fn with_no_engine_at_all_auto_says_what_it_tried() {
     );
     assert!(stderr.contains("hint: run bash .ci/setup"), "{stderr}");
 }
+
+/// The children of a process, by their command lines.
+fn children(pid: u32) -> Vec<(u32, String)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else { continue };
+        // The parent is the second field after the parenthesized name.
+        let parent = stat.rsplit_once(") ").and_then(|(_, rest)| rest.split(' ').nth(1)?.parse::<u32>().ok());
+        if parent == Some(pid) {
+            let cmdline = std::fs::read(format!("/proc/{child}/cmdline")).unwrap_or_default();
+            found.push((child, String::from_utf8_lossy(&cmdline).replace('\0', " ")));
+        }
+    }
+    found
+}
+
+/// A child process killed when the test ends, however it ends.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_real_voice_killed_mid_session_is_started_again() {
+    use std::time::{Duration, Instant};
+    let sb = Sandbox::new();
+    let python = installed_python();
+    let mut running = Running(
+        sb.command(&["render", "deep-spinal", "--engine", "piper", "-o", "d.wav"])
+            .env("BACKEASE_PIPER_PYTHON", &python)
+            .env("BACKEASE_TIMING", "1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let pid = running.0.id();
+    // Wait until the voice has spoken a few cues, then kill it.
+    let cache = sb.path().join("cache/backease/speech");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let count = || std::fs::read_dir(&cache).map(|d| d.count()).unwrap_or(0);
+    while count() < 3 {
+        assert!(Instant::now() < deadline, "no speech within a minute");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let workers: Vec<_> = children(pid).into_iter().filter(|(_, c)| c.contains("piper")).collect();
+    assert_eq!(workers.len(), 1, "one resident worker: {workers:?}");
+    let killed = std::process::Command::new("kill").args(["-KILL", &workers[0].0.to_string()]).status().unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = running.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "render did not finish after its voice was killed");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(running.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr.matches("Piper voice en_US-joe-medium loaded").count(), 2, "{stderr}");
+    assert!(children(pid).is_empty());
+}
