@@ -145,7 +145,8 @@ pub struct PlayArgs {
 /// where these are not given.
 #[derive(Debug, Clone, Args)]
 pub struct VoiceArgs {
-    /// Voice name, e.g. en-gb or en-us (`backease voices` lists them)
+    /// Voice name: joe (Piper; NAME:SPEAKER for a many-voiced model), en-gb
+    /// (espeak-ng), slt (flite); `backease voices` lists them
     #[arg(long, value_name = "NAME")]
     pub voice: Option<String>,
     /// Speaking rate in words per minute (80-450)
@@ -157,7 +158,7 @@ pub struct VoiceArgs {
     /// Volume of the whole session, 0.0 to 2.0 (1.0 is unchanged)
     #[arg(long, value_parser = parse_volume, value_name = "V")]
     pub volume: Option<f32>,
-    /// Speech engine: auto, espeak, command, or system (live only)
+    /// Speech engine: auto, piper, espeak, flite, command, or system (live only)
     #[arg(long, value_enum, value_name = "ENGINE")]
     pub engine: Option<crate::config::EngineKind>,
     /// For --engine command: a shell command that reads text on stdin and

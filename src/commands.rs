@@ -14,8 +14,6 @@ use crate::output::Device;
 use crate::player::{Player, PlayerEvent};
 use crate::script::Script;
 use crate::session::{self, Segment};
-use crate::speech::command::CommandEngine;
-use crate::speech::espeak::Espeak;
 use crate::speech::system::SystemVoice;
 use crate::speech::{Cache, Engine, VoiceSettings};
 use crate::timeline::{self, Estimate, Options, Timeline};
@@ -231,7 +229,11 @@ fn write_out(out: &mut dyn Write, text: &str) -> Result<(), Failure> {
 fn cached_timeline(script: &Script, options: &Options, config: &Settings, estimated: &Timeline) -> Option<Timeline> {
     let kind = config.engine.unwrap_or_default();
     let (engine, _) = make_engine(kind, voice_settings(script, None, config), config.command.as_deref()).ok()?;
-    let lengths = crate::speech::cached_lengths(&engine.key(), &Cache::default_location(), &estimated.speech_texts())?;
+    let lengths = crate::speech::cached_lengths(
+        &crate::speech::cache_key(engine.as_ref()),
+        &Cache::default_location(),
+        &estimated.speech_texts(),
+    )?;
     struct Known(std::collections::HashMap<String, u64>);
     impl timeline::Lengths for Known {
         fn speech(&self, text: &str) -> u64 {
@@ -274,25 +276,14 @@ pub fn make_engine(
     settings: VoiceSettings,
     command: Option<&str>,
 ) -> Result<(Box<dyn Engine>, String), Failure> {
-    match kind {
-        EngineKind::Espeak => Ok((Box::new(Espeak::new(settings).map_err(speech_failure)?), "espeak-ng".into())),
-        EngineKind::Command => {
-            let engine = CommandEngine::new(command.unwrap_or_default()).map_err(speech_failure)?;
-            Ok((Box::new(engine), format!("the command `{}`", command.unwrap_or_default())))
+    let chosen = crate::speech::pick::engine(kind, &settings, command).map_err(|e| {
+        if kind == EngineKind::System {
+            Failure::usage(e.message).hint(e.hint.unwrap_or_default())
+        } else {
+            speech_failure(e)
         }
-        EngineKind::System => Err(Failure::usage("the system voice speaks only live, straight to the speakers")
-            .hint("use --engine espeak or --engine command to render to a file")),
-        EngineKind::Auto => match Espeak::new(settings) {
-            Ok(e) => Ok((Box::new(e), "espeak-ng (picked by auto)".into())),
-            Err(e) => match command {
-                Some(c) => Ok((
-                    Box::new(CommandEngine::new(c).map_err(speech_failure)?),
-                    format!("the command `{c}` (picked by auto: no espeak-ng)"),
-                )),
-                None => Err(speech_failure(e)),
-            },
-        },
-    }
+    })?;
+    Ok((chosen.engine, chosen.description))
 }
 
 /// Everything a session needs decided before it is made: flags, then the
@@ -628,16 +619,40 @@ fn voices(engine: Option<EngineKind>, out: &mut dyn Write, err: &mut dyn Write) 
         write_out(out, &text)?;
         return Ok(code::OK);
     }
-    let (_, description) = make_engine(kind, VoiceSettings::default(), config.command.as_deref())?;
-    let mut text = format!("Speech engine: {description}\n");
-    if description.starts_with("espeak-ng") {
-        let list = crate::speech::espeak::voices().map_err(speech_failure)?;
-        text += &format!("{} voices (use with --voice NAME):\n", list.len());
-        for (name, about) in list {
-            text += &format!("  {name:<14} {about}\n");
+    let chosen = crate::speech::pick::engine(kind, &VoiceSettings::default(), config.command.as_deref())
+        .map_err(speech_failure)?;
+    let mut text = format!("Speech engine: {}\n", chosen.description);
+    match chosen.kind {
+        EngineKind::Piper => {
+            let installation = crate::speech::piper::Installation::find().expect("found when the engine was made");
+            let list = crate::speech::piper::voices(&installation);
+            text += &format!("{} Piper voices (use with --voice NAME, or NAME:SPEAKER):\n", list.len());
+            for v in list {
+                let origin = if v.bundled { "bundled" } else { "yours" };
+                let speakers = match v.speakers.len() {
+                    0 | 1 => String::new(),
+                    n => format!(", {n} speakers: {}", v.speakers.join(" ")),
+                };
+                text += &format!("  {:<24} {} ({origin}{speakers})\n", v.name, v.language);
+            }
+            let dir = crate::speech::piper::user_voices_dir()
+                .map_or_else(|| "~/.local/share/backease/voices".into(), |d| d.display().to_string());
+            text += &format!("Add a voice: put MODEL.onnx and MODEL.onnx.json into {dir}\n");
         }
-    } else {
-        text += "The command engine's voice is chosen in its command (for Piper, the --model file).\n";
+        EngineKind::Espeak => {
+            let list = crate::speech::espeak::voices().map_err(speech_failure)?;
+            text += &format!("{} voices (use with --voice NAME):\n", list.len());
+            for (name, about) in list {
+                text += &format!("  {name:<14} {about}\n");
+            }
+        }
+        EngineKind::Flite => {
+            text += &format!("{} voices (use with --voice NAME):\n", crate::speech::flite::VOICES.len());
+            for (name, about) in crate::speech::flite::VOICES {
+                text += &format!("  {name:<14} {about}\n");
+            }
+        }
+        _ => text += "The command engine's voice is chosen in its command.\n",
     }
     write_out(out, &text)?;
     Ok(code::OK)

@@ -18,12 +18,17 @@ use crate::syntax::{self, Value};
 /// Which speech engine speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum EngineKind {
-    /// The best one this machine has: espeak-ng, else the command engine if
-    /// a command is set, else (when playing) the system voice.
+    /// The best one this machine has: Piper, else espeak-ng, else flite,
+    /// else the command engine if a command is set, else (when playing)
+    /// the system voice.
     #[default]
     Auto,
+    /// Piper, a natural neural voice (installed by `.ci/setup`).
+    Piper,
     /// espeak-ng.
     Espeak,
+    /// flite, a light voice with no Python.
+    Flite,
     /// A program of your choice that writes WAV (see --command).
     Command,
     /// The system's speech service (speech-dispatcher on Linux): live
@@ -35,7 +40,9 @@ impl EngineKind {
     pub fn name(self) -> &'static str {
         match self {
             EngineKind::Auto => "auto",
+            EngineKind::Piper => "piper",
             EngineKind::Espeak => "espeak",
+            EngineKind::Flite => "flite",
             EngineKind::Command => "command",
             EngineKind::System => "system",
         }
@@ -129,7 +136,9 @@ fn settings(lower: &mut Lower, fields: &[syntax::Field]) -> Settings {
                 Ok(kind) => s.engine = Some(kind),
                 Err(_) => {
                     let d = lower.error(n.span.clone(), format!("unknown engine \"{name}\""));
-                    d.help = Some("the engines are \"auto\", \"espeak\", \"command\" and \"system\"".into());
+                    d.help = Some(
+                        "the engines are \"auto\", \"piper\", \"espeak\", \"flite\", \"command\" and \"system\"".into(),
+                    );
                 }
             }
         }

@@ -12,6 +12,7 @@ pub mod error;
 pub mod fsutil;
 pub mod library;
 pub mod live;
+pub mod loudness;
 pub mod media_keys;
 pub mod output;
 pub mod player;

@@ -40,7 +40,7 @@ fn bytes(chime: Chime) -> &'static [u8] {
     }
 }
 
-/// A chime's samples, decoded once.
+/// A chime's samples, decoded and brought under the voice's loudness once.
 pub fn chime(chime: Chime) -> Arc<[i16]> {
     static DECODED: OnceLock<Vec<Arc<[i16]>>> = OnceLock::new();
     let all = DECODED.get_or_init(|| {
@@ -48,7 +48,8 @@ pub fn chime(chime: Chime) -> Arc<[i16]> {
             .iter()
             .map(|&c| {
                 let pcm = crate::wav::parse(bytes(c)).expect("the embedded chimes are valid WAV");
-                crate::wav::resample(&pcm, SAMPLE_RATE).into()
+                let samples = crate::wav::resample(&pcm, SAMPLE_RATE);
+                crate::loudness::normalize(&samples, SAMPLE_RATE, crate::loudness::CHIME_LUFS)
             })
             .collect()
     });

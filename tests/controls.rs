@@ -137,10 +137,13 @@ fn n_skips_and_q_stops_with_a_restored_terminal() {
     stop(recorder);
     assert!(screen.contains("Stopped.\nEXIT=0\nicanon"), "q exits 0 and restores the terminal:\n{screen}");
     // The tick, then "Next." over the soft chime well before the 20 s
-    // pause would have ended; nothing after the stop.
+    // pause would have ended, then "Stopping."; nothing after the stop
+    // (the chime's quiet tail may cross the detector's threshold more than
+    // once, so onsets are counted by when, not how many).
     let heard = onsets(&read_raw(&recording));
-    assert_eq!(heard.len(), 2, "{heard:?}");
+    assert!(heard.len() >= 2, "{heard:?}");
     assert!(heard[1] - heard[0] < 3.0, "skipped: {heard:?}");
+    assert!(heard.iter().all(|&t| t - heard[0] < 5.0), "nothing after the stop: {heard:?}");
 }
 
 #[test]

@@ -102,7 +102,7 @@ fn no_audio_device_is_one_clear_error() {
 fn a_missing_speech_engine_is_named() {
     let sb = Sandbox::new();
     let out = sb
-        .command(&["render", "deep-spinal", "-o", "x.wav"])
+        .command(&["render", "deep-spinal", "-o", "x.wav", "--engine", "espeak"])
         .env("BACKEASE_ESPEAK", "/nonexistent/espeak-ng")
         .output()
         .unwrap();

@@ -41,7 +41,7 @@ impl Engine for CommandEngine {
 
     fn synthesize(&self, text: &str) -> Result<Vec<i16>, SpeechError> {
         let dir = std::env::temp_dir();
-        let out = dir.join(format!("backease-{}-{}.wav", std::process::id(), unique()));
+        let out = dir.join(format!("backease-{}-{}.wav", std::process::id(), super::unique()));
         let line = self
             .template
             .replace("{out}", &shell_quote(&out.display().to_string()))
@@ -64,12 +64,6 @@ impl Engine for CommandEngine {
         })?;
         Ok(super::to_session_rate(&pcm))
     }
-}
-
-/// A number to keep concurrent temporary files apart.
-fn unique() -> u64 {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 #[cfg(test)]

@@ -9,13 +9,16 @@
 pub mod command;
 pub mod espeak;
 pub mod fake;
+pub mod flite;
+pub mod pick;
+pub mod piper;
 pub mod system;
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crate::timeline::SAMPLE_RATE;
 
@@ -109,6 +112,12 @@ pub fn run(
     };
     let _ = writer.join();
     Ok((status, reader.join().unwrap_or_default(), err_reader.join().unwrap_or_default()))
+}
+
+/// A number to keep concurrent temporary files of one process apart.
+pub fn unique() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// Synthesized speech, by text.
@@ -283,7 +292,7 @@ pub fn synthesize_all(
     workers: usize,
     progress: &mut dyn FnMut(usize, usize, usize),
 ) -> Result<(SpeechClips, Report), SpeechError> {
-    let key = engine.key();
+    let key = cache_key(engine);
     let next = AtomicUsize::new(0);
     let (tx, rx) = crossbeam_channel::unbounded();
     let mut clips = SpeechClips::new();
@@ -300,6 +309,11 @@ pub fn synthesize_all(
                     let result = match cache.get(key, text) {
                         Some(samples) => Ok((samples, true, None)),
                         None => engine.synthesize(text).map(|samples| {
+                            // Every cue at one loudness, stored so: a warm
+                            // start measures nothing.
+                            let samples =
+                                crate::loudness::normalize(&samples, SAMPLE_RATE, crate::loudness::SPEECH_LUFS)
+                                    .to_vec();
                             let err = cache.put(key, text, &samples).err().map(|e| crate::error::io_reason(&e));
                             (samples, false, err)
                         }),
@@ -340,6 +354,12 @@ pub fn synthesize_all(
         Some(e) => Err(e),
         None => Ok((clips, report)),
     }
+}
+
+/// What cache entries are filed under: the engine's voice and the loudness
+/// its clips were brought to.
+pub fn cache_key(engine: &dyn Engine) -> String {
+    format!("{} loudness {} LUFS", engine.key(), crate::loudness::SPEECH_LUFS)
 }
 
 /// The lengths of cached speech, where every text is cached: lets `show`

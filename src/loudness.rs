@@ -1,0 +1,214 @@
+//! Loudness as a listener hears it: EBU R128 integrated loudness (ITU-R
+//! BS.1770 K-weighting and gating) and an estimate of true peak, and the
+//! gain that brings a clip to a target.
+//!
+//! Every clip of a session is normalized once, when the session is
+//! prepared: the cues to one level, the chimes and sound files a few
+//! decibels under it, so no cue jumps out and no bell startles. This module
+//! measures and scales samples; it does not mix or limit.
+
+use std::sync::Arc;
+
+/// Where the voice sits, in LUFS: a quiet, intimate level for headphones
+/// that leaves room above for the controls and the volume keys.
+pub const SPEECH_LUFS: f64 = -20.0;
+
+/// Chimes and the user's sounds: under the voice, so a bell after a long
+/// silence does not startle.
+pub const CHIME_LUFS: f64 = -24.0;
+
+/// No clip's true peak goes above this, in dBTP; a clip that would is
+/// brought down further, short of its target.
+pub const CEILING_DBTP: f64 = -1.0;
+
+/// A biquad filter, direct form I.
+#[derive(Clone, Copy)]
+struct Biquad {
+    b: [f64; 3],
+    a: [f64; 3],
+}
+
+impl Biquad {
+    fn run(&self, x: &mut [f64]) {
+        let (mut x1, mut x2, mut y1, mut y2) = (0.0, 0.0, 0.0, 0.0);
+        for v in x.iter_mut() {
+            let y = self.b[0] * *v + self.b[1] * x1 + self.b[2] * x2 - self.a[1] * y1 - self.a[2] * y2;
+            (x2, x1, y2, y1) = (x1, *v, y1, y);
+            *v = y;
+        }
+    }
+}
+
+/// BS.1770's two K-weighting stages (a high shelf for the head, a high
+/// pass), derived for any sample rate from the analog prototypes, as
+/// libebur128 does; at 48 kHz they are the standard's coefficients.
+fn k_weighting(rate: u32) -> [Biquad; 2] {
+    use std::f64::consts::PI;
+    let rate = rate as f64;
+    let (f0, gain, q) = (1681.974450955533, 3.999843853973347, 0.7071752369554196);
+    let k = (PI * f0 / rate).tan();
+    let vh = 10f64.powf(gain / 20.0);
+    let vb = vh.powf(0.4996667741545416);
+    let a0 = 1.0 + k / q + k * k;
+    let shelf = Biquad {
+        b: [(vh + vb * k / q + k * k) / a0, 2.0 * (k * k - vh) / a0, (vh - vb * k / q + k * k) / a0],
+        a: [1.0, 2.0 * (k * k - 1.0) / a0, (1.0 - k / q + k * k) / a0],
+    };
+    let (f0, q) = (38.13547087602444, 0.5003270373238773);
+    let k = (PI * f0 / rate).tan();
+    let a0 = 1.0 + k / q + k * k;
+    let high_pass = Biquad { b: [1.0, -2.0, 1.0], a: [1.0, 2.0 * (k * k - 1.0) / a0, (1.0 - k / q + k * k) / a0] };
+    [shelf, high_pass]
+}
+
+/// Integrated loudness of mono samples, in LUFS; `None` for a clip that is
+/// silent (every block under the absolute gate).
+pub fn integrated(samples: &[i16], rate: u32) -> Option<f64> {
+    let mut x: Vec<f64> = samples.iter().map(|&s| s as f64 / 32768.0).collect();
+    for stage in k_weighting(rate) {
+        stage.run(&mut x);
+    }
+    // Mean squares of 400 ms blocks every 100 ms; a clip shorter than one
+    // block is one block.
+    let block = (rate as usize * 4 / 10).max(1);
+    let step = (rate as usize / 10).max(1);
+    let squares: Vec<f64> = x.iter().map(|v| v * v).collect();
+    let mean = |s: &[f64]| s.iter().sum::<f64>() / s.len() as f64;
+    let blocks: Vec<f64> = if squares.len() <= block {
+        vec![mean(&squares)]
+    } else {
+        (0..=(squares.len() - block) / step).map(|i| mean(&squares[i * step..i * step + block])).collect()
+    };
+    let lufs = |z: f64| -0.691 + 10.0 * z.log10();
+    let gated = |threshold: f64| -> Vec<f64> { blocks.iter().copied().filter(|&z| lufs(z) > threshold).collect() };
+    let absolute = gated(-70.0);
+    if absolute.is_empty() {
+        return None;
+    }
+    let relative = lufs(mean(&absolute)) - 10.0;
+    let kept = gated(relative.max(-70.0));
+    Some(lufs(mean(&kept)))
+}
+
+/// True peak in dBTP, estimated by 4× oversampling with a windowed-sinc
+/// interpolator (as BS.1770 annex 2 describes); `-inf` for silence.
+///
+/// Only the stretches near the sample peak are oversampled: between two
+/// samples both under half the peak, the signal cannot rise to it.
+pub fn true_peak(samples: &[i16]) -> f64 {
+    const TAPS: isize = 12;
+    const PHASES: usize = 4;
+    let sample_peak = samples.iter().map(|&s| (s as f64).abs()).fold(0.0, f64::max) / 32768.0;
+    // The interpolating kernel for each fractional position.
+    let kernel: Vec<Vec<f64>> = (1..PHASES)
+        .map(|p| {
+            let frac = p as f64 / PHASES as f64;
+            (-TAPS + 1..=TAPS)
+                .map(|i| {
+                    let t = i as f64 - frac;
+                    let pi_t = std::f64::consts::PI * t;
+                    let sinc = if t == 0.0 { 1.0 } else { pi_t.sin() / pi_t };
+                    sinc * (0.5 + 0.5 * (pi_t / TAPS as f64).cos())
+                })
+                .collect()
+        })
+        .collect();
+    let at = |i: isize| samples.get(i as usize).map_or(0.0, |&s| s as f64 / 32768.0);
+    let mut peak = sample_peak;
+    for n in 0..samples.len() as isize {
+        if at(n).abs().max(at(n + 1).abs()) < sample_peak / 2.0 {
+            continue;
+        }
+        for taps in &kernel {
+            let v: f64 = taps.iter().zip(-TAPS + 1..=TAPS).map(|(k, i)| k * at(n + i)).sum();
+            peak = peak.max(v.abs());
+        }
+    }
+    20.0 * peak.log10()
+}
+
+/// The clip scaled to `target` LUFS, or less where its true peak would pass
+/// [`CEILING_DBTP`]. Silence is left alone.
+pub fn normalize(samples: &[i16], rate: u32, target: f64) -> Arc<[i16]> {
+    let Some(loudness) = integrated(samples, rate) else { return samples.into() };
+    let headroom = CEILING_DBTP - true_peak(samples);
+    let gain_db = (target - loudness).min(headroom);
+    let gain = 10f64.powf(gain_db / 20.0);
+    samples.iter().map(|&s| (s as f64 * gain).round().clamp(-32768.0, 32767.0) as i16).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sine(freq: f64, amplitude: f64, seconds: f64, rate: u32) -> Vec<i16> {
+        (0..(seconds * rate as f64) as usize)
+            .map(|i| (amplitude * 32767.0 * (2.0 * std::f64::consts::PI * freq * i as f64 / rate as f64).sin()) as i16)
+            .collect()
+    }
+
+    #[track_caller]
+    fn check_close(got: f64, want: f64, tolerance: f64) {
+        assert!((got - want).abs() <= tolerance, "got {got:.3}, want {want:.3} ± {tolerance}");
+    }
+
+    #[test]
+    fn a_full_scale_1k_sine_is_minus_3_lufs_at_any_rate() {
+        // BS.1770's calibration: a 0 dBFS 1 kHz sine in one channel reads
+        // -3.01 LUFS; half the amplitude, 6 dB less.
+        for rate in [22_050, 44_100, 48_000] {
+            check_close(integrated(&sine(1000.0, 1.0, 3.0, rate), rate).unwrap(), -3.01, 0.1);
+            check_close(integrated(&sine(1000.0, 0.5, 3.0, rate), rate).unwrap(), -9.03, 0.1);
+        }
+    }
+
+    #[test]
+    fn k_weighting_favours_the_treble_and_cuts_the_bass() {
+        let rate = 48_000;
+        let at = |f| integrated(&sine(f, 0.5, 3.0, rate), rate).unwrap();
+        // The head's shelf: about +4 dB at 4 kHz and above; the high pass:
+        // a 30 Hz tone counts for several dB less.
+        check_close(at(8000.0) - at(1000.0), 3.3, 0.6);
+        assert!(at(30.0) < at(1000.0) - 3.0);
+    }
+
+    #[test]
+    fn gating_ignores_silence_and_quiet_tails() {
+        let rate = 22_050;
+        let tone = sine(1000.0, 0.5, 2.0, rate);
+        let mut padded = vec![0; rate as usize * 3];
+        padded.extend_from_slice(&tone);
+        padded.extend(vec![0; rate as usize * 3]);
+        // Six seconds of silence around two of tone: only the blocks that
+        // straddle an edge count against it.
+        check_close(integrated(&padded, rate).unwrap(), integrated(&tone, rate).unwrap(), 1.0);
+        assert_eq!(integrated(&[0; 30_000], rate), None);
+    }
+
+    #[test]
+    fn true_peak_sees_between_the_samples() {
+        // A sine at a quarter of the rate, sampled at 45° of phase: every
+        // sample is at 0.707 of the real peak.
+        let samples: Vec<i16> = (0..4800)
+            .map(|i| {
+                (0.9 * 32767.0 * (std::f64::consts::FRAC_PI_2 * i as f64 + std::f64::consts::FRAC_PI_4).sin()) as i16
+            })
+            .collect();
+        let sample_peak = 20.0 * (samples.iter().map(|&s| (s as f64).abs()).fold(0.0, f64::max) / 32768.0).log10();
+        check_close(sample_peak, 20.0 * (0.9 * std::f64::consts::FRAC_1_SQRT_2).log10(), 0.05);
+        check_close(true_peak(&samples), 20.0 * 0.9f64.log10(), 0.3);
+    }
+
+    #[test]
+    fn normalize_meets_the_target_under_the_ceiling() {
+        let rate = 22_050;
+        let quiet = sine(440.0, 0.05, 2.0, rate);
+        let loud = normalize(&quiet, rate, SPEECH_LUFS);
+        check_close(integrated(&loud, rate).unwrap(), SPEECH_LUFS, 0.1);
+        // A target louder than the ceiling allows stops at the ceiling.
+        let capped = normalize(&quiet, rate, 0.0);
+        check_close(true_peak(&capped), CEILING_DBTP, 0.1);
+        // Silence stays silence.
+        assert!(normalize(&[0; 1000], rate, SPEECH_LUFS).iter().all(|&s| s == 0));
+    }
+}

@@ -1,0 +1,74 @@
+//! Even loudness, measured as broadcasters do (EBU R128, by ffmpeg's
+//! `ebur128` filter, not by our own meter): every cue of a rendered routine
+//! at one level, the chimes under it, no true peak above -1 dBTP.
+
+use std::path::Path;
+
+use crate::support::Sandbox;
+
+/// (integrated loudness in LUFS, true peak in dBTP) of a WAV file.
+fn measure(path: &Path) -> (f64, f64) {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostats", "-i"])
+        .arg(path)
+        .args(["-af", "ebur128=peak=true", "-f", "null", "-"])
+        .output()
+        .expect("ffmpeg is installed (bash .ci/setup)");
+    let text = String::from_utf8_lossy(&out.stderr);
+    let summary = &text[text.rfind("Summary:").expect("an ebur128 summary")..];
+    let value = |label: &str| -> f64 {
+        let line = summary.lines().find(|l| l.trim_start().starts_with(label)).expect(label);
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    (value("I:"), value("Peak:"))
+}
+
+fn write_wav(path: &Path, samples: &[i16]) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut w = backease::wav::WavStream::new(file, backease::timeline::SAMPLE_RATE, samples.len() as u64).unwrap();
+    w.write(samples).unwrap();
+    w.finish().unwrap();
+}
+
+#[test]
+fn cues_share_one_loudness_and_chimes_sit_under_it() {
+    let sb = Sandbox::new();
+    for (engine, routine) in [("espeak", "deep-spinal"), ("flite", "gluteus-medius")] {
+        let run = sb.run(&["render", routine, "--engine", engine, "-o", "r.wav"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let wav = backease::wav::parse(&std::fs::read(sb.path().join("r.wav")).unwrap()).unwrap().samples;
+        let (_, peak) = measure(&sb.path().join("r.wav"));
+        assert!(peak <= -1.0, "{engine}: true peak {peak} dBTP");
+
+        sb.write("config/backease/config.ron", &format!("Config(engine: \"{engine}\")"));
+        let show = sb.run(&["show", routine, "--json"]);
+        let doc: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
+        let mut cues = Vec::new();
+        let mut chimes = Vec::new();
+        for (i, e) in doc["events"].as_array().unwrap().iter().enumerate() {
+            let (start, len) =
+                (e["start_sample"].as_u64().unwrap() as usize, e["length_samples"].as_u64().unwrap() as usize);
+            // R128's integrated loudness needs a few of its 400 ms blocks.
+            if len < backease::timeline::SAMPLE_RATE as usize * 3 / 2 {
+                continue;
+            }
+            let slice = sb.path().join(format!("event{i}.wav"));
+            write_wav(&slice, &wav[start..start + len]);
+            let (loudness, _) = measure(&slice);
+            match e["kind"].as_str().unwrap() {
+                "say" => cues.push(loudness),
+                "chime" => chimes.push(loudness),
+                _ => {}
+            }
+        }
+        assert!(cues.len() >= 10, "{engine}: {cues:?}");
+        let (low, high) = cues.iter().fold((f64::MAX, f64::MIN), |(l, h), &c| (l.min(c), h.max(c)));
+        assert!(high - low <= 1.0, "{engine}: cue loudness from {low} to {high} LUFS");
+        let voice = (low + high) / 2.0;
+        assert!((voice - backease::loudness::SPEECH_LUFS).abs() <= 1.0, "{engine}: voice at {voice} LUFS");
+        assert!(!chimes.is_empty());
+        for c in chimes {
+            assert!((2.0..8.0).contains(&(voice - c)), "{engine}: a chime at {c} LUFS, the voice at {voice}");
+        }
+    }
+}
