@@ -21,6 +21,7 @@ use crate::speech::{Cache, Engine, VoiceSettings};
 use crate::timeline::{self, Estimate, Options, Timeline};
 use crate::ui::Progress;
 use crate::{duration, fsutil, show};
+use std::ffi::{OsStr, OsString};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -53,7 +54,7 @@ impl From<&Timing> for Options {
 /// before any speech is made or a device opened. Warnings about the
 /// timeline are left to the command, which reports them for the timeline it
 /// actually uses.
-pub fn prepare(routine: &str, timing: &Timing, config: &Settings, err: &mut dyn Write) -> Result<Prepared, Failure> {
+pub fn prepare(routine: &OsStr, timing: &Timing, config: &Settings, err: &mut dyn Write) -> Result<Prepared, Failure> {
     let loaded = library::resolve(routine)?;
     let mut script = loaded_script(&loaded, err)?;
     if let Some(c) = config.chime {
@@ -62,6 +63,9 @@ pub fn prepare(routine: &str, timing: &Timing, config: &Settings, err: &mut dyn 
     let mut options: Options = timing.into();
     options.hold = options.hold.or(config.hold);
     let estimate = timeline::compile(&script, &options, &Estimate::default());
+    if let Some(over) = estimate.over_by_options {
+        return Err(over_by_options(over, timing, config));
+    }
     report_timeline(&loaded, &estimate, false, err)?;
     Ok(Prepared { loaded, script, options, estimate })
 }
@@ -72,6 +76,37 @@ pub struct Prepared {
     pub script: Script,
     pub options: Options,
     pub estimate: Timeline,
+}
+
+/// The failure for options that take a session past a limit, naming the
+/// options as the user gave them: the script is not at fault.
+fn over_by_options(over: timeline::OverLimit, timing: &Timing, config: &Settings) -> Failure {
+    let length = over == timeline::OverLimit::Length;
+    let mut given = Vec::new();
+    let mut names = Vec::new();
+    if length {
+        if let Some(h) = timing.hold {
+            given.push(format!("--hold {}", duration::short(h)));
+            names.push("--hold");
+        } else if let Some(h) = config.hold {
+            given.push(format!("the settings file's hold of {}", duration::short(h)));
+            names.push("the hold in the settings file");
+        }
+    }
+    if let Some(r) = timing.rounds {
+        given.push(format!("--rounds {r}"));
+        names.push("--rounds");
+    }
+    if let Some(r) = timing.rest {
+        given.push(format!("--rest {}", duration::short(r)));
+        names.push("--rest");
+    }
+    let hint = match names.as_slice() {
+        [] => "use smaller values".to_string(),
+        [one] => format!("lower {one}"),
+        [init @ .., last] => format!("lower {} or {last}", init.join(", ")),
+    };
+    Failure::usage(over.message(&given)).hint(hint)
 }
 
 fn loaded_script(loaded: &Loaded, err: &mut dyn Write) -> Result<Script, Failure> {
@@ -136,7 +171,7 @@ fn line(loaded: &Loaded, note: &str) -> String {
     format!("  {:<20} {:>7}  {}{note}\n", loaded.name, duration::clock(t.duration()), script.summary)
 }
 
-fn show(routine: &str, timing: &Timing, json: bool, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
+fn show(routine: &OsStr, timing: &Timing, json: bool, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
     let config = crate::config::load(err)?.settings;
     let Prepared { loaded, script, options, estimate } = prepare(routine, timing, &config, err)?;
     // Once the speech is cached, the times are exact.
@@ -147,14 +182,26 @@ fn show(routine: &str, timing: &Timing, json: bool, out: &mut dyn Write, err: &m
     Ok(code::OK)
 }
 
-fn check(files: &[String], out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
+fn check(files: &[OsString], out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
     let mut bad = 0;
     let mut missing = 0;
+    // The exit code of the first script that could not be read: a routine
+    // name that does not exist is a usage error, as it is for `play`.
+    let mut missing_code = code::IO;
     for file in files {
         let loaded = match library::resolve(file) {
             Ok(l) => l,
+            // One name: the same failure `play` and `show` give.
+            Err(e) if files.len() == 1 => return Err(e),
             Err(e) => {
-                let _ = writeln!(err, "{file}: error: {}", e.message);
+                let name = crate::diagnostic::escape_controls(&file.to_string_lossy()).into_owned();
+                let _ = writeln!(err, "{name}: error: {}", e.message);
+                if let Some(hint) = &e.hint {
+                    let _ = writeln!(err, "hint: {hint}");
+                }
+                if missing == 0 {
+                    missing_code = e.code;
+                }
                 missing += 1;
                 continue;
             }
@@ -181,7 +228,7 @@ fn check(files: &[String], out: &mut dyn Write, err: &mut dyn Write) -> Result<u
         }
     }
     if missing > 0 {
-        return Err(Failure::io(format!("{missing} of {} scripts could not be read", files.len())));
+        return Err(Failure::new(missing_code, format!("{missing} of {} scripts could not be read", files.len())));
     }
     Ok(if bad > 0 { code::INVALID } else { code::OK })
 }
@@ -532,7 +579,7 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
 }
 
 fn render(
-    routine: &str,
+    routine: &OsStr,
     path: &Path,
     timing: &Timing,
     looped: bool,

@@ -46,6 +46,30 @@ impl Diagnostic {
     }
 }
 
+/// Text from a script or a file name, made safe to print: control
+/// characters (an escape sequence, a bell) are written as `\u{1b}` rather
+/// than sent to the terminal, which would obey them.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(is_unprintable) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_unprintable(c) {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Characters a terminal acts on rather than shows: C0 and C1 controls and
+/// DEL, and the bidirectional overrides that reorder what is shown.
+fn is_unprintable(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
 /// A 1-based line and column (in characters) of a byte offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LineCol {
@@ -97,7 +121,8 @@ fn render_one(out: &mut String, path: &str, source: &str, d: &Diagnostic) {
         Severity::Error => "error",
         Severity::Warning => "warning",
     };
-    let _ = writeln!(out, "{path}:{}:{}: {kind}: {}", at.line, at.column, d.message);
+    let message = escape_controls(&d.message);
+    let _ = writeln!(out, "{path}:{}:{}: {kind}: {message}", at.line, at.column);
     let line_text = source.lines().nth(at.line - 1).unwrap_or("");
     // Junk lines can be megabytes long; show the part around the caret.
     let shown: String = line_text.chars().take(200).map(|c| if c.is_control() { ' ' } else { c }).collect();
@@ -110,7 +135,7 @@ fn render_one(out: &mut String, path: &str, source: &str, d: &Diagnostic) {
     let _ = writeln!(out, "{} | {}", at.line, shown);
     let _ = writeln!(out, "{pad} | {}{}", " ".repeat(caret_col), "^".repeat(span_chars.min(80)));
     if let Some(help) = &d.help {
-        let _ = writeln!(out, "{pad} = help: {help}");
+        let _ = writeln!(out, "{pad} = help: {}", escape_controls(help));
     }
 }
 

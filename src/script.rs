@@ -26,6 +26,11 @@ pub const MAX_STEP: Duration = Duration::from_secs(60 * 60);
 pub const MAX_TIMES: i64 = 1000;
 /// How deeply `Repeat` and `Sides` may nest.
 pub const MAX_NESTING: usize = 8;
+/// The most events (steps, cues, countdown numbers and stroke marks, as
+/// often as they play) one session may expand to. Counted from the tree
+/// before anything is expanded, so nested repeats that multiply into
+/// millions are refused at once rather than built.
+pub const MAX_EVENTS: u64 = 100_000;
 
 /// A routine, ready to be compiled into a timeline.
 #[derive(Debug, Clone, PartialEq)]
@@ -237,7 +242,35 @@ impl Text {
     }
 }
 
+impl Step {
+    /// How many timeline events this step expands to: itself and every step,
+    /// cue, countdown number and stroke mark inside it, as often as they
+    /// play. Saturates rather than overflows; an upper bound where `--hold`
+    /// may leave cues out.
+    pub fn events(&self) -> u64 {
+        match &self.kind {
+            StepKind::Say(_) | StepKind::Pause(_) | StepKind::Chime(_) | StepKind::Sound(_) => 1,
+            StepKind::Hold(h) => 1 + h.cues.len() as u64 + u64::from(h.halfway.is_some()) + u64::from(h.countdown),
+            StepKind::Repeat { times, steps } => u64::from(*times).saturating_mul(events(steps)),
+            StepKind::Sides(steps) => 2u64.saturating_mul(events(steps)),
+            StepKind::Strokes(s) => 1 + u64::from(s.count),
+        }
+    }
+}
+
+/// The events a list of steps expands to, played once (see [`Step::events`]).
+pub fn events(steps: &[Step]) -> u64 {
+    steps.iter().fold(0u64, |sum, s| sum.saturating_add(s.events()))
+}
+
 impl Script {
+    /// The events the whole session expands to: every round, and the rest
+    /// between rounds when there is one.
+    pub fn events(&self, rounds: u32, rest: bool) -> u64 {
+        let rests = if rest { u64::from(rounds.saturating_sub(1)) } else { 0 };
+        events(&self.steps).saturating_mul(u64::from(rounds)).saturating_add(rests)
+    }
+
     /// Plays `to` wherever the script plays `from` (the config file's
     /// `chime` replaces the bell that ends each hold).
     pub fn replace_chime(&mut self, from: Chime, to: Chime) {
@@ -261,8 +294,11 @@ const STEP_KINDS: [&str; 8] = ["Say", "Pause", "Chime", "Sound", "Hold", "Repeat
 /// does not name itself (the file's stem).
 pub fn load(source: &str, base_dir: Option<&Path>, fallback_name: &str) -> (Option<Script>, Vec<Diagnostic>) {
     let (root, mut diagnostics) = syntax::parse(source);
-    let mut lower = Lower { source, base_dir, diags: Vec::new() };
+    let mut lower = Lower { source, base_dir, diags: Vec::new(), rounds_span: None };
     let script = if matches!(root.value, Value::Error) { None } else { lower.routine(&root, fallback_name) };
+    if let Some(script) = &script {
+        lower.check_size(script);
+    }
     diagnostics.append(&mut lower.diags);
     diagnostics.sort_by_key(|d| (d.span.start, std::cmp::Reverse(d.severity)));
     let ok = !diagnostics.iter().any(Diagnostic::is_error);
@@ -275,6 +311,9 @@ pub(crate) struct Lower<'a> {
     source: &'a str,
     base_dir: Option<&'a Path>,
     pub(crate) diags: Vec<Diagnostic>,
+    /// Where the routine's `rounds` is written, to blame it for a session
+    /// too large.
+    rounds_span: Option<Range<usize>>,
 }
 
 #[derive(Clone, Copy)]
@@ -286,7 +325,7 @@ struct Ctx {
 
 impl<'a> Lower<'a> {
     pub(crate) fn new(source: &'a str) -> Lower<'a> {
-        Lower { source, base_dir: None, diags: Vec::new() }
+        Lower { source, base_dir: None, diags: Vec::new(), rounds_span: None }
     }
 
     pub(crate) fn error(&mut self, span: Range<usize>, message: impl Into<String>) -> &mut Diagnostic {
@@ -345,6 +384,51 @@ impl<'a> Lower<'a> {
         Some(Script { name: name?, title: title?, summary: summary?, defaults: defaults?, steps: steps? })
     }
 
+    /// Refuses a routine that expands to more than [`MAX_EVENTS`] events,
+    /// counted from the tree, blaming the innermost step that does it alone,
+    /// else the step where the count passes the limit, else the rounds.
+    fn check_size(&mut self, script: &Script) {
+        /// The innermost step that alone expands past the limit.
+        fn culprit(steps: &[Step]) -> Option<&Step> {
+            let step = steps.iter().find(|s| s.events() > MAX_EVENTS)?;
+            Some(match &step.kind {
+                StepKind::Repeat { steps, .. } | StepKind::Sides(steps) => culprit(steps).unwrap_or(step),
+                _ => step,
+            })
+        }
+        let rest = !script.defaults.rest.is_zero();
+        let total = script.events(script.defaults.rounds, rest);
+        if total <= MAX_EVENTS {
+            return;
+        }
+        let limit = format!("a session holds at most {MAX_EVENTS}");
+        if let Some(step) = culprit(&script.steps) {
+            let (what, help) = match step.kind {
+                StepKind::Repeat { .. } => ("Repeat", "lower its times, or those of the repeats inside it"),
+                StepKind::Sides(_) => ("Sides", "lower the times of the repeats inside it"),
+                _ => ("step", "split it into smaller steps"),
+            };
+            let at = step.span.start..step.span.start + 1;
+            let message = format!("this {what} expands to {} steps and cues; {limit}", step.events());
+            self.error(at, message).help = Some(help.into());
+            return;
+        }
+        let mut sum = 0u64;
+        if let Some(step) = script.steps.iter().find(|s| {
+            sum = sum.saturating_add(s.events());
+            sum > MAX_EVENTS
+        }) {
+            let at = step.span.start..step.span.start + 1;
+            let message = format!("the steps up to here expand to {sum} steps and cues; {limit}");
+            self.error(at, message).help = Some("lower the repeat counts, or split the routine in two".into());
+            return;
+        }
+        let rounds = script.defaults.rounds;
+        let at = self.rounds_span.clone().unwrap_or(0..1);
+        self.error(at, format!("{rounds} rounds expand to {total} steps and cues; {limit}")).help =
+            Some(format!("a round is {} steps and cues: lower the rounds", events(&script.steps)));
+    }
+
     fn routine_name(&mut self, node: &Node) -> Option<String> {
         let name = self.string(node, "the routine's name")?;
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
@@ -370,6 +454,14 @@ impl<'a> Lower<'a> {
                 let s = self.string(node, &format!("the {field}"))?;
                 if s.trim().is_empty() {
                     self.error(node.span.clone(), format!("the {field} is empty"));
+                    return None;
+                }
+                // A title is shown on a terminal: an escape sequence in it
+                // would act rather than show.
+                if let Some(c) = s.chars().find(|c| c.is_control()) {
+                    let message = format!("the {field} has a control character (U+{:04X})", c as u32);
+                    self.error(node.span.clone(), message).help =
+                        Some(format!("the {field} is one line of plain text"));
                     return None;
                 }
                 Some(s)
@@ -513,6 +605,7 @@ impl<'a> Lower<'a> {
             }
         }
         if let Some(n) = f.get("rounds") {
+            self.rounds_span = Some(n.span.clone());
             match self.count(n, "rounds", 1..=MAX_TIMES) {
                 Some(v) => out.rounds = v,
                 None => ok = false,
@@ -638,7 +731,14 @@ impl<'a> Lower<'a> {
                     }
                 };
                 let steps = match f.get("steps") {
-                    Some(n) => self.steps(n, Ctx { depth: ctx.depth + 1, ..ctx }),
+                    Some(n) => match self.steps(n, Ctx { depth: ctx.depth + 1, ..ctx }) {
+                        Some(steps) if steps.is_empty() => {
+                            self.error(n.span.clone(), "Repeat has no steps").help =
+                                Some("give it steps to repeat, or remove it".into());
+                            None
+                        }
+                        steps => steps,
+                    },
                     None => {
                         self.missing(open, "steps", "Repeat", "steps: [ … ]");
                         None
@@ -874,6 +974,11 @@ impl<'a> Lower<'a> {
         let raw = self.string(node, "cue text")?;
         if raw.trim().is_empty() {
             self.error(node.span.clone(), "empty cue text");
+            return None;
+        }
+        if let Some(c) = raw.chars().find(|&c| c.is_control() && !matches!(c, '\n' | '\t' | '\r')) {
+            let message = format!("cue text has a control character (U+{:04X})", c as u32);
+            self.error(node.span.clone(), message).help = Some("cue text is words to speak".into());
             return None;
         }
         let mut parts = Vec::new();

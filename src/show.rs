@@ -1,11 +1,15 @@
 //! A timeline written out for people (`show`) and for programs (`show --json`).
 //!
-//! Pure formatting: it takes a finished [`Timeline`] and returns text.
+//! Pure formatting: it takes a finished [`Timeline`] and returns text. Text
+//! from the script (titles, cues, file names) has its control characters
+//! escaped in the listing, so it cannot drive the terminal; JSON escapes
+//! them its own way.
 
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::diagnostic::escape_controls;
 use crate::duration;
 use crate::script::Script;
 use crate::timeline::{Event, SAMPLE_RATE, Sound, Timeline, to_duration};
@@ -17,8 +21,8 @@ pub fn text(script: &Script, timeline: &Timeline) -> String {
         1 => "1 round".to_string(),
         n => format!("{n} rounds"),
     };
-    let _ = writeln!(out, "{} — {}", script.name, script.title);
-    let _ = writeln!(out, "{}", script.summary);
+    let _ = writeln!(out, "{} — {}", escape_controls(&script.name), escape_controls(&script.title));
+    let _ = writeln!(out, "{}", escape_controls(&script.summary));
     let _ = writeln!(
         out,
         "hold {} · {rounds} · {} in all\n",
@@ -28,6 +32,7 @@ pub fn text(script: &Script, timeline: &Timeline) -> String {
     for e in &timeline.events {
         let at = duration::clock(to_duration(e.start));
         let (kind, what) = describe(e);
+        let what = escape_controls(&what);
         if e.overlay {
             let _ = writeln!(out, "{at}    · {kind:<6} {what}");
         } else {

@@ -74,6 +74,27 @@ impl Value {
     }
 }
 
+/// Turns a file's bytes into the text to parse. A UTF-8 byte-order mark
+/// (Notepad writes one) is dropped; bytes that are not UTF-8 give a
+/// diagnostic at the first bad one, and the text with replacement
+/// characters, so the place can still be shown.
+pub fn decode(bytes: Vec<u8>) -> (String, Vec<Diagnostic>) {
+    let bytes = match bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        Some(rest) => rest.to_vec(),
+        None => bytes,
+    };
+    match String::from_utf8(bytes) {
+        Ok(text) => (text, Vec::new()),
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            let d = Diagnostic::error(at..at + 1, "the file is not UTF-8 text")
+                .with_help("save it as UTF-8 text; is this an audio or binary file?");
+            (text, vec![d])
+        }
+    }
+}
+
 /// Reads a whole document: exactly one value, then nothing but whitespace.
 pub fn parse(source: &str) -> (Node, Vec<Diagnostic>) {
     let tokens = lex(source);

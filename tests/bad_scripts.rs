@@ -261,8 +261,8 @@ fn durations_and_counts() {
     check(
         r#"Repeat(times: 100, steps: [Hold(length: "10m")])"#,
         expect![[r#"
-        2:1: Error: the session would last more than 12 hours [lower the repeat counts, --rounds or --hold]
-    "#]],
+            2:1: Error: the session would last more than 12 hours [lower the repeat counts, the rounds or the hold]
+        "#]],
     );
 }
 
@@ -349,5 +349,63 @@ fn every_problem_is_reported_at_once() {
         2:31: Error: a pause is zero
         2:43: Error: undefined variable {sied} [did you mean {side}?]
     "#]],
+    );
+}
+
+/// `inner` wrapped in `depth` repeats of `times` each.
+fn nest(inner: &str, times: u32, depth: usize) -> String {
+    (0..depth).fold(inner.to_string(), |inner, _| format!("Repeat(times: {times}, steps: [{inner}])"))
+}
+
+#[test]
+fn empty_repeats_are_errors() {
+    check(
+        r#"Repeat(times: 3, steps: [])"#,
+        expect![[r#"
+            2:25: Error: Repeat has no steps [give it steps to repeat, or remove it]
+        "#]],
+    );
+    // Eight deep, each empty list is found: none of them plays anything.
+    check(
+        &nest("Repeat(times: 3, steps: [])", 3, 7),
+        expect![[r#"
+            2:200: Error: Repeat has no steps [give it steps to repeat, or remove it]
+        "#]],
+    );
+}
+
+#[test]
+fn expansions_are_counted_before_they_are_built() {
+    // The innermost repeat that alone goes past the limit is blamed.
+    check(
+        &nest(r#"Say("a")"#, 1000, 3),
+        expect![[r#"
+            2:29: Error: this Repeat expands to 1000000 steps and cues; a session holds at most 100000 [lower its times, or those of the repeats inside it]
+        "#]],
+    );
+    // Many steps that each fit: blamed where the sum passes the limit.
+    let many = vec![nest(r#"Say("a")"#, 1000, 1); 101].join(",\n");
+    check(
+        &many,
+        expect![[r#"
+            102:1: Error: the steps up to here expand to 101000 steps and cues; a session holds at most 100000 [lower the repeat counts, or split the routine in two]
+        "#]],
+    );
+    // Countdown numbers and cues are counted too.
+    check(
+        &nest(r#"Hold(length: "1m", countdown: 9, cues: [At("1s", "a")], halfway: "b")"#, 1000, 2),
+        expect![[r#"
+            2:1: Error: this Repeat expands to 12000000 steps and cues; a session holds at most 100000 [lower its times, or those of the repeats inside it]
+        "#]],
+    );
+    // A round that fits, played too many times by the routine's rounds.
+    check_script(
+        &format!(
+            r#"Routine(title: "T", summary: "S", defaults: (rounds: 1000), steps: [{}])"#,
+            nest(r#"Say("a")"#, 200, 1)
+        ),
+        expect![[r#"
+            1:54: Error: 1000 rounds expand to 200000 steps and cues; a session holds at most 100000 [a round is 200 steps and cues: lower the rounds]
+        "#]],
     );
 }

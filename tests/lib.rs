@@ -8,6 +8,7 @@ mod fuzz;
 mod live;
 mod media_keys;
 mod render_cli;
+mod script_input;
 mod sound;
 mod support;
 mod system_voice;
