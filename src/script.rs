@@ -575,6 +575,11 @@ impl<'a> Lower<'a> {
                 None
             }
             Value::Error => None,
+            Value::Float(_) => {
+                let written = &self.source[node.span.clone()];
+                self.error(node.span.clone(), format!("{what} must be a whole number, not {written}"));
+                None
+            }
             ref other => {
                 let found = other.describe();
                 self.error(node.span.clone(), format!("{what} should be a whole number, found {found}"));
@@ -984,24 +989,28 @@ impl<'a> Lower<'a> {
         let mut parts = Vec::new();
         let mut lit = String::new();
         let mut ok = true;
+        let mut places = syntax::Places::new(self.source, node.span.clone());
         let mut rest = raw.as_str();
         while let Some(i) = rest.find(['{', '}']) {
             lit.push_str(&rest[..i]);
             let tail = &rest[i..];
+            // Where `tail` starts in the decoded text: each mistake is
+            // reported at its own place, even the same mistake twice.
+            let at = raw.len() - tail.len();
             if tail.starts_with("{{") || tail.starts_with("}}") {
                 lit.push(tail.as_bytes()[0] as char);
                 rest = &tail[2..];
                 continue;
             }
             if let Some(after) = tail.strip_prefix('}') {
-                let d = self.error(self.sub_span(node, "}"), "unmatched `}` in cue text");
+                let d = self.error(places.span(at..at + 1), "unmatched `}` in cue text");
                 d.help = Some("write `}}` for a literal brace".into());
                 ok = false;
                 rest = after;
                 continue;
             }
             let Some(close) = tail.find('}') else {
-                let d = self.error(self.sub_span(node, tail), "unclosed `{` in cue text");
+                let d = self.error(places.span(at..raw.len()), "unclosed `{` in cue text");
                 d.help = Some("variables are written {side}; write `{{` for a literal brace".into());
                 ok = false;
                 rest = "";
@@ -1009,11 +1018,11 @@ impl<'a> Lower<'a> {
             };
             let var_name = &tail[1..close];
             let whole = &tail[..=close];
+            let span = places.span(at..at + whole.len());
             match Var::ALL.iter().find(|(n, _)| *n == var_name) {
                 Some(&(_, var)) => {
                     if matches!(var, Var::Side | Var::OtherSide) && !ctx.in_sides {
-                        let d =
-                            self.error(self.sub_span(node, whole), format!("{whole} is only known inside Sides(…)"));
+                        let d = self.error(span, format!("{whole} is only known inside Sides(…)"));
                         d.help = Some("wrap these steps in Sides([ … ]) to do them on each side".into());
                         ok = false;
                     }
@@ -1024,7 +1033,7 @@ impl<'a> Lower<'a> {
                 }
                 None => {
                     let names: Vec<&str> = Var::ALL.iter().map(|(n, _)| *n).collect();
-                    let d = self.error(self.sub_span(node, whole), format!("undefined variable {whole}"));
+                    let d = self.error(span, format!("undefined variable {whole}"));
                     d.help = Some(match did_you_mean(var_name, names.iter().copied()) {
                         Some(s) => format!("did you mean {{{s}}}?"),
                         None => format!(
@@ -1042,16 +1051,6 @@ impl<'a> Lower<'a> {
             parts.push(Part::Lit(lit));
         }
         ok.then_some(Text { parts })
-    }
-
-    /// The span of `needle` inside a string node's source, or the whole
-    /// string when escapes make it impossible to find.
-    fn sub_span(&self, node: &Node, needle: &str) -> Range<usize> {
-        let src = &self.source[node.span.clone()];
-        match src.find(needle) {
-            Some(i) => node.span.start + i..node.span.start + i + needle.len(),
-            None => node.span.clone(),
-        }
     }
 }
 

@@ -212,13 +212,22 @@ fn lex(source: &str) -> Vec<Token> {
                 let len = ch.len_utf8();
                 let why = if c == b'\'' {
                     "text goes between double quotes (\"like this\"), not single quotes".to_string()
-                } else if c == b'#' {
+                } else if c == b'#' && bytes.get(i + 1) == Some(&b'!') {
                     "RON extensions (#![enable(...)]) are not used in backease scripts".to_string()
+                } else if c == b'#' {
+                    "comments start with //, not #".to_string()
                 } else {
                     format!("unexpected character {}", describe_char(ch))
                 };
                 tokens.push(Token { kind: Tok::Bad(why), span: i..i + len });
                 i += len;
+                // After a `#`, the rest of the line was meant as a comment:
+                // one report, not one for each of its words.
+                if c == b'#' {
+                    while i < bytes.len() && bytes[i] != b'\n' {
+                        i += 1;
+                    }
+                }
                 // Skip the rest of a run of junk so binary input yields one
                 // diagnostic per run, not one per byte.
                 while i < bytes.len() && !is_token_start(bytes[i]) {
@@ -244,50 +253,105 @@ fn describe_char(ch: char) -> String {
 
 fn lex_string(source: &str, start: usize) -> (Tok, usize) {
     let mut out = String::new();
+    match unescape(source, start, |c, _| out.push(c)) {
+        Ok(end) => (Tok::Str(out), end),
+        Err((why, end)) => (Tok::Bad(why), end),
+    }
+}
+
+/// Decodes the string literal that starts with the `"` at `start`, giving
+/// each character and the offset of its first source byte to `emit`.
+/// Returns the offset just past the closing quote, or why the literal is
+/// bad and where reading resumes.
+fn unescape(source: &str, start: usize, mut emit: impl FnMut(char, usize)) -> Result<usize, (String, usize)> {
     let mut chars = source[start + 1..].char_indices();
     while let Some((off, ch)) = chars.next() {
         let at = start + 1 + off;
         match ch {
-            '"' => return (Tok::Str(out), at + 1),
+            '"' => return Ok(at + 1),
             '\\' => match chars.next() {
-                Some((_, 'n')) => out.push('\n'),
-                Some((_, 't')) => out.push('\t'),
-                Some((_, 'r')) => out.push('\r'),
-                Some((_, '0')) => out.push('\0'),
-                Some((_, '\\')) => out.push('\\'),
-                Some((_, '"')) => out.push('"'),
-                Some((_, '\'')) => out.push('\''),
+                Some((_, 'n')) => emit('\n', at),
+                Some((_, 't')) => emit('\t', at),
+                Some((_, 'r')) => emit('\r', at),
+                Some((_, '0')) => emit('\0', at),
+                Some((_, '\\')) => emit('\\', at),
+                Some((_, '"')) => emit('"', at),
+                Some((_, '\'')) => emit('\'', at),
                 Some((_, '\n')) => {
                     // A backslash at the end of a line continues the string.
                 }
                 Some((_, 'u')) => {
+                    // At most six hex digits: looking further for the `}`
+                    // would make a file of unclosed escapes quadratic.
                     let rest = &source[at + 2..];
                     let decoded = rest
                         .strip_prefix('{')
-                        .and_then(|r| r.find('}').map(|end| &r[..end]))
+                        .and_then(|r| r.char_indices().take(8).find(|&(_, c)| c == '}').map(|(end, _)| &r[..end]))
                         .and_then(|hex| u32::from_str_radix(hex, 16).ok().map(|v| (hex.len(), v)))
                         .and_then(|(len, v)| char::from_u32(v).map(|c| (len, c)));
                     match decoded {
                         Some((len, c)) => {
-                            out.push(c);
+                            emit(c, at);
                             for _ in 0..len + 2 {
                                 chars.next();
                             }
                         }
-                        None => {
-                            return (Tok::Bad("a \\u escape is written \\u{263A}".into()), skip_string(source, at));
-                        }
+                        None => return Err(("a \\u escape is written \\u{263A}".into(), skip_string(source, at))),
                     }
                 }
                 Some((_, other)) => {
-                    return (Tok::Bad(format!("unknown escape \\{other} in a string")), skip_string(source, at));
+                    return Err((format!("unknown escape \\{other} in a string"), skip_string(source, at)));
                 }
                 None => break,
             },
-            _ => out.push(ch),
+            _ => emit(ch, at),
         }
     }
-    (Tok::Bad("this string is never closed with \"".into()), source.len())
+    Err(("this string is never closed with \"".into(), source.len()))
+}
+
+/// Where the bytes of a string value sit in the source, for diagnostics
+/// about a part of a string: escapes and raw-string hashes make the
+/// decoded text and the literal differ. The map is built only when a
+/// place is asked for and escapes make it necessary, and once per string,
+/// so finding many places in one long string stays linear.
+pub struct Places<'a> {
+    source: &'a str,
+    span: Range<usize>,
+    /// Source offsets of each decoded byte, and of the end; `None` until
+    /// needed, and never for a literal without escapes.
+    map: Option<Vec<usize>>,
+}
+
+impl<'a> Places<'a> {
+    /// For the string value written at `span` in `source`.
+    pub fn new(source: &'a str, span: Range<usize>) -> Places<'a> {
+        Places { source, span, map: None }
+    }
+
+    /// The source span of the decoded bytes `decoded`, or the whole
+    /// literal if it is not a string literal after all.
+    pub fn span(&mut self, decoded: Range<usize>) -> Range<usize> {
+        let Some(literal) = self.source.get(self.span.clone()) else { return self.span.clone() };
+        let start = self.span.start;
+        if let Some(rest) = literal.strip_prefix('r') {
+            let prefix = 2 + rest.bytes().take_while(|&b| b == b'#').count();
+            return start + prefix + decoded.start..start + prefix + decoded.end;
+        }
+        if !literal.contains('\\') {
+            return start + 1 + decoded.start..start + 1 + decoded.end;
+        }
+        let map = self.map.get_or_insert_with(|| {
+            let mut map = Vec::with_capacity(literal.len());
+            let end = unescape(self.source, start, |c, at| map.extend(std::iter::repeat_n(at, c.len_utf8())));
+            map.push(end.map_or(self.span.end, |e| e - 1));
+            map
+        });
+        let at = |i: usize| map.get(i).or(map.last()).copied().unwrap_or(start);
+        // The end is the start of the next decoded character, so an escape
+        // at the end of the range is covered whole.
+        at(decoded.start)..at(decoded.end).max(at(decoded.start) + 1)
+    }
 }
 
 /// After a bad escape, finds the closing quote so the rest of the document

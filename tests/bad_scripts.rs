@@ -409,3 +409,64 @@ fn expansions_are_counted_before_they_are_built() {
         "#]],
     );
 }
+
+#[test]
+fn common_slips_get_a_pointed_hint() {
+    check(
+        r#"Pause("1:30")"#,
+        expect![[r#"
+            2:7: Error: "1:30" is not a duration; write "1m30s"
+        "#]],
+    );
+    check(
+        r#"Pause("1:02:05")"#,
+        expect![[r#"
+            2:7: Error: "1:02:05" is not a duration; write "1h2m5s"
+        "#]],
+    );
+    check(
+        "# a comment\nSay(\"a\")",
+        expect![[r#"
+            2:1: Error: comments start with //, not #
+        "#]],
+    );
+    check(
+        r#"Hold(countdown: 3.5)"#,
+        expect![[r#"
+            2:17: Error: the countdown must be a whole number, not 3.5
+        "#]],
+    );
+}
+
+#[test]
+fn the_same_mistake_twice_in_one_string_is_reported_at_each_place() {
+    check(
+        r#"Say("{x} and {x}")"#,
+        expect![[r#"
+            2:6: Error: undefined variable {x} [the variables are {side}, {other_side}, {round}, {rounds}, {hold}]
+            2:14: Error: undefined variable {x} [the variables are {side}, {other_side}, {round}, {rounds}, {hold}]
+        "#]],
+    );
+    check(
+        r#"Say("a } b }")"#,
+        expect![[r#"
+            2:8: Error: unmatched `}` in cue text [write `}}` for a literal brace]
+            2:12: Error: unmatched `}` in cue text [write `}}` for a literal brace]
+        "#]],
+    );
+    // Escapes before a mistake do not shift its place.
+    check(
+        r#"Say("\u{263A}\t{x}, {x}")"#,
+        expect![[r#"
+            2:16: Error: undefined variable {x} [the variables are {side}, {other_side}, {round}, {rounds}, {hold}]
+            2:21: Error: undefined variable {x} [the variables are {side}, {other_side}, {round}, {rounds}, {hold}]
+        "#]],
+    );
+    check(
+        r##"Say(r#"{x} {x}"#)"##,
+        expect![[r#"
+            2:8: Error: undefined variable {x} [the variables are {side}, {other_side}, {round}, {rounds}, {hold}]
+            2:12: Error: undefined variable {x} [the variables are {side}, {other_side}, {round}, {rounds}, {hold}]
+        "#]],
+    );
+}
