@@ -55,8 +55,8 @@ impl From<&Timing> for Options {
 /// timeline are left to the command, which reports them for the timeline it
 /// actually uses.
 pub fn prepare(routine: &OsStr, timing: &Timing, config: &Settings, err: &mut dyn Write) -> Result<Prepared, Failure> {
-    let loaded = library::resolve(routine)?;
-    let mut script = loaded_script(&loaded, err)?;
+    let mut loaded = library::resolve(routine)?;
+    let mut script = loaded_script(&mut loaded, err)?;
     if let Some(c) = config.chime {
         script.replace_chime(crate::script::Chime::Bell, c);
     }
@@ -109,11 +109,12 @@ fn over_by_options(over: timeline::OverLimit, timing: &Timing, config: &Settings
     Failure::usage(over.message(&given)).hint(hint)
 }
 
-fn loaded_script(loaded: &Loaded, err: &mut dyn Write) -> Result<Script, Failure> {
+/// Reports the script's problems and takes the script out, if it loaded.
+fn loaded_script(loaded: &mut Loaded, err: &mut dyn Write) -> Result<Script, Failure> {
     if !loaded.diagnostics.is_empty() {
         let _ = write!(err, "{}", loaded.report());
     }
-    loaded.script.clone().ok_or_else(|| invalid(loaded, loaded.errors()))
+    loaded.script.take().ok_or_else(|| invalid(loaded, loaded.errors()))
 }
 
 /// Prints a timeline's errors, and its warnings too if asked; fails on errors.
@@ -189,7 +190,7 @@ fn check(files: &[OsString], out: &mut dyn Write, err: &mut dyn Write) -> Result
     // name that does not exist is a usage error, as it is for `play`.
     let mut missing_code = code::IO;
     for file in files {
-        let loaded = match library::resolve(file) {
+        let mut loaded = match library::resolve(file) {
             Ok(l) => l,
             // One name: the same failure `play` and `show` give.
             Err(e) if files.len() == 1 => return Err(e),
@@ -206,7 +207,7 @@ fn check(files: &[OsString], out: &mut dyn Write, err: &mut dyn Write) -> Result
                 continue;
             }
         };
-        let result = loaded_script(&loaded, err).and_then(|script| {
+        let result = loaded_script(&mut loaded, err).and_then(|script| {
             let t = timeline::compile(&script, &Options::default(), &Estimate::default());
             report_timeline(&loaded, &t, true, err)?;
             Ok(t)

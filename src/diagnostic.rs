@@ -91,6 +91,11 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     i
 }
 
+/// The most problems each stage (reading, checking, timing) collects
+/// before it stops looking: a file of junk must not fill the memory with
+/// diagnostics that would never be shown.
+pub const MAX_PROBLEMS: usize = 100;
+
 /// The most diagnostics printed for one file; the rest are counted. A file
 /// of binary junk must not bury the terminal.
 pub const MAX_SHOWN: usize = 50;
@@ -166,9 +171,19 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 /// The closest of `candidates` to `word`, if it is close enough to be a typo.
 pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let lower = word.to_lowercase();
+    let len = lower.chars().count();
     candidates
         .into_iter()
-        .map(|c| (edit_distance(&lower, &c.to_lowercase()), c))
+        .filter_map(|c| {
+            // Words whose lengths differ by more than the edits allowed
+            // cannot match: skip the distance, which costs the product of
+            // the lengths (a megabyte-long name against every candidate).
+            let allowed = (c.chars().count() / 3).max(1);
+            if len.abs_diff(c.chars().count()) > allowed {
+                return None;
+            }
+            Some((edit_distance(&lower, &c.to_lowercase()), c))
+        })
         .filter(|&(d, c)| d <= (c.chars().count() / 3).max(1))
         .min_by_key(|&(d, _)| d)
         .map(|(_, c)| c)

@@ -13,7 +13,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::diagnostic::{Diagnostic, MAX_PROBLEMS, did_you_mean};
 use crate::duration;
 use crate::syntax::{self, Field, Ident, Node, Value};
 
@@ -86,7 +86,9 @@ pub enum StepKind {
     Chime(Chime),
     /// A user's audio file, already resolved against the script's folder.
     Sound(PathBuf),
-    Hold(Hold),
+    /// Boxed: a hold is the largest step, and a step list should not pay
+    /// its size for every `Say`.
+    Hold(Box<Hold>),
     Repeat {
         times: u32,
         steps: Vec<Step>,
@@ -294,7 +296,8 @@ const STEP_KINDS: [&str; 8] = ["Say", "Pause", "Chime", "Sound", "Hold", "Repeat
 /// does not name itself (the file's stem).
 pub fn load(source: &str, base_dir: Option<&Path>, fallback_name: &str) -> (Option<Script>, Vec<Diagnostic>) {
     let (root, mut diagnostics) = syntax::parse(source);
-    let mut lower = Lower { source, base_dir, diags: Vec::new(), rounds_span: None };
+    let mut lower = Lower::new(source);
+    lower.base_dir = base_dir;
     let script = if matches!(root.value, Value::Error) { None } else { lower.routine(&root, fallback_name) };
     if let Some(script) = &script {
         lower.check_size(script);
@@ -314,6 +317,10 @@ pub(crate) struct Lower<'a> {
     /// Where the routine's `rounds` is written, to blame it for a session
     /// too large.
     rounds_span: Option<Range<usize>>,
+    /// Set past [`MAX_PROBLEMS`]: checking stops.
+    gave_up: bool,
+    /// Where problems past the limit go.
+    spare: Diagnostic,
 }
 
 #[derive(Clone, Copy)]
@@ -325,10 +332,28 @@ struct Ctx {
 
 impl<'a> Lower<'a> {
     pub(crate) fn new(source: &'a str) -> Lower<'a> {
-        Lower { source, base_dir: None, diags: Vec::new(), rounds_span: None }
+        Lower {
+            source,
+            base_dir: None,
+            diags: Vec::new(),
+            rounds_span: None,
+            gave_up: false,
+            spare: Diagnostic::error(0..0, ""),
+        }
     }
 
     pub(crate) fn error(&mut self, span: Range<usize>, message: impl Into<String>) -> &mut Diagnostic {
+        if self.diags.len() >= MAX_PROBLEMS {
+            // Past the limit, a problem goes to a spare that is dropped, so
+            // callers can still set its help.
+            if !self.gave_up {
+                self.gave_up = true;
+                let note = format!("more than {MAX_PROBLEMS} problems: stopped checking here");
+                self.diags.push(Diagnostic::error(span.clone(), note).with_help("fix these, then check again"));
+            }
+            self.spare = Diagnostic::error(span, message);
+            return &mut self.spare;
+        }
         self.diags.push(Diagnostic::error(span, message));
         self.diags.last_mut().expect("just pushed")
     }
@@ -669,6 +694,9 @@ impl<'a> Lower<'a> {
         let mut out = Vec::with_capacity(items.len());
         let mut ok = true;
         for item in items {
+            if self.gave_up {
+                return None;
+            }
             match self.step(item, ctx) {
                 Some(step) => out.push(step),
                 None => ok = false,
@@ -723,7 +751,7 @@ impl<'a> Lower<'a> {
                 }
                 StepKind::Sides(steps)
             }
-            "Hold" => StepKind::Hold(self.hold(name, &body, ctx)?),
+            "Hold" => StepKind::Hold(Box::new(self.hold(name, &body, ctx)?)),
             "Repeat" => {
                 let fields = self.named_fields(name, &body, "Repeat(times: 2, steps: [ … ])")?;
                 let f = self.fields(fields, &["times", "steps"], "Repeat");
@@ -986,12 +1014,19 @@ impl<'a> Lower<'a> {
             self.error(node.span.clone(), message).help = Some("cue text is words to speak".into());
             return None;
         }
+        // Most cue text is plain words: keep the string as it is.
+        if !raw.contains(['{', '}']) {
+            return Some(Text { parts: vec![Part::Lit(raw)] });
+        }
         let mut parts = Vec::new();
         let mut lit = String::new();
         let mut ok = true;
         let mut places = syntax::Places::new(self.source, node.span.clone());
         let mut rest = raw.as_str();
         while let Some(i) = rest.find(['{', '}']) {
+            if self.gave_up {
+                return None;
+            }
             lit.push_str(&rest[..i]);
             let tail = &rest[i..];
             // Where `tail` starts in the decoded text: each mistake is
@@ -1050,6 +1085,7 @@ impl<'a> Lower<'a> {
         if !lit.is_empty() {
             parts.push(Part::Lit(lit));
         }
+        parts.shrink_to_fit();
         ok.then_some(Text { parts })
     }
 }

@@ -11,7 +11,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, MAX_PROBLEMS};
 use crate::duration;
 use crate::script::{Chime, Hold, Mark, Script, Side, Step, StepKind, Text, Vars};
 
@@ -367,7 +367,7 @@ impl Builder<'_> {
         let mut cues: Vec<(u64, &Text, Range<usize>)> = Vec::new();
         for cue in &hold.cues {
             if cue.at >= length {
-                self.diagnostics.push(
+                self.warn(
                     Diagnostic::warning(
                         cue.span.clone(),
                         format!(
@@ -404,6 +404,9 @@ impl Builder<'_> {
         let overlays = &self.events[from..];
         let mut found = Vec::new();
         for (i, e) in overlays.iter().enumerate() {
+            if self.diagnostics.len() + found.len() > MAX_PROBLEMS {
+                break;
+            }
             let next = overlays.get(i + 1);
             let limit = next.map_or(end, |n| n.start);
             if e.end() > limit {
@@ -421,7 +424,22 @@ impl Builder<'_> {
                 );
             }
         }
-        self.diagnostics.extend(found);
+        for d in found {
+            self.warn(d);
+        }
+    }
+
+    /// Records a warning, up to [`MAX_PROBLEMS`]; past it, one note says
+    /// that there are more.
+    fn warn(&mut self, d: Diagnostic) {
+        match self.diagnostics.len() {
+            n if n < MAX_PROBLEMS => self.diagnostics.push(d),
+            n if n == MAX_PROBLEMS => self.diagnostics.push(Diagnostic::warning(
+                d.span,
+                format!("more than {MAX_PROBLEMS} warnings: the rest are not listed"),
+            )),
+            _ => {}
+        }
     }
 }
 
