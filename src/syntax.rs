@@ -868,6 +868,43 @@ mod tests {
     }
 
     #[test]
+    fn reading_stops_after_too_many_problems_or_values() {
+        let commas = format!("[{}]", ",".repeat(100_000));
+        let (_, diags) = parse(&commas);
+        assert_eq!(diags.len(), MAX_PROBLEMS + 1);
+        assert_eq!(diags.last().unwrap().message, format!("more than {MAX_PROBLEMS} problems: stopped reading here"));
+        let numbers = format!("[{}]", "1,".repeat(MAX_VALUES + 10));
+        let (_, diags) = parse(&numbers);
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(diags[0].message, format!("the file holds more than {MAX_VALUES} values: stopped reading here"));
+        // The list is the first value: reading stops at its MAX_VALUES-th number.
+        assert_eq!(diags[0].span.start, 1 + 2 * (MAX_VALUES - 1));
+    }
+
+    #[test]
+    fn places_in_strings_follow_escapes() {
+        #[track_caller]
+        fn check(source: &str, decoded: Range<usize>, expect: &str) {
+            let (node, diags) = parse(source);
+            assert!(diags.is_empty(), "{diags:?}");
+            assert_eq!(&source[Places::new(source, node.span).span(decoded)], expect);
+        }
+        check(r#""ab{x}""#, 2..5, "{x}");
+        check(r#""\t\u{263A}{x}""#, 4..7, "{x}");
+        check(r#""a\n""#, 1..2, "\\n");
+        check(r##"r#"ab{x}"#"##, 2..5, "{x}");
+    }
+
+    #[test]
+    fn a_hash_starts_no_comment() {
+        check_err("# note\nTick", "0..1 comments start with //, not #");
+        check_err(
+            "#![enable(unwrap_newtypes)]\nTick",
+            "0..1 RON extensions (#![enable(...)]) are not used in backease scripts",
+        );
+    }
+
+    #[test]
     fn binary_junk_gives_few_diagnostics() {
         let junk: String = (0..10_000u32).map(|i| char::from_u32(0x80 + (i * 7919) % 0x700).unwrap()).collect();
         let (_, diags) = parse(&junk);
