@@ -7,10 +7,11 @@
 # Target for every file and command: under 1 s and under 50 MB of memory
 # (peak resident set, from /usr/bin/time). Prints one line per run and
 # exits 1 if any run misses a target. Needs python3 and GNU time.
+# BACKEASE_BIN=path measures another build (an older one, to compare).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet
-bin=$PWD/target/release/backease
+if [ -z "${BACKEASE_BIN:-}" ]; then cargo build --release --quiet; fi
+bin=${BACKEASE_BIN:-$PWD/target/release/backease}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export XDG_CONFIG_HOME=$work/config XDG_CACHE_HOME=$work/cache HOME=$work
@@ -78,7 +79,7 @@ printf '%-30s %-6s %5s %8s %9s\n' case command exit seconds "peak MB"
 measure() { # name, command...
   local name=$1; shift
   local code=0
-  /usr/bin/time -o "$work/time" -f "%e %M" "$@" >/dev/null 2>"$work/stderr" || code=$?
+  /usr/bin/time -o "$work/time" -f "%e %M" timeout 60 "$@" >/dev/null 2>"$work/stderr" || code=$?
   read -r secs kib < <(tail -n 1 "$work/time")
   local mb
   mb=$(awk -v k="$kib" 'BEGIN { printf "%.1f", k / 1024 }')
@@ -86,6 +87,7 @@ measure() { # name, command...
   if awk -v s="$secs" -v k="$kib" 'BEGIN { exit !(s >= 1 || k >= 50 * 1024) }'; then
     verdict="  MISSED"; failed=1
   fi
+  if [ "$code" = 124 ]; then verdict="$verdict  (killed after 60 s)"; fi
   if [ "$code" -gt 3 ]; then verdict="$verdict  exit $code"; failed=1; fi
   printf '%-30s %-6s %5s %8s %9s%s\n' "$name" "$2" "$code" "$secs" "$mb" "$verdict"
 }

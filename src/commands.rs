@@ -240,8 +240,10 @@ fn new(name: &str, out: &mut dyn Write) -> Result<u8, Failure> {
             .hint("use lowercase letters, digits and dashes, like `evening-stretch`"));
     }
     let dir = library::user_dir().ok_or_else(|| Failure::io("this system has no config folder for your scripts"))?;
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| Failure::io(format!("cannot create {}: {}", dir.display(), crate::error::io_reason(&e))))?;
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        let e = fsutil::explain(&dir, e);
+        Failure::io(format!("cannot create {}: {}", dir.display(), crate::error::io_reason(&e)))
+    })?;
     let path = dir.join(format!("{name}.ron"));
     fsutil::write_new(&path, library::starter(name).as_bytes())?;
     let shadow = if library::BUILTINS.iter().any(|(n, _)| *n == name) {

@@ -129,7 +129,7 @@ pub fn size_in_words(bytes: u64) -> String {
 
 /// A path through a file, as when `HOME` names a file, fails with a bare
 /// "Not a directory"; this names the file that is in the way.
-fn explain(path: &Path, e: std::io::Error) -> std::io::Error {
+pub fn explain(path: &Path, e: std::io::Error) -> std::io::Error {
     if e.kind() != std::io::ErrorKind::NotADirectory {
         return e;
     }

@@ -994,10 +994,18 @@ impl<'a> Lower<'a> {
             Some(dir) => dir.join(&raw),
             None => PathBuf::from(&raw),
         };
-        if !path.is_file() {
-            let d = self.error(node.span.clone(), format!("sound file not found: {}", path.display()));
-            d.help = Some("paths are relative to the script's own folder".into());
-            return None;
+        match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_file() => {}
+            Ok(_) => {
+                let d = self.error(node.span.clone(), format!("{} is not a sound file", path.display()));
+                d.help = Some("name a file: a folder, pipe or device cannot be played".into());
+                return None;
+            }
+            Err(_) => {
+                let d = self.error(node.span.clone(), format!("sound file not found: {}", path.display()));
+                d.help = Some("paths are relative to the script's own folder".into());
+                return None;
+            }
         }
         Some(path)
     }

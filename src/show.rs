@@ -32,7 +32,6 @@ pub fn text(script: &Script, timeline: &Timeline) -> String {
     for e in &timeline.events {
         let at = duration::clock(to_duration(e.start));
         let (kind, what) = describe(e);
-        let what = escape_controls(&what);
         if e.overlay {
             let _ = writeln!(out, "{at}    · {kind:<6} {what}");
         } else {
@@ -44,8 +43,14 @@ pub fn text(script: &Script, timeline: &Timeline) -> String {
 }
 
 /// What an event is, in two words for a listing: its kind and what it
-/// says or plays.
+/// says or plays, with control characters escaped (the live display shows
+/// it too).
 pub fn describe(e: &Event) -> (&'static str, String) {
+    let (kind, what) = describe_raw(e);
+    (kind, escape_controls(&what).into_owned())
+}
+
+fn describe_raw(e: &Event) -> (&'static str, String) {
     let len = duration::short(to_duration(e.length));
     let side = e.side.map(|s| format!(" ({} side)", s.word())).unwrap_or_default();
     match &e.sound {

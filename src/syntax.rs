@@ -760,7 +760,12 @@ impl Parser<'_> {
         let mut depth = 1usize;
         loop {
             match self.peek().kind {
-                Tok::Eof => return,
+                // Every bracket around is unclosed too: the depth error
+                // says enough, not one more line for each of them.
+                Tok::Eof => {
+                    self.runaway = true;
+                    return;
+                }
                 Tok::Open(_) => depth += 1,
                 Tok::Close(_) => {
                     depth -= 1;

@@ -302,6 +302,12 @@ fn files_and_nesting() {
         2:7: Error: sound file not found: <dir>/missing.wav [paths are relative to the script's own folder]
     "#]],
     );
+    check(
+        r#"Sound(".")"#,
+        expect![[r#"
+            2:7: Error: <dir>/. is not a sound file [name a file: a folder, pipe or device cannot be played]
+        "#]],
+    );
     let deep = (0..10).fold(r#"Say("a")"#.to_string(), |inner, _| format!("Repeat(times: 1, steps: [{inner}])"));
     check(
         &deep,

@@ -185,6 +185,31 @@ fn home_that_is_a_file_is_named() {
     let expect = format!("{} is a file, not a folder", home.display());
     assert!(run.stderr.contains(&expect), "{}", run.stderr);
     assert!(!run.stderr.contains("os error"), "{}", run.stderr);
+    // Nor can a starter script be written under it.
+    let mut cmd = sb.command(&["new", "evening"]);
+    cmd.env("HOME", &home).env_remove("XDG_CONFIG_HOME");
+    let run = sb.run_within(PROMPT, &mut cmd);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains(&expect), "{}", run.stderr);
+    assert!(!run.stderr.contains("os error"), "{}", run.stderr);
+}
+
+#[test]
+fn deep_nesting_is_an_error_not_a_stack_overflow() {
+    let sb = Sandbox::new();
+    let brackets = sb.write("brackets.ron", &"[".repeat(1024 * 1024));
+    let repeats = sb.write(
+        "repeats.ron",
+        &format!("Routine(title: \"T\", summary: \"S\", steps: [{}", "Repeat(times: 2, steps: [".repeat(40_000)),
+    );
+    for (file, expect) in [
+        (&brackets, "brackets.ron:1:65: error: brackets nest more than 64 deep"),
+        (&repeats, "repeats.ron:1:818: error: brackets nest more than 64 deep"),
+    ] {
+        let run = within(&sb, &["check", path_arg(file)]);
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert!(run.stderr.contains(expect), "{}", run.stderr);
+    }
 }
 
 #[test]
