@@ -66,6 +66,8 @@ cases = {
     'long-step-name': routine(fill('y', 'Sa', '("a")', MIB - 64)),
     'long-variable-name': routine(fill('y', 'Say("{sid', '}")', MIB - 64)),
     'long-chime-name': routine(fill('l', 'Chime("bel', '")', MIB - 64)),
+    # A sound file played 10 000 times (11 hours): decoded once, not per step.
+    'many-sounds': routine(',\n'.join(['Sound("gong.wav")'] * 10000)),
 }
 for name, text in cases.items():
     with open(os.path.join(out, name + '.ron'), 'w') as f:
@@ -73,6 +75,7 @@ for name, text in cases.items():
 with open(os.path.join(out, 'not-utf8.ron'), 'wb') as f:
     f.write(b'Say("a"),' * (MIB // 10) + b'\xff')
 PY
+cp sounds/gong.wav "$work/cases/"
 
 failed=0
 printf '%-30s %-6s %5s %8s %9s\n' case command exit seconds "peak MB"

@@ -270,7 +270,12 @@ fn cached_timeline(script: &Script, options: &Options, config: &Settings, estima
     let kind = config.engine.unwrap_or_default();
     let (engine, _) = make_engine(kind, voice_settings(script, None, config), config.command.as_deref()).ok()?;
     let lengths = crate::speech::cached_lengths(&engine.key(), &Cache::default_location(), &estimated.speech_texts())?;
-    struct Known(std::collections::HashMap<String, u64>);
+    /// Speech from the cache; each sound file decoded once, however often
+    /// the routine plays it (decoding it per step took minutes).
+    struct Known(
+        std::collections::HashMap<String, u64>,
+        std::cell::RefCell<std::collections::HashMap<std::path::PathBuf, u64>>,
+    );
     impl timeline::Lengths for Known {
         fn speech(&self, text: &str) -> u64 {
             self.0.get(text).copied().unwrap_or(0)
@@ -279,10 +284,14 @@ fn cached_timeline(script: &Script, options: &Options, config: &Settings, estima
             crate::sound::chime(c).len() as u64
         }
         fn sound(&self, path: &Path) -> u64 {
-            crate::sound::load_file(path).map_or(0, |s| s.len() as u64)
+            *self
+                .1
+                .borrow_mut()
+                .entry(path.to_path_buf())
+                .or_insert_with(|| crate::sound::load_file(path).map_or(0, |s| s.len() as u64))
         }
     }
-    Some(timeline::compile(script, options, &Known(lengths)))
+    Some(timeline::compile(script, options, &Known(lengths, Default::default())))
 }
 
 /// The voice: command-line options, then the config file, then the

@@ -300,3 +300,15 @@ fn check_and_play_agree_on_an_unknown_routine() {
         assert_eq!((run.code, run.stderr.as_str()), (2, expect), "{cmd}");
     }
 }
+
+#[test]
+fn show_decodes_each_sound_file_once() {
+    let sb = Sandbox::new();
+    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("sounds/gong.wav"), sb.path().join("gong.wav")).unwrap();
+    // With nothing to speak, `show` takes every length from the files; it
+    // used to decode the file again for each of these steps (22 s for 5000).
+    let file = sb.write("sounds.ron", &routine(&vec![r#"Sound("gong.wav")"#; 2000].join(",\n")));
+    let run = within(&sb, &["show", path_arg(&file)]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("sound    "), "{}", run.stdout);
+}
