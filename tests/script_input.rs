@@ -299,6 +299,18 @@ fn check_and_play_agree_on_an_unknown_routine() {
         let run = within(&sb, &[cmd, "deep-spinl"]);
         assert_eq!((run.code, run.stderr.as_str()), (2, expect), "{cmd}");
     }
+    // Among other files, each is reported and the exit code is the same.
+    let run = within(&sb, &["check", "deep-spinal", "deep-spinl"]);
+    expect_test::expect![[r#"
+        exit 2
+        --- stdout
+        <built-in deep-spinal>: ok (04:51)
+        --- stderr
+        deep-spinl: error: no routine named `deep-spinl`
+        hint: did you mean `deep-spinal`? `backease list` shows every routine
+        backease: error: 1 of 2 scripts could not be read
+    "#]]
+    .assert_eq(&run.snapshot(&sb));
 }
 
 #[test]
