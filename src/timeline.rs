@@ -220,8 +220,9 @@ fn compile_rounds(
     let given = *options != Options::default();
     // Counted before anything is built: a routine of nested repeats can
     // expand to more events than memory holds.
-    let rounds_here = u32::try_from(which.clone().count()).unwrap_or(u32::MAX);
-    let events = script.events(rounds_here, rest > 0);
+    let rounds_here = which.clone().count() as u64;
+    let rests = if rest > 0 { which.clone().filter(|&r| r > 1).count() as u64 } else { 0 };
+    let events = crate::script::events(&script.steps).saturating_mul(rounds_here).saturating_add(rests);
     if events > MAX_EVENTS {
         let mut t =
             Timeline { events: Vec::new(), total: 0, rounds, hold, diagnostics: Vec::new(), over_by_options: None };
