@@ -3,7 +3,9 @@
 //!
 //! Both writers go through a temporary file in the same folder, which is
 //! removed on failure; only complete files are ever linked or renamed into
-//! place.
+//! place. Reading ([`read_regular`]) is the other half of the same care:
+//! only regular files are read, never more than a cap, and nothing waits
+//! on a pipe or a device a path happens to name.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

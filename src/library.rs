@@ -2,7 +2,8 @@
 //! user's scripts folder, or a path, and how a ROUTINE argument picks one.
 //!
 //! This module reads files and knows folders; it does not interpret
-//! scripts beyond handing their text to `script::load`.
+//! scripts beyond handing their text to `script::load`. A script is read
+//! only from a regular file of at most [`MAX_SCRIPT_BYTES`].
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};

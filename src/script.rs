@@ -4,7 +4,9 @@
 //! Loading never stops at the first problem: every mistake in the file is
 //! collected as a [`Diagnostic`] with its span, and a [`Script`] comes back
 //! only when there are no errors. The loader checks the script on its own —
-//! fields, names, limits, variables, that sound files exist. Checks that
+//! fields, names, limits, variables, that sound files exist, and that the
+//! routine expands to at most [`MAX_EVENTS`] events, counted from the tree
+//! without expanding it. After [`MAX_PROBLEMS`] problems it stops. Checks that
 //! need speech lengths or the player's options (cues that collide, a session
 //! that runs too long) belong to the timeline.
 
