@@ -146,7 +146,7 @@ fn settings(lower: &mut Lower, fields: &[syntax::Field]) -> Settings {
         }
     }
     if let Some(n) = f.get("voice") {
-        s.voice = lower.string(n, "the voice").filter(|v| !v.trim().is_empty());
+        s.voice = lower.line(n, "the voice").filter(|v| !v.trim().is_empty());
     }
     if let Some(n) = f.get("rate") {
         s.rate = lower.count(n, "the speaking rate (words per minute)", 80..=450);
@@ -164,7 +164,7 @@ fn settings(lower: &mut Lower, fields: &[syntax::Field]) -> Settings {
         s.chime = lower.chime(n);
     }
     if let Some(n) = f.get("command") {
-        s.command = lower.string(n, "the command");
+        s.command = lower.line(n, "the command");
     }
     s
 }

@@ -478,17 +478,9 @@ impl<'a> Lower<'a> {
     ) -> Option<String> {
         match f.get(field) {
             Some(node) => {
-                let s = self.string(node, &format!("the {field}"))?;
+                let s = self.line(node, &format!("the {field}"))?;
                 if s.trim().is_empty() {
                     self.error(node.span.clone(), format!("the {field} is empty"));
-                    return None;
-                }
-                // A title is shown on a terminal: an escape sequence in it
-                // would act rather than show.
-                if let Some(c) = s.chars().find(|c| c.is_control()) {
-                    let message = format!("the {field} has a control character (U+{:04X})", c as u32);
-                    self.error(node.span.clone(), message).help =
-                        Some(format!("the {field} is one line of plain text"));
                     return None;
                 }
                 Some(s)
@@ -539,6 +531,19 @@ impl<'a> Lower<'a> {
                 None
             }
         }
+    }
+
+    /// A string shown on a terminal or passed on as one line (a title, a
+    /// voice name): an escape sequence or a line break in it would act
+    /// rather than show, so control characters are refused.
+    pub(crate) fn line(&mut self, node: &Node, what: &str) -> Option<String> {
+        let s = self.string(node, what)?;
+        if let Some(c) = s.chars().find(|c| c.is_control()) {
+            let message = format!("{what} has a control character (U+{:04X})", c as u32);
+            self.error(node.span.clone(), message).help = Some(format!("{what} is one line of plain text"));
+            return None;
+        }
+        Some(s)
     }
 
     pub(crate) fn duration(&mut self, node: &Node, what: &str, max: Duration) -> Option<Duration> {
@@ -650,7 +655,7 @@ impl<'a> Lower<'a> {
             }
         }
         if let Some(n) = f.get("voice") {
-            match self.string(n, "the voice") {
+            match self.line(n, "the voice") {
                 Some(v) if !v.trim().is_empty() => out.voice = Some(v),
                 Some(_) => {
                     self.error(n.span.clone(), "the voice is empty");

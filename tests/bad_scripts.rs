@@ -476,3 +476,15 @@ fn the_same_mistake_twice_in_one_string_is_reported_at_each_place() {
         "#]],
     );
 }
+
+#[test]
+fn control_characters_are_refused_where_text_is_shown() {
+    check_script(
+        r#"Routine(title: "a\u{1b}[2Jb", summary: "S", defaults: (voice: "en\u{7}"), steps: [Say("a\u{7}"), Say("two\nlines")])"#,
+        expect![[r#"
+            1:16: Error: the title has a control character (U+001B) [the title is one line of plain text]
+            1:63: Error: the voice has a control character (U+0007) [the voice is one line of plain text]
+            1:87: Error: cue text has a control character (U+0007) [cue text is words to speak]
+        "#]],
+    );
+}
