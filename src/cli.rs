@@ -45,7 +45,7 @@ pub enum Command {
     )]
     Show {
         /// A built-in name, one of your scripts, or a path to a .ron file
-        routine: String,
+        routine: std::ffi::OsString,
         #[command(flatten)]
         timing: Timing,
         /// Print the timeline as JSON
@@ -60,7 +60,7 @@ pub enum Command {
     Check {
         /// Script files, or routine names
         #[arg(required = true, value_name = "FILE")]
-        files: Vec<String>,
+        files: Vec<std::ffi::OsString>,
     },
 
     /// Play a routine on the audio output
@@ -79,7 +79,7 @@ pub enum Command {
     )]
     Render {
         /// A built-in name, one of your scripts, or a path to a .ron file
-        routine: String,
+        routine: std::ffi::OsString,
         /// The WAV file to write (.wav), or - for standard output
         #[arg(short, long, value_name = "FILE")]
         output: PathBuf,
@@ -125,7 +125,7 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct PlayArgs {
     /// A built-in name, one of your scripts, or a path to a .ron file
-    pub routine: String,
+    pub routine: std::ffi::OsString,
     #[command(flatten)]
     pub timing: Timing,
     /// Repeat the routine until stopped (Ctrl-C)
@@ -187,7 +187,7 @@ pub struct Timing {
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000), value_name = "N")]
     pub rounds: Option<u32>,
     /// Silence between rounds, e.g. 10s
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, value_parser = parse_rest, value_name = "DURATION")]
     pub rest: Option<Duration>,
 }
 
@@ -195,6 +195,15 @@ fn parse_hold(s: &str) -> Result<Duration, String> {
     let d = parse_duration(s)?;
     if d > crate::script::MAX_HOLD {
         return Err(format!("a hold is at most {}", crate::duration::spoken(crate::script::MAX_HOLD)));
+    }
+    Ok(d)
+}
+
+/// A rest between rounds has the limit a script's `rest` has.
+fn parse_rest(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d > crate::script::MAX_HOLD {
+        return Err(format!("a rest is at most {}", crate::duration::spoken(crate::script::MAX_HOLD)));
     }
     Ok(d)
 }

@@ -19,6 +19,7 @@ use crate::speech::{Cache, Engine, VoiceSettings};
 use crate::timeline::{self, Estimate, Options, Timeline};
 use crate::ui::Progress;
 use crate::{duration, fsutil, show};
+use std::ffi::{OsStr, OsString};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -51,15 +52,18 @@ impl From<&Timing> for Options {
 /// before any speech is made or a device opened. Warnings about the
 /// timeline are left to the command, which reports them for the timeline it
 /// actually uses.
-pub fn prepare(routine: &str, timing: &Timing, config: &Settings, err: &mut dyn Write) -> Result<Prepared, Failure> {
-    let loaded = library::resolve(routine)?;
-    let mut script = loaded_script(&loaded, err)?;
+pub fn prepare(routine: &OsStr, timing: &Timing, config: &Settings, err: &mut dyn Write) -> Result<Prepared, Failure> {
+    let mut loaded = library::resolve(routine)?;
+    let mut script = loaded_script(&mut loaded, err)?;
     if let Some(c) = config.chime {
         script.replace_chime(crate::script::Chime::Bell, c);
     }
     let mut options: Options = timing.into();
     options.hold = options.hold.or(config.hold);
     let estimate = timeline::compile(&script, &options, &Estimate::default());
+    if let Some(over) = estimate.over_by_options {
+        return Err(over_by_options(over, timing, config));
+    }
     report_timeline(&loaded, &estimate, false, err)?;
     Ok(Prepared { loaded, script, options, estimate })
 }
@@ -72,11 +76,43 @@ pub struct Prepared {
     pub estimate: Timeline,
 }
 
-fn loaded_script(loaded: &Loaded, err: &mut dyn Write) -> Result<Script, Failure> {
+/// The failure for options that take a session past a limit, naming the
+/// options as the user gave them: the script is not at fault.
+fn over_by_options(over: timeline::OverLimit, timing: &Timing, config: &Settings) -> Failure {
+    let length = over == timeline::OverLimit::Length;
+    let mut given = Vec::new();
+    let mut names = Vec::new();
+    if length {
+        if let Some(h) = timing.hold {
+            given.push(format!("--hold {}", duration::short(h)));
+            names.push("--hold");
+        } else if let Some(h) = config.hold {
+            given.push(format!("the settings file's hold of {}", duration::short(h)));
+            names.push("the hold in the settings file");
+        }
+    }
+    if let Some(r) = timing.rounds {
+        given.push(format!("--rounds {r}"));
+        names.push("--rounds");
+    }
+    if let Some(r) = timing.rest {
+        given.push(format!("--rest {}", duration::short(r)));
+        names.push("--rest");
+    }
+    let hint = match names.as_slice() {
+        [] => "use smaller values".to_string(),
+        [one] => format!("lower {one}"),
+        [init @ .., last] => format!("lower {} or {last}", init.join(", ")),
+    };
+    Failure::usage(over.message(&given)).hint(hint)
+}
+
+/// Reports the script's problems and takes the script out, if it loaded.
+fn loaded_script(loaded: &mut Loaded, err: &mut dyn Write) -> Result<Script, Failure> {
     if !loaded.diagnostics.is_empty() {
         let _ = write!(err, "{}", loaded.report());
     }
-    loaded.script.clone().ok_or_else(|| invalid(loaded, loaded.errors()))
+    loaded.script.take().ok_or_else(|| invalid(loaded, loaded.errors()))
 }
 
 /// Prints a timeline's errors, and its warnings too if asked; fails on errors.
@@ -145,7 +181,7 @@ fn line(loaded: &Loaded, note: &str) -> String {
     format!("  {:<20} {:>7}  {}{note}\n", loaded.name, duration::clock(t.duration()), script.summary)
 }
 
-fn show(routine: &str, timing: &Timing, json: bool, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
+fn show(routine: &OsStr, timing: &Timing, json: bool, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
     let config = crate::config::load(err)?.settings;
     let Prepared { loaded, script, options, estimate } = prepare(routine, timing, &config, err)?;
     // Once the speech is cached, the times are exact.
@@ -156,19 +192,31 @@ fn show(routine: &str, timing: &Timing, json: bool, out: &mut dyn Write, err: &m
     Ok(code::OK)
 }
 
-fn check(files: &[String], out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
+fn check(files: &[OsString], out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
     let mut bad = 0;
     let mut missing = 0;
+    // The exit code of the first script that could not be read: a routine
+    // name that does not exist is a usage error, as it is for `play`.
+    let mut missing_code = code::IO;
     for file in files {
-        let loaded = match library::resolve(file) {
+        let mut loaded = match library::resolve(file) {
             Ok(l) => l,
+            // One name: the same failure `play` and `show` give.
+            Err(e) if files.len() == 1 => return Err(e),
             Err(e) => {
-                let _ = writeln!(err, "{file}: error: {}", e.message);
+                let name = crate::diagnostic::escape_controls(&file.to_string_lossy()).into_owned();
+                let _ = writeln!(err, "{name}: error: {}", e.message);
+                if let Some(hint) = &e.hint {
+                    let _ = writeln!(err, "hint: {hint}");
+                }
+                if missing == 0 {
+                    missing_code = e.code;
+                }
                 missing += 1;
                 continue;
             }
         };
-        let result = loaded_script(&loaded, err).and_then(|script| {
+        let result = loaded_script(&mut loaded, err).and_then(|script| {
             let t = timeline::compile(&script, &Options::default(), &Estimate::default());
             report_timeline(&loaded, &t, true, err)?;
             check_sounds(&loaded, &t, err)?;
@@ -191,7 +239,7 @@ fn check(files: &[String], out: &mut dyn Write, err: &mut dyn Write) -> Result<u
         }
     }
     if missing > 0 {
-        return Err(Failure::io(format!("{missing} of {} scripts could not be read", files.len())));
+        return Err(Failure::new(missing_code, format!("{missing} of {} scripts could not be read", files.len())));
     }
     Ok(if bad > 0 { code::INVALID } else { code::OK })
 }
@@ -202,8 +250,10 @@ fn new(name: &str, out: &mut dyn Write) -> Result<u8, Failure> {
             .hint("use lowercase letters, digits and dashes, like `evening-stretch`"));
     }
     let dir = library::user_dir().ok_or_else(|| Failure::io("this system has no config folder for your scripts"))?;
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| Failure::io(format!("cannot create {}: {}", dir.display(), crate::error::io_reason(&e))))?;
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        let e = fsutil::explain(&dir, e);
+        Failure::io(format!("cannot create {}: {}", dir.display(), crate::error::io_reason(&e)))
+    })?;
     let path = dir.join(format!("{name}.ron"));
     fsutil::write_new(&path, library::starter(name).as_bytes())?;
     let shadow = if library::BUILTINS.iter().any(|(n, _)| *n == name) {
@@ -234,7 +284,12 @@ fn cached_timeline(script: &Script, options: &Options, config: &Settings, estima
         &Cache::default_location(),
         &estimated.speech_texts(),
     )?;
-    struct Known(std::collections::HashMap<String, u64>);
+    /// Speech from the cache; each sound file decoded once, however often
+    /// the routine plays it (decoding it per step took minutes).
+    struct Known(
+        std::collections::HashMap<String, u64>,
+        std::cell::RefCell<std::collections::HashMap<std::path::PathBuf, u64>>,
+    );
     impl timeline::Lengths for Known {
         fn speech(&self, text: &str) -> u64 {
             self.0.get(text).copied().unwrap_or(0)
@@ -243,10 +298,14 @@ fn cached_timeline(script: &Script, options: &Options, config: &Settings, estima
             crate::sound::chime(c).len() as u64
         }
         fn sound(&self, path: &Path) -> u64 {
-            crate::sound::load_file(path).map_or(0, |s| s.len() as u64)
+            *self
+                .1
+                .borrow_mut()
+                .entry(path.to_path_buf())
+                .or_insert_with(|| crate::sound::load_file(path).map_or(0, |s| s.len() as u64))
         }
     }
-    Some(timeline::compile(script, options, &Known(lengths)))
+    Some(timeline::compile(script, options, &Known(lengths, Default::default())))
 }
 
 /// The voice: command-line options, then the config file, then the
@@ -536,7 +595,7 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
 }
 
 fn render(
-    routine: &str,
+    routine: &OsStr,
     path: &Path,
     timing: &Timing,
     looped: bool,

@@ -65,6 +65,10 @@ pub struct Settings {
 
 const FIELDS: [&str; 8] = ["engine", "voice", "rate", "pitch", "volume", "hold", "chime", "command"];
 
+/// The settings file is read only up to this size: a few lines of text,
+/// never megabytes.
+pub const MAX_BYTES: u64 = 1024 * 1024;
+
 pub fn path() -> Option<PathBuf> {
     dirs::config_dir().map(|d| d.join("backease").join("config.ron"))
 }
@@ -80,17 +84,24 @@ pub struct Loaded {
 /// `err`, and make a failure with exit code 1.
 pub fn load(err: &mut dyn std::io::Write) -> Result<Loaded, Failure> {
     let Some(path) = path() else { return Ok(Loaded { path: None, exists: false, settings: Settings::default() }) };
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
+    let bytes = match crate::fsutil::read_regular(&path, MAX_BYTES) {
+        Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Ok(Loaded { path: Some(path), exists: false, settings: Settings::default() });
         }
         Err(e) => {
-            return Err(Failure::io(format!("cannot read {}: {}", path.display(), crate::error::io_reason(&e))));
+            let display = crate::diagnostic::escape_controls(&path.display().to_string()).into_owned();
+            let f = Failure::io(format!("cannot read the settings file {display}: {}", crate::error::io_reason(&e)));
+            return Err(if e.kind() == std::io::ErrorKind::NotADirectory {
+                f.hint("is HOME (or XDG_CONFIG_HOME) set to your home folder?")
+            } else {
+                f.hint("make it a plain text file, or move it away to use the defaults")
+            });
         }
     };
-    let (settings, diagnostics) = parse(&text);
-    let display = path.display().to_string();
+    let (text, decoding) = syntax::decode(bytes);
+    let (settings, diagnostics) = if decoding.is_empty() { parse(&text) } else { (None, decoding) };
+    let display = crate::diagnostic::escape_controls(&path.display().to_string()).into_owned();
     if !diagnostics.is_empty() {
         let _ = write!(err, "{}", crate::diagnostic::render(&display, &text, &diagnostics));
     }
@@ -144,7 +155,7 @@ fn settings(lower: &mut Lower, fields: &[syntax::Field]) -> Settings {
         }
     }
     if let Some(n) = f.get("voice") {
-        s.voice = lower.string(n, "the voice").filter(|v| !v.trim().is_empty());
+        s.voice = lower.line(n, "the voice").filter(|v| !v.trim().is_empty());
     }
     if let Some(n) = f.get("rate") {
         s.rate = lower.count(n, "the speaking rate (words per minute)", 80..=450);
@@ -162,7 +173,7 @@ fn settings(lower: &mut Lower, fields: &[syntax::Field]) -> Settings {
         s.chime = lower.chime(n);
     }
     if let Some(n) = f.get("command") {
-        s.command = lower.string(n, "the command");
+        s.command = lower.line(n, "the command");
     }
     s
 }

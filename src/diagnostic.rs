@@ -46,6 +46,30 @@ impl Diagnostic {
     }
 }
 
+/// Text from a script or a file name, made safe to print: control
+/// characters (an escape sequence, a bell) are written as `\u{1b}` rather
+/// than sent to the terminal, which would obey them.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(is_unprintable) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_unprintable(c) {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Characters a terminal acts on rather than shows: C0 and C1 controls and
+/// DEL, and the bidirectional overrides that reorder what is shown.
+fn is_unprintable(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
 /// A 1-based line and column (in characters) of a byte offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LineCol {
@@ -67,6 +91,11 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     i
 }
 
+/// The most problems each stage (reading, checking, timing) collects
+/// before it stops looking: a file of junk must not fill the memory with
+/// diagnostics that would never be shown.
+pub const MAX_PROBLEMS: usize = 100;
+
 /// The most diagnostics printed for one file; the rest are counted. A file
 /// of binary junk must not bury the terminal.
 pub const MAX_SHOWN: usize = 50;
@@ -82,8 +111,9 @@ pub const MAX_SHOWN: usize = 50;
 /// ```
 pub fn render(path: &str, source: &str, diagnostics: &[Diagnostic]) -> String {
     let mut out = String::new();
+    let mut lines = Lines { source, offset: 0, line: 1, line_start: 0 };
     for d in diagnostics.iter().take(MAX_SHOWN) {
-        render_one(&mut out, path, source, d);
+        render_one(&mut out, path, &mut lines, d);
     }
     if diagnostics.len() > MAX_SHOWN {
         let _ = writeln!(out, "{path}: … and {} more problems not shown", diagnostics.len() - MAX_SHOWN);
@@ -91,27 +121,81 @@ pub fn render(path: &str, source: &str, diagnostics: &[Diagnostic]) -> String {
     out
 }
 
-fn render_one(out: &mut String, path: &str, source: &str, d: &Diagnostic) {
-    let at = line_col(source, d.span.start);
+/// The most characters of a source line shown, around the caret.
+const LINE_SHOWN: usize = 200;
+/// The most characters of a message or help shown: one may quote a name
+/// from the script, which can be a megabyte long.
+const MESSAGE_SHOWN: usize = 300;
+
+/// Finds the line of each offset by counting on from the one found before:
+/// diagnostics come in order, so drawing them reads the text once rather
+/// than once per diagnostic.
+struct Lines<'a> {
+    source: &'a str,
+    offset: usize,
+    line: usize,
+    line_start: usize,
+}
+
+impl Lines<'_> {
+    /// The 1-based line of `offset` and the byte where that line starts.
+    fn locate(&mut self, offset: usize) -> (usize, usize, usize) {
+        let offset = floor_char_boundary(self.source, offset.min(self.source.len()));
+        if offset < self.offset {
+            (self.offset, self.line, self.line_start) = (0, 1, 0);
+        }
+        for (i, b) in self.source.as_bytes()[self.offset..offset].iter().enumerate() {
+            if *b == b'\n' {
+                self.line += 1;
+                self.line_start = self.offset + i + 1;
+            }
+        }
+        self.offset = offset;
+        (offset, self.line, self.line_start)
+    }
+}
+
+fn render_one(out: &mut String, path: &str, lines: &mut Lines, d: &Diagnostic) {
+    let source = lines.source;
+    let (offset, line, line_start) = lines.locate(d.span.start);
+    let column = source[line_start..offset].chars().count() + 1;
     let kind = match d.severity {
         Severity::Error => "error",
         Severity::Warning => "warning",
     };
-    let _ = writeln!(out, "{path}:{}:{}: {kind}: {}", at.line, at.column, d.message);
-    let line_text = source.lines().nth(at.line - 1).unwrap_or("");
-    // Junk lines can be megabytes long; show the part around the caret.
-    let shown: String = line_text.chars().take(200).map(|c| if c.is_control() { ' ' } else { c }).collect();
-    let gutter = at.line.to_string().len();
+    let message = escape_controls(&d.message);
+    let message = shorten(&message);
+    let _ = writeln!(out, "{path}:{line}:{column}: {kind}: {message}");
+    let line_end = source[line_start..].find('\n').map_or(source.len(), |i| line_start + i);
+    let line_text = &source[line_start..line_end];
+    // Junk lines can be megabytes long: show the part around the caret.
+    let skip = (column - 1).saturating_sub(LINE_SHOWN / 2);
+    let lead = if skip > 0 { "…" } else { "" };
+    let shown: String =
+        line_text.chars().skip(skip).take(LINE_SHOWN).map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let gutter = line.to_string().len();
     let pad = " ".repeat(gutter);
     let span_chars =
         source.get(d.span.clone()).map(|s| s.chars().take_while(|&c| c != '\n').count()).unwrap_or(1).max(1);
-    let caret_col = (at.column - 1).min(shown.chars().count());
+    let caret_col = (column - 1 - skip).min(shown.chars().count()) + lead.chars().count();
     let _ = writeln!(out, "{pad} |");
-    let _ = writeln!(out, "{} | {}", at.line, shown);
+    let _ = writeln!(out, "{line} | {lead}{shown}");
     let _ = writeln!(out, "{pad} | {}{}", " ".repeat(caret_col), "^".repeat(span_chars.min(80)));
     if let Some(help) = &d.help {
-        let _ = writeln!(out, "{pad} = help: {help}");
+        let help = escape_controls(help);
+        let _ = writeln!(out, "{pad} = help: {}", shorten(&help));
     }
+}
+
+/// Cuts a long message in the middle, keeping its start and end.
+fn shorten(text: &str) -> std::borrow::Cow<'_, str> {
+    let count = text.chars().count();
+    if count <= MESSAGE_SHOWN {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let head: String = text.chars().take(MESSAGE_SHOWN - 60).collect();
+    let tail: String = text.chars().skip(count - 50).collect();
+    std::borrow::Cow::Owned(format!("{head} … ({} characters left out) … {tail}", count - MESSAGE_SHOWN + 10))
 }
 
 /// The edit distance between two words, counting a swap of two neighbouring
@@ -141,9 +225,19 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 /// The closest of `candidates` to `word`, if it is close enough to be a typo.
 pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let lower = word.to_lowercase();
+    let len = lower.chars().count();
     candidates
         .into_iter()
-        .map(|c| (edit_distance(&lower, &c.to_lowercase()), c))
+        .filter_map(|c| {
+            // Words whose lengths differ by more than the edits allowed
+            // cannot match: skip the distance, which costs the product of
+            // the lengths (a megabyte-long name against every candidate).
+            let allowed = (c.chars().count() / 3).max(1);
+            if len.abs_diff(c.chars().count()) > allowed {
+                return None;
+            }
+            Some((edit_distance(&lower, &c.to_lowercase()), c))
+        })
         .filter(|&(d, c)| d <= (c.chars().count() / 3).max(1))
         .min_by_key(|&(d, _)| d)
         .map(|(_, c)| c)
@@ -177,10 +271,46 @@ mod tests {
     }
 
     #[test]
+    fn long_lines_and_messages_are_cut_around_the_place() {
+        let src = format!("{}Chime(\"{}\")\n", " ".repeat(5000), "x".repeat(1000));
+        let d = Diagnostic::error(5006..6008, format!("unknown chime \"{}\"", "x".repeat(1000)));
+        let out = render("r.ron", &src, &[d]);
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines[0].starts_with("r.ron:1:5007: error: unknown chime \"xxx"), "{}", lines[0]);
+        assert!(lines[0].chars().count() < 400, "{}", lines[0]);
+        assert!(lines[0].contains("(726 characters left out)"), "{}", lines[0]);
+        // The caret stands under the quote, in a window of the line.
+        let column = |line: &str, c: char| line.chars().position(|x| x == c).unwrap();
+        assert_eq!(column(lines[3], '^'), column(lines[2], '"'), "{out}");
+        assert!(lines[2].chars().count() < 220, "{}", lines[2]);
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(escape_controls("a\u{1b}[31mb\u{7}"), "a\\u{1b}[31mb\\u{7}");
+        assert_eq!(escape_controls("plain"), "plain");
+        assert_eq!(escape_controls("\u{202e}evil"), "\\u{202e}evil");
+        let d = Diagnostic::error(0..1, "unknown chime \"\u{1b}\"").with_help("\u{7}");
+        let out = render("r.ron", "x", &[d]);
+        assert!(!out.contains(['\u{1b}', '\u{7}']), "{out:?}");
+    }
+
+    #[test]
+    fn lines_are_found_in_any_order() {
+        let src = "a\nb\nc\n";
+        let ds = [Diagnostic::error(4..5, "c"), Diagnostic::error(0..1, "a"), Diagnostic::error(2..3, "b")];
+        let out = render("r", src, &ds);
+        let heads: Vec<&str> = out.lines().filter(|l| l.starts_with("r:")).collect();
+        assert_eq!(heads, ["r:3:1: error: c", "r:1:1: error: a", "r:2:1: error: b"]);
+    }
+
+    #[test]
     fn suggestions_only_for_near_misses() {
         assert_eq!(did_you_mean("bel", ["bell", "gong", "tick"]), Some("bell"));
         assert_eq!(did_you_mean("Sya", ["Say", "Pause"]), Some("Say"));
         assert_eq!(did_you_mean("xylophone", ["bell", "gong"]), None);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
+        // A megabyte-long word is compared with nothing, at once.
+        assert_eq!(did_you_mean(&"y".repeat(1 << 20), ["Say", "Pause"]), None);
     }
 }

@@ -26,6 +26,9 @@ pub fn parse(text: &str) -> Result<Duration, ParseError> {
     if t.is_empty() {
         return Err(ParseError("empty duration; write it like \"30s\" or \"1m30s\"".into()));
     }
+    if let Some(written) = clock_form(t) {
+        return Err(ParseError(format!("\"{text}\" is not a duration; write \"{written}\"")));
+    }
     let mut rest = t;
     let mut total_ms: u128 = 0;
     let mut last_rank = None;
@@ -60,6 +63,20 @@ pub fn parse(text: &str) -> Result<Duration, ParseError> {
         rest = after;
     }
     Ok(Duration::from_millis(total_ms.min(u64::MAX as u128) as u64))
+}
+
+/// `"1:30"` or `"1:02:05"`, a clock's way of writing a duration, in
+/// backease's: `"1m30s"`, `"1h2m5s"`.
+fn clock_form(text: &str) -> Option<String> {
+    let parts: Vec<&str> = text.split(':').collect();
+    let digits = |p: &&str| !p.is_empty() && p.len() <= 6 && p.bytes().all(|b| b.is_ascii_digit());
+    if !(2..=3).contains(&parts.len()) || !parts.iter().all(digits) {
+        return None;
+    }
+    let values: Vec<u64> = parts.iter().map(|p| p.parse().unwrap_or(0)).collect();
+    let units = &["h", "m", "s"][3 - values.len()..];
+    let written: String = values.iter().zip(units).filter(|(v, _)| **v > 0).map(|(v, u)| format!("{v}{u}")).collect();
+    Some(if written.is_empty() { "0s".into() } else { written })
 }
 
 fn bad(text: &str) -> ParseError {
@@ -147,6 +164,10 @@ mod tests {
         check("s", Err("\"s\" is not a duration; write it like \"30s\", \"1m30s\" or \"500ms\""));
         check("1..5s", Err("\"1..5s\" is not a duration; write it like \"30s\", \"1m30s\" or \"500ms\""));
         check("99999999999999999h", Err("\"99999999999999999h\" is far too long"));
+        check("1:30", Err("\"1:30\" is not a duration; write \"1m30s\""));
+        check("0:45", Err("\"0:45\" is not a duration; write \"45s\""));
+        check("1:02:05", Err("\"1:02:05\" is not a duration; write \"1h2m5s\""));
+        check("2:00", Err("\"2:00\" is not a duration; write \"2m\""));
     }
 
     #[test]

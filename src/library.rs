@@ -2,8 +2,10 @@
 //! user's scripts folder, or a path, and how a ROUTINE argument picks one.
 //!
 //! This module reads files and knows folders; it does not interpret
-//! scripts beyond handing their text to `script::load`.
+//! scripts beyond handing their text to `script::load`. A script is read
+//! only from a regular file of at most [`MAX_SCRIPT_BYTES`].
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
@@ -61,10 +63,14 @@ pub fn user_dir() -> Option<PathBuf> {
 
 /// Reads and loads the routine a ROUTINE argument names: a path (it has a
 /// slash or ends in `.ron`), else a user script, else a built-in.
-pub fn resolve(routine: &str) -> Result<Loaded, Failure> {
-    if routine.contains(std::path::MAIN_SEPARATOR) || routine.contains('/') || routine.ends_with(".ron") {
-        return load_file(Path::new(routine), Origin::File(PathBuf::from(routine)));
-    }
+pub fn resolve(routine: &OsStr) -> Result<Loaded, Failure> {
+    // A name is plain text; anything else, a file name that is not UTF-8
+    // among them, can only be a path.
+    let name = match routine.to_str() {
+        Some(n) if !(n.contains(std::path::MAIN_SEPARATOR) || n.contains('/') || n.ends_with(".ron")) => n,
+        _ => return load_file(Path::new(routine), Origin::File(PathBuf::from(routine))),
+    };
+    let routine = name;
     if let Some(dir) = user_dir() {
         let path = dir.join(format!("{routine}.ron"));
         if path.is_file() {
@@ -79,7 +85,8 @@ pub fn resolve(routine: &str) -> Result<Loaded, Failure> {
         Some(s) => format!("did you mean `{s}`? `backease list` shows every routine"),
         None => format!("the routines are {}; `backease list` shows them all", names.join(", ")),
     };
-    Err(Failure::usage(format!("no routine named `{routine}`")).hint(hint))
+    let shown = crate::diagnostic::escape_controls(routine);
+    Err(Failure::usage(format!("no routine named `{shown}`")).hint(hint))
 }
 
 pub fn load_builtin(name: &str, text: &str) -> Loaded {
@@ -97,37 +104,31 @@ pub fn load_builtin(name: &str, text: &str) -> Loaded {
 /// Reads a script file. Problems with the file itself (missing, too large)
 /// are failures; problems in its text are diagnostics.
 pub fn load_file(path: &Path, origin: Origin) -> Result<Loaded, Failure> {
-    let display = path.display().to_string();
-    let meta = std::fs::metadata(path).map_err(|e| {
-        Failure::io(format!("cannot read {display}: {}", crate::error::io_reason(&e)))
-            .hint("check the path; `backease list` shows the routines by name")
+    let display = crate::diagnostic::escape_controls(&path.display().to_string()).into_owned();
+    let bytes = crate::fsutil::read_regular(path, MAX_SCRIPT_BYTES).map_err(|e| match e.kind() {
+        std::io::ErrorKind::FileTooLarge => {
+            let size = std::fs::metadata(path).map_or(0, |m| m.len());
+            Failure::io(format!(
+                "{display} is {} KiB; a script is at most {} KiB",
+                size / 1024,
+                MAX_SCRIPT_BYTES / 1024
+            ))
+            .hint("is this the right file? scripts are short RON text files")
+        }
+        std::io::ErrorKind::NotFound => Failure::io(format!("cannot read {display}: {}", crate::error::io_reason(&e)))
+            .hint("check the path; `backease list` shows the routines by name"),
+        _ => Failure::io(format!("cannot read {display}: {}", crate::error::io_reason(&e))),
     })?;
-    if meta.is_dir() {
-        return Err(Failure::io(format!("{display} is a folder, not a script")));
-    }
-    if meta.len() > MAX_SCRIPT_BYTES {
-        return Err(Failure::invalid(format!(
-            "{display} is {} KiB; a script is at most {} KiB",
-            meta.len() / 1024,
-            MAX_SCRIPT_BYTES / 1024
-        ))
-        .hint("is this the right file? scripts are short RON text files"));
-    }
-    let bytes = std::fs::read(path)
-        .map_err(|e| Failure::io(format!("cannot read {display}: {}", crate::error::io_reason(&e))))?;
-    let name = path.file_stem().map_or_else(|| "routine".into(), |s| s.to_string_lossy().into_owned());
-    let (text, script, diagnostics) = match String::from_utf8(bytes) {
-        Ok(text) => {
-            let (script, diags) = script::load(&text, path.parent(), &name);
-            (text, script, diags)
-        }
-        Err(e) => {
-            let at = e.utf8_error().valid_up_to();
-            let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
-            let d = Diagnostic::error(at..at + 1, "the file is not UTF-8 text")
-                .with_help("scripts are plain text; is this an audio or binary file?");
-            (text, None, vec![d])
-        }
+    let name = path
+        .file_stem()
+        .map_or_else(|| "routine".into(), |s| crate::diagnostic::escape_controls(&s.to_string_lossy()).into_owned());
+    let (text, mut diagnostics) = crate::syntax::decode(bytes);
+    let script = if diagnostics.is_empty() {
+        let (script, diags) = script::load(&text, path.parent(), &name);
+        diagnostics = diags;
+        script
+    } else {
+        None
     };
     Ok(Loaded { name, origin, display, text, script, diagnostics })
 }
@@ -157,6 +158,7 @@ pub fn user_scripts() -> Vec<PathBuf> {
     let mut paths: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
+        // Only regular files: a FIFO here would stall `list` on reading it.
         .filter(|p| p.extension().is_some_and(|x| x == "ron") && p.is_file())
         .collect();
     paths.sort();

@@ -4,7 +4,9 @@
 //! Loading never stops at the first problem: every mistake in the file is
 //! collected as a [`Diagnostic`] with its span, and a [`Script`] comes back
 //! only when there are no errors. The loader checks the script on its own —
-//! fields, names, limits, variables, that sound files exist. Checks that
+//! fields, names, limits, variables, that sound files exist, and that the
+//! routine expands to at most [`MAX_EVENTS`] events, counted from the tree
+//! without expanding it. After [`MAX_PROBLEMS`] problems it stops. Checks that
 //! need speech lengths or the player's options (cues that collide, a session
 //! that runs too long) belong to the timeline.
 
@@ -13,7 +15,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::diagnostic::{Diagnostic, MAX_PROBLEMS, did_you_mean};
 use crate::duration;
 use crate::syntax::{self, Field, Ident, Node, Value};
 
@@ -26,6 +28,11 @@ pub const MAX_STEP: Duration = Duration::from_secs(60 * 60);
 pub const MAX_TIMES: i64 = 1000;
 /// How deeply `Repeat` and `Sides` may nest.
 pub const MAX_NESTING: usize = 8;
+/// The most events (steps, cues, countdown numbers and stroke marks, as
+/// often as they play) one session may expand to. Counted from the tree
+/// before anything is expanded, so nested repeats that multiply into
+/// millions are refused at once rather than built.
+pub const MAX_EVENTS: u64 = 100_000;
 
 /// A routine, ready to be compiled into a timeline.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,7 +88,9 @@ pub enum StepKind {
     Chime(Chime),
     /// A user's audio file, already resolved against the script's folder.
     Sound(PathBuf),
-    Hold(Hold),
+    /// Boxed: a hold is the largest step, and a step list should not pay
+    /// its size for every `Say`.
+    Hold(Box<Hold>),
     Repeat {
         times: u32,
         steps: Vec<Step>,
@@ -237,7 +246,35 @@ impl Text {
     }
 }
 
+impl Step {
+    /// How many timeline events this step expands to: itself and every step,
+    /// cue, countdown number and stroke mark inside it, as often as they
+    /// play. Saturates rather than overflows; an upper bound where `--hold`
+    /// may leave cues out.
+    pub fn events(&self) -> u64 {
+        match &self.kind {
+            StepKind::Say(_) | StepKind::Pause(_) | StepKind::Chime(_) | StepKind::Sound(_) => 1,
+            StepKind::Hold(h) => 1 + h.cues.len() as u64 + u64::from(h.halfway.is_some()) + u64::from(h.countdown),
+            StepKind::Repeat { times, steps } => u64::from(*times).saturating_mul(events(steps)),
+            StepKind::Sides(steps) => 2u64.saturating_mul(events(steps)),
+            StepKind::Strokes(s) => 1 + u64::from(s.count),
+        }
+    }
+}
+
+/// The events a list of steps expands to, played once (see [`Step::events`]).
+pub fn events(steps: &[Step]) -> u64 {
+    steps.iter().fold(0u64, |sum, s| sum.saturating_add(s.events()))
+}
+
 impl Script {
+    /// The events the whole session expands to: every round, and the rest
+    /// between rounds when there is one.
+    pub fn events(&self, rounds: u32, rest: bool) -> u64 {
+        let rests = if rest { u64::from(rounds.saturating_sub(1)) } else { 0 };
+        events(&self.steps).saturating_mul(u64::from(rounds)).saturating_add(rests)
+    }
+
     /// Plays `to` wherever the script plays `from` (the config file's
     /// `chime` replaces the bell that ends each hold).
     pub fn replace_chime(&mut self, from: Chime, to: Chime) {
@@ -261,8 +298,12 @@ const STEP_KINDS: [&str; 8] = ["Say", "Pause", "Chime", "Sound", "Hold", "Repeat
 /// does not name itself (the file's stem).
 pub fn load(source: &str, base_dir: Option<&Path>, fallback_name: &str) -> (Option<Script>, Vec<Diagnostic>) {
     let (root, mut diagnostics) = syntax::parse(source);
-    let mut lower = Lower { source, base_dir, diags: Vec::new() };
+    let mut lower = Lower::new(source);
+    lower.base_dir = base_dir;
     let script = if matches!(root.value, Value::Error) { None } else { lower.routine(&root, fallback_name) };
+    if let Some(script) = &script {
+        lower.check_size(script);
+    }
     diagnostics.append(&mut lower.diags);
     diagnostics.sort_by_key(|d| (d.span.start, std::cmp::Reverse(d.severity)));
     let ok = !diagnostics.iter().any(Diagnostic::is_error);
@@ -275,6 +316,13 @@ pub(crate) struct Lower<'a> {
     source: &'a str,
     base_dir: Option<&'a Path>,
     pub(crate) diags: Vec<Diagnostic>,
+    /// Where the routine's `rounds` is written, to blame it for a session
+    /// too large.
+    rounds_span: Option<Range<usize>>,
+    /// Set past [`MAX_PROBLEMS`]: checking stops.
+    gave_up: bool,
+    /// Where problems past the limit go.
+    spare: Diagnostic,
 }
 
 #[derive(Clone, Copy)]
@@ -286,10 +334,28 @@ struct Ctx {
 
 impl<'a> Lower<'a> {
     pub(crate) fn new(source: &'a str) -> Lower<'a> {
-        Lower { source, base_dir: None, diags: Vec::new() }
+        Lower {
+            source,
+            base_dir: None,
+            diags: Vec::new(),
+            rounds_span: None,
+            gave_up: false,
+            spare: Diagnostic::error(0..0, ""),
+        }
     }
 
     pub(crate) fn error(&mut self, span: Range<usize>, message: impl Into<String>) -> &mut Diagnostic {
+        if self.diags.len() >= MAX_PROBLEMS {
+            // Past the limit, a problem goes to a spare that is dropped, so
+            // callers can still set its help.
+            if !self.gave_up {
+                self.gave_up = true;
+                let note = format!("more than {MAX_PROBLEMS} problems: stopped checking here");
+                self.diags.push(Diagnostic::error(span.clone(), note).with_help("fix these, then check again"));
+            }
+            self.spare = Diagnostic::error(span, message);
+            return &mut self.spare;
+        }
         self.diags.push(Diagnostic::error(span, message));
         self.diags.last_mut().expect("just pushed")
     }
@@ -345,6 +411,51 @@ impl<'a> Lower<'a> {
         Some(Script { name: name?, title: title?, summary: summary?, defaults: defaults?, steps: steps? })
     }
 
+    /// Refuses a routine that expands to more than [`MAX_EVENTS`] events,
+    /// counted from the tree, blaming the innermost step that does it alone,
+    /// else the step where the count passes the limit, else the rounds.
+    fn check_size(&mut self, script: &Script) {
+        /// The innermost step that alone expands past the limit.
+        fn culprit(steps: &[Step]) -> Option<&Step> {
+            let step = steps.iter().find(|s| s.events() > MAX_EVENTS)?;
+            Some(match &step.kind {
+                StepKind::Repeat { steps, .. } | StepKind::Sides(steps) => culprit(steps).unwrap_or(step),
+                _ => step,
+            })
+        }
+        let rest = !script.defaults.rest.is_zero();
+        let total = script.events(script.defaults.rounds, rest);
+        if total <= MAX_EVENTS {
+            return;
+        }
+        let limit = format!("a session holds at most {MAX_EVENTS}");
+        if let Some(step) = culprit(&script.steps) {
+            let (what, help) = match step.kind {
+                StepKind::Repeat { .. } => ("Repeat", "lower its times, or those of the repeats inside it"),
+                StepKind::Sides(_) => ("Sides", "lower the times of the repeats inside it"),
+                _ => ("step", "split it into smaller steps"),
+            };
+            let at = step.span.start..step.span.start + 1;
+            let message = format!("this {what} expands to {} steps and cues; {limit}", step.events());
+            self.error(at, message).help = Some(help.into());
+            return;
+        }
+        let mut sum = 0u64;
+        if let Some(step) = script.steps.iter().find(|s| {
+            sum = sum.saturating_add(s.events());
+            sum > MAX_EVENTS
+        }) {
+            let at = step.span.start..step.span.start + 1;
+            let message = format!("the steps up to here expand to {sum} steps and cues; {limit}");
+            self.error(at, message).help = Some("lower the repeat counts, or split the routine in two".into());
+            return;
+        }
+        let rounds = script.defaults.rounds;
+        let at = self.rounds_span.clone().unwrap_or(0..1);
+        self.error(at, format!("{rounds} rounds expand to {total} steps and cues; {limit}")).help =
+            Some(format!("a round is {} steps and cues: lower the rounds", events(&script.steps)));
+    }
+
     fn routine_name(&mut self, node: &Node) -> Option<String> {
         let name = self.string(node, "the routine's name")?;
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
@@ -367,7 +478,7 @@ impl<'a> Lower<'a> {
     ) -> Option<String> {
         match f.get(field) {
             Some(node) => {
-                let s = self.string(node, &format!("the {field}"))?;
+                let s = self.line(node, &format!("the {field}"))?;
                 if s.trim().is_empty() {
                     self.error(node.span.clone(), format!("the {field} is empty"));
                     return None;
@@ -420,6 +531,19 @@ impl<'a> Lower<'a> {
                 None
             }
         }
+    }
+
+    /// A string shown on a terminal or passed on as one line (a title, a
+    /// voice name): an escape sequence or a line break in it would act
+    /// rather than show, so control characters are refused.
+    pub(crate) fn line(&mut self, node: &Node, what: &str) -> Option<String> {
+        let s = self.string(node, what)?;
+        if let Some(c) = s.chars().find(|c| c.is_control()) {
+            let message = format!("{what} has a control character (U+{:04X})", c as u32);
+            self.error(node.span.clone(), message).help = Some(format!("{what} is one line of plain text"));
+            return None;
+        }
+        Some(s)
     }
 
     pub(crate) fn duration(&mut self, node: &Node, what: &str, max: Duration) -> Option<Duration> {
@@ -483,6 +607,11 @@ impl<'a> Lower<'a> {
                 None
             }
             Value::Error => None,
+            Value::Float(_) => {
+                let written = &self.source[node.span.clone()];
+                self.error(node.span.clone(), format!("{what} must be a whole number, not {written}"));
+                None
+            }
             ref other => {
                 let found = other.describe();
                 self.error(node.span.clone(), format!("{what} should be a whole number, found {found}"));
@@ -513,6 +642,7 @@ impl<'a> Lower<'a> {
             }
         }
         if let Some(n) = f.get("rounds") {
+            self.rounds_span = Some(n.span.clone());
             match self.count(n, "rounds", 1..=MAX_TIMES) {
                 Some(v) => out.rounds = v,
                 None => ok = false,
@@ -525,7 +655,7 @@ impl<'a> Lower<'a> {
             }
         }
         if let Some(n) = f.get("voice") {
-            match self.string(n, "the voice") {
+            match self.line(n, "the voice") {
                 Some(v) if !v.trim().is_empty() => out.voice = Some(v),
                 Some(_) => {
                     self.error(n.span.clone(), "the voice is empty");
@@ -571,6 +701,9 @@ impl<'a> Lower<'a> {
         let mut out = Vec::with_capacity(items.len());
         let mut ok = true;
         for item in items {
+            if self.gave_up {
+                return None;
+            }
             match self.step(item, ctx) {
                 Some(step) => out.push(step),
                 None => ok = false,
@@ -625,7 +758,7 @@ impl<'a> Lower<'a> {
                 }
                 StepKind::Sides(steps)
             }
-            "Hold" => StepKind::Hold(self.hold(name, &body, ctx)?),
+            "Hold" => StepKind::Hold(Box::new(self.hold(name, &body, ctx)?)),
             "Repeat" => {
                 let fields = self.named_fields(name, &body, "Repeat(times: 2, steps: [ … ])")?;
                 let f = self.fields(fields, &["times", "steps"], "Repeat");
@@ -638,7 +771,14 @@ impl<'a> Lower<'a> {
                     }
                 };
                 let steps = match f.get("steps") {
-                    Some(n) => self.steps(n, Ctx { depth: ctx.depth + 1, ..ctx }),
+                    Some(n) => match self.steps(n, Ctx { depth: ctx.depth + 1, ..ctx }) {
+                        Some(steps) if steps.is_empty() => {
+                            self.error(n.span.clone(), "Repeat has no steps").help =
+                                Some("give it steps to repeat, or remove it".into());
+                            None
+                        }
+                        steps => steps,
+                    },
                     None => {
                         self.missing(open, "steps", "Repeat", "steps: [ … ]");
                         None
@@ -861,10 +1001,18 @@ impl<'a> Lower<'a> {
             Some(dir) => dir.join(&raw),
             None => PathBuf::from(&raw),
         };
-        if !path.is_file() {
-            let d = self.error(node.span.clone(), format!("sound file not found: {}", path.display()));
-            d.help = Some("paths are relative to the script's own folder".into());
-            return None;
+        match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_file() => {}
+            Ok(_) => {
+                let d = self.error(node.span.clone(), format!("{} is not a sound file", path.display()));
+                d.help = Some("name a file: a folder, pipe or device cannot be played".into());
+                return None;
+            }
+            Err(_) => {
+                let d = self.error(node.span.clone(), format!("sound file not found: {}", path.display()));
+                d.help = Some("paths are relative to the script's own folder".into());
+                return None;
+            }
         }
         Some(path)
     }
@@ -876,27 +1024,43 @@ impl<'a> Lower<'a> {
             self.error(node.span.clone(), "empty cue text");
             return None;
         }
+        if let Some(c) = raw.chars().find(|&c| c.is_control() && !matches!(c, '\n' | '\t' | '\r')) {
+            let message = format!("cue text has a control character (U+{:04X})", c as u32);
+            self.error(node.span.clone(), message).help = Some("cue text is words to speak".into());
+            return None;
+        }
+        // Most cue text is plain words: keep the string as it is.
+        if !raw.contains(['{', '}']) {
+            return Some(Text { parts: vec![Part::Lit(raw)] });
+        }
         let mut parts = Vec::new();
         let mut lit = String::new();
         let mut ok = true;
+        let mut places = syntax::Places::new(self.source, node.span.clone());
         let mut rest = raw.as_str();
         while let Some(i) = rest.find(['{', '}']) {
+            if self.gave_up {
+                return None;
+            }
             lit.push_str(&rest[..i]);
             let tail = &rest[i..];
+            // Where `tail` starts in the decoded text: each mistake is
+            // reported at its own place, even the same mistake twice.
+            let at = raw.len() - tail.len();
             if tail.starts_with("{{") || tail.starts_with("}}") {
                 lit.push(tail.as_bytes()[0] as char);
                 rest = &tail[2..];
                 continue;
             }
             if let Some(after) = tail.strip_prefix('}') {
-                let d = self.error(self.sub_span(node, "}"), "unmatched `}` in cue text");
+                let d = self.error(places.span(at..at + 1), "unmatched `}` in cue text");
                 d.help = Some("write `}}` for a literal brace".into());
                 ok = false;
                 rest = after;
                 continue;
             }
             let Some(close) = tail.find('}') else {
-                let d = self.error(self.sub_span(node, tail), "unclosed `{` in cue text");
+                let d = self.error(places.span(at..raw.len()), "unclosed `{` in cue text");
                 d.help = Some("variables are written {side}; write `{{` for a literal brace".into());
                 ok = false;
                 rest = "";
@@ -904,11 +1068,11 @@ impl<'a> Lower<'a> {
             };
             let var_name = &tail[1..close];
             let whole = &tail[..=close];
+            let span = places.span(at..at + whole.len());
             match Var::ALL.iter().find(|(n, _)| *n == var_name) {
                 Some(&(_, var)) => {
                     if matches!(var, Var::Side | Var::OtherSide) && !ctx.in_sides {
-                        let d =
-                            self.error(self.sub_span(node, whole), format!("{whole} is only known inside Sides(…)"));
+                        let d = self.error(span, format!("{whole} is only known inside Sides(…)"));
                         d.help = Some("wrap these steps in Sides([ … ]) to do them on each side".into());
                         ok = false;
                     }
@@ -919,7 +1083,7 @@ impl<'a> Lower<'a> {
                 }
                 None => {
                     let names: Vec<&str> = Var::ALL.iter().map(|(n, _)| *n).collect();
-                    let d = self.error(self.sub_span(node, whole), format!("undefined variable {whole}"));
+                    let d = self.error(span, format!("undefined variable {whole}"));
                     d.help = Some(match did_you_mean(var_name, names.iter().copied()) {
                         Some(s) => format!("did you mean {{{s}}}?"),
                         None => format!(
@@ -936,17 +1100,8 @@ impl<'a> Lower<'a> {
         if !lit.is_empty() {
             parts.push(Part::Lit(lit));
         }
+        parts.shrink_to_fit();
         ok.then_some(Text { parts })
-    }
-
-    /// The span of `needle` inside a string node's source, or the whole
-    /// string when escapes make it impossible to find.
-    fn sub_span(&self, node: &Node, needle: &str) -> Range<usize> {
-        let src = &self.source[node.span.clone()];
-        match src.find(needle) {
-            Some(i) => node.span.start + i..node.span.start + i + needle.len(),
-            None => node.span.clone(),
-        }
     }
 }
 

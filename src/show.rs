@@ -1,11 +1,15 @@
 //! A timeline written out for people (`show`) and for programs (`show --json`).
 //!
-//! Pure formatting: it takes a finished [`Timeline`] and returns text.
+//! Pure formatting: it takes a finished [`Timeline`] and returns text. Text
+//! from the script (titles, cues, file names) has its control characters
+//! escaped in the listing, so it cannot drive the terminal; JSON escapes
+//! them its own way.
 
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::diagnostic::escape_controls;
 use crate::duration;
 use crate::script::Script;
 use crate::timeline::{Event, SAMPLE_RATE, Sound, Timeline, to_duration};
@@ -17,8 +21,8 @@ pub fn text(script: &Script, timeline: &Timeline) -> String {
         1 => "1 round".to_string(),
         n => format!("{n} rounds"),
     };
-    let _ = writeln!(out, "{} — {}", script.name, script.title);
-    let _ = writeln!(out, "{}", script.summary);
+    let _ = writeln!(out, "{} — {}", escape_controls(&script.name), escape_controls(&script.title));
+    let _ = writeln!(out, "{}", escape_controls(&script.summary));
     let _ = writeln!(
         out,
         "hold {} · {rounds} · {} in all\n",
@@ -39,8 +43,14 @@ pub fn text(script: &Script, timeline: &Timeline) -> String {
 }
 
 /// What an event is, in two words for a listing: its kind and what it
-/// says or plays.
+/// says or plays, with control characters escaped (the live display shows
+/// it too).
 pub fn describe(e: &Event) -> (&'static str, String) {
+    let (kind, what) = describe_raw(e);
+    (kind, escape_controls(&what).into_owned())
+}
+
+fn describe_raw(e: &Event) -> (&'static str, String) {
     let len = duration::short(to_duration(e.length));
     let side = e.side.map(|s| format!(" ({} side)", s.word())).unwrap_or_default();
     match &e.sound {

@@ -155,7 +155,8 @@ fn decode_file(path: &Path) -> Result<Arc<[i16]>, SoundError> {
     let convert =
         format!("backease plays {FORMATS} files; convert it (e.g. `ffmpeg -i {name} sound.wav`) or name another file");
     let error = |message: String, help: &str| SoundError { message, help: help.to_string() };
-    let file = open_regular(path).map_err(|reason| {
+    let file = crate::fsutil::open_regular(path).map_err(|e| {
+        let reason = crate::error::io_reason(&e);
         error(format!("cannot open sound file {name}: {reason}"), "name a sound file that you can read")
     })?;
     let bytes = file.metadata().map_or(0, |m| m.len());
@@ -180,44 +181,6 @@ fn decode_file(path: &Path) -> Result<Arc<[i16]>, SoundError> {
             format!("cannot decode {name}: the decoder failed on its data (the file is probably damaged)"),
             &convert,
         )),
-    }
-}
-
-/// Opens `path` only if it is a regular file. A FIFO is opened without
-/// blocking, and what was opened is checked again, so a file swapped for a
-/// FIFO in between cannot hang the program.
-fn open_regular(path: &Path) -> Result<std::fs::File, String> {
-    let kind = |m: &std::fs::Metadata| -> Option<&'static str> {
-        use std::os::unix::fs::FileTypeExt;
-        let t = m.file_type();
-        Some(if t.is_file() {
-            return None;
-        } else if t.is_dir() {
-            "it is a folder"
-        } else if t.is_fifo() {
-            "it is a FIFO (named pipe), not a file"
-        } else if t.is_char_device() || t.is_block_device() {
-            "it is a device, not a file"
-        } else if t.is_socket() {
-            "it is a socket, not a file"
-        } else {
-            "it is not a regular file"
-        })
-    };
-    let meta = std::fs::metadata(path).map_err(|e| crate::error::io_reason(&e))?;
-    if let Some(k) = kind(&meta) {
-        return Err(k.into());
-    }
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
-        .open(path)
-        .map_err(|e| crate::error::io_reason(&e))?;
-    let meta = file.metadata().map_err(|e| crate::error::io_reason(&e))?;
-    match kind(&meta) {
-        Some(k) => Err(k.into()),
-        None => Ok(file),
     }
 }
 

@@ -10,12 +10,17 @@
 
 use std::ops::Range;
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, MAX_PROBLEMS};
 
 /// How deeply brackets may nest before the reader gives up on a value.
 /// Deep enough for any real script, shallow enough that junk cannot
 /// overflow the stack.
 pub const MAX_DEPTH: usize = 64;
+
+/// The most values one document may hold. A routine as long as a session
+/// may be (100 000 steps and cues) needs fewer; a file of a million commas
+/// or numbers would only fill the memory with a tree.
+pub const MAX_VALUES: usize = 300_000;
 
 /// One value of the document and the bytes it came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,10 +79,43 @@ impl Value {
     }
 }
 
+/// Turns a file's bytes into the text to parse. A UTF-8 byte-order mark
+/// (Notepad writes one) is dropped; bytes that are not UTF-8 give a
+/// diagnostic at the first bad one, and the text with replacement
+/// characters, so the place can still be shown.
+pub fn decode(bytes: Vec<u8>) -> (String, Vec<Diagnostic>) {
+    let bytes = match bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        Some(rest) => rest.to_vec(),
+        None => bytes,
+    };
+    match String::from_utf8(bytes) {
+        Ok(text) => (text, Vec::new()),
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            let d = Diagnostic::error(at..at + 1, "the file is not UTF-8 text")
+                .with_help("save it as UTF-8 text; is this an audio or binary file?");
+            (text, vec![d])
+        }
+    }
+}
+
 /// Reads a whole document: exactly one value, then nothing but whitespace.
 pub fn parse(source: &str) -> (Node, Vec<Diagnostic>) {
-    let tokens = lex(source);
-    let mut parser = Parser { source, tokens, pos: 0, diagnostics: Vec::new(), closers: Vec::new(), runaway: false };
+    let mut lexer = Lexer { source, i: 0 };
+    let (cur, next) = (lexer.next_token(), lexer.next_token());
+    let mut parser = Parser {
+        source,
+        lexer,
+        cur,
+        next,
+        prev_end: 0,
+        diagnostics: Vec::new(),
+        closers: Vec::new(),
+        runaway: false,
+        gave_up: false,
+        values: 0,
+    };
     let node = parser.value(0);
     if !matches!(node.value, Value::Error) {
         let tok = parser.peek();
@@ -110,107 +148,131 @@ struct Token {
     span: Range<usize>,
 }
 
-fn lex(source: &str) -> Vec<Token> {
-    let bytes = source.as_bytes();
-    let mut tokens = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        let c = bytes[i];
-        let start = i;
-        match c {
-            b' ' | b'\t' | b'\n' | b'\r' => i += 1,
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                let mut depth = 0usize;
-                loop {
-                    if i + 1 >= bytes.len() {
-                        tokens.push(Token {
-                            kind: Tok::Bad("this comment is never closed with */".into()),
-                            span: start..start + 2,
-                        });
-                        i = bytes.len();
-                        break;
+/// Reads tokens one at a time as the parser asks for them, so memory
+/// holds two tokens, not a token for every byte of a large file.
+struct Lexer<'a> {
+    source: &'a str,
+    i: usize,
+}
+
+impl Lexer<'_> {
+    /// The next token; at the end, `Eof` every time.
+    fn next_token(&mut self) -> Token {
+        let source = self.source;
+        let bytes = source.as_bytes();
+        let mut i = self.i;
+        while i < bytes.len() {
+            let mut out = None;
+            let c = bytes[i];
+            let start = i;
+            match c {
+                b' ' | b'\t' | b'\n' | b'\r' => i += 1,
+                b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                    while i < bytes.len() && bytes[i] != b'\n' {
+                        i += 1;
                     }
-                    if bytes[i] == b'/' && bytes[i + 1] == b'*' {
-                        depth += 1;
-                        i += 2;
-                    } else if bytes[i] == b'*' && bytes[i + 1] == b'/' {
-                        depth -= 1;
-                        i += 2;
-                        if depth == 0 {
+                }
+                b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                    let mut depth = 0usize;
+                    loop {
+                        if i + 1 >= bytes.len() {
+                            out = Some(Token {
+                                kind: Tok::Bad("this comment is never closed with */".into()),
+                                span: start..start + 2,
+                            });
+                            i = bytes.len();
                             break;
                         }
+                        if bytes[i] == b'/' && bytes[i + 1] == b'*' {
+                            depth += 1;
+                            i += 2;
+                        } else if bytes[i] == b'*' && bytes[i + 1] == b'/' {
+                            depth -= 1;
+                            i += 2;
+                            if depth == 0 {
+                                break;
+                            }
+                        } else {
+                            i += 1;
+                        }
+                    }
+                }
+                b'(' | b'[' | b'{' => {
+                    out = Some(Token { kind: Tok::Open(c as char), span: i..i + 1 });
+                    i += 1;
+                }
+                b')' | b']' | b'}' => {
+                    out = Some(Token { kind: Tok::Close(c as char), span: i..i + 1 });
+                    i += 1;
+                }
+                b',' => {
+                    out = Some(Token { kind: Tok::Comma, span: i..i + 1 });
+                    i += 1;
+                }
+                b':' => {
+                    out = Some(Token { kind: Tok::Colon, span: i..i + 1 });
+                    i += 1;
+                }
+                b'"' => {
+                    let (kind, end) = lex_string(source, i);
+                    out = Some(Token { kind, span: start..end });
+                    i = end;
+                }
+                b'r' if matches!(bytes.get(i + 1), Some(b'"' | b'#')) => {
+                    let (kind, end) = lex_raw_string(source, i);
+                    out = Some(Token { kind, span: start..end });
+                    i = end;
+                }
+                b'0'..=b'9' | b'-' | b'+' | b'.' => {
+                    let (kind, end) = lex_number(source, i);
+                    out = Some(Token { kind, span: start..end });
+                    i = end;
+                }
+                c if c == b'_' || c.is_ascii_alphabetic() => {
+                    while i < bytes.len() && (bytes[i] == b'_' || bytes[i].is_ascii_alphanumeric()) {
+                        i += 1;
+                    }
+                    out = Some(Token { kind: Tok::Ident(source[start..i].to_string()), span: start..i });
+                }
+                _ => {
+                    let ch = source[i..].chars().next().unwrap_or('\u{fffd}');
+                    let len = ch.len_utf8();
+                    let why = if c == b'\'' {
+                        "text goes between double quotes (\"like this\"), not single quotes".to_string()
+                    } else if c == b'#' && bytes.get(i + 1) == Some(&b'!') {
+                        "RON extensions (#![enable(...)]) are not used in backease scripts".to_string()
+                    } else if c == b'#' {
+                        "comments start with //, not #".to_string()
                     } else {
+                        format!("unexpected character {}", describe_char(ch))
+                    };
+                    out = Some(Token { kind: Tok::Bad(why), span: i..i + len });
+                    i += len;
+                    // After a `#`, the rest of the line was meant as a comment:
+                    // one report, not one for each of its words.
+                    if c == b'#' {
+                        while i < bytes.len() && bytes[i] != b'\n' {
+                            i += 1;
+                        }
+                    }
+                    // Skip the rest of a run of junk so binary input yields one
+                    // diagnostic per run, not one per byte.
+                    while i < bytes.len() && !is_token_start(bytes[i]) {
+                        i += 1;
+                    }
+                    while i < bytes.len() && !source.is_char_boundary(i) {
                         i += 1;
                     }
                 }
             }
-            b'(' | b'[' | b'{' => {
-                tokens.push(Token { kind: Tok::Open(c as char), span: i..i + 1 });
-                i += 1;
-            }
-            b')' | b']' | b'}' => {
-                tokens.push(Token { kind: Tok::Close(c as char), span: i..i + 1 });
-                i += 1;
-            }
-            b',' => {
-                tokens.push(Token { kind: Tok::Comma, span: i..i + 1 });
-                i += 1;
-            }
-            b':' => {
-                tokens.push(Token { kind: Tok::Colon, span: i..i + 1 });
-                i += 1;
-            }
-            b'"' => {
-                let (kind, end) = lex_string(source, i);
-                tokens.push(Token { kind, span: start..end });
-                i = end;
-            }
-            b'r' if matches!(bytes.get(i + 1), Some(b'"' | b'#')) => {
-                let (kind, end) = lex_raw_string(source, i);
-                tokens.push(Token { kind, span: start..end });
-                i = end;
-            }
-            b'0'..=b'9' | b'-' | b'+' | b'.' => {
-                let (kind, end) = lex_number(source, i);
-                tokens.push(Token { kind, span: start..end });
-                i = end;
-            }
-            c if c == b'_' || c.is_ascii_alphabetic() => {
-                while i < bytes.len() && (bytes[i] == b'_' || bytes[i].is_ascii_alphanumeric()) {
-                    i += 1;
-                }
-                tokens.push(Token { kind: Tok::Ident(source[start..i].to_string()), span: start..i });
-            }
-            _ => {
-                let ch = source[i..].chars().next().unwrap_or('\u{fffd}');
-                let len = ch.len_utf8();
-                let why = if c == b'\'' {
-                    "text goes between double quotes (\"like this\"), not single quotes".to_string()
-                } else if c == b'#' {
-                    "RON extensions (#![enable(...)]) are not used in backease scripts".to_string()
-                } else {
-                    format!("unexpected character {}", describe_char(ch))
-                };
-                tokens.push(Token { kind: Tok::Bad(why), span: i..i + len });
-                i += len;
-                // Skip the rest of a run of junk so binary input yields one
-                // diagnostic per run, not one per byte.
-                while i < bytes.len() && !is_token_start(bytes[i]) {
-                    i += 1;
-                }
-                while i < bytes.len() && !source.is_char_boundary(i) {
-                    i += 1;
-                }
+            if let Some(token) = out {
+                self.i = i;
+                return token;
             }
         }
+        self.i = source.len();
+        Token { kind: Tok::Eof, span: source.len()..source.len() }
     }
-    tokens.push(Token { kind: Tok::Eof, span: source.len()..source.len() });
-    tokens
 }
 
 fn is_token_start(b: u8) -> bool {
@@ -223,50 +285,117 @@ fn describe_char(ch: char) -> String {
 
 fn lex_string(source: &str, start: usize) -> (Tok, usize) {
     let mut out = String::new();
+    match unescape(source, start, |c, _| out.push(c)) {
+        Ok(end) => (Tok::Str(out), end),
+        Err((why, end)) => (Tok::Bad(why), end),
+    }
+}
+
+/// Decodes the string literal that starts with the `"` at `start`, giving
+/// each character and the offset of its first source byte to `emit`.
+/// Returns the offset just past the closing quote, or why the literal is
+/// bad and where reading resumes.
+fn unescape(source: &str, start: usize, mut emit: impl FnMut(char, usize)) -> Result<usize, (String, usize)> {
     let mut chars = source[start + 1..].char_indices();
     while let Some((off, ch)) = chars.next() {
         let at = start + 1 + off;
         match ch {
-            '"' => return (Tok::Str(out), at + 1),
+            '"' => return Ok(at + 1),
             '\\' => match chars.next() {
-                Some((_, 'n')) => out.push('\n'),
-                Some((_, 't')) => out.push('\t'),
-                Some((_, 'r')) => out.push('\r'),
-                Some((_, '0')) => out.push('\0'),
-                Some((_, '\\')) => out.push('\\'),
-                Some((_, '"')) => out.push('"'),
-                Some((_, '\'')) => out.push('\''),
+                Some((_, 'n')) => emit('\n', at),
+                Some((_, 't')) => emit('\t', at),
+                Some((_, 'r')) => emit('\r', at),
+                Some((_, '0')) => emit('\0', at),
+                Some((_, '\\')) => emit('\\', at),
+                Some((_, '"')) => emit('"', at),
+                Some((_, '\'')) => emit('\'', at),
                 Some((_, '\n')) => {
                     // A backslash at the end of a line continues the string.
                 }
                 Some((_, 'u')) => {
+                    // At most six hex digits: looking further for the `}`
+                    // would make a file of unclosed escapes quadratic.
                     let rest = &source[at + 2..];
                     let decoded = rest
                         .strip_prefix('{')
-                        .and_then(|r| r.find('}').map(|end| &r[..end]))
+                        .and_then(|r| r.char_indices().take(8).find(|&(_, c)| c == '}').map(|(end, _)| &r[..end]))
                         .and_then(|hex| u32::from_str_radix(hex, 16).ok().map(|v| (hex.len(), v)))
                         .and_then(|(len, v)| char::from_u32(v).map(|c| (len, c)));
                     match decoded {
                         Some((len, c)) => {
-                            out.push(c);
+                            emit(c, at);
                             for _ in 0..len + 2 {
                                 chars.next();
                             }
                         }
-                        None => {
-                            return (Tok::Bad("a \\u escape is written \\u{263A}".into()), skip_string(source, at));
-                        }
+                        None => return Err(("a \\u escape is written \\u{263A}".into(), skip_string(source, at))),
                     }
                 }
                 Some((_, other)) => {
-                    return (Tok::Bad(format!("unknown escape \\{other} in a string")), skip_string(source, at));
+                    return Err((format!("unknown escape \\{other} in a string"), skip_string(source, at)));
                 }
                 None => break,
             },
-            _ => out.push(ch),
+            _ => emit(ch, at),
         }
     }
-    (Tok::Bad("this string is never closed with \"".into()), source.len())
+    Err(("this string is never closed with \"".into(), source.len()))
+}
+
+/// Where the bytes of a string value sit in the source, for diagnostics
+/// about a part of a string: escapes and raw-string hashes make the
+/// decoded text and the literal differ. The map is built only when a
+/// place is asked for and escapes make it necessary, and once per string,
+/// so finding many places in one long string stays linear.
+pub struct Places<'a> {
+    source: &'a str,
+    span: Range<usize>,
+    /// How decoded offsets map to the source, worked out on first use.
+    layout: Option<Layout>,
+}
+
+enum Layout {
+    /// No escapes: the decoded text is the literal after this many bytes.
+    Shifted(usize),
+    /// Source offsets of each decoded byte, and of the end.
+    Mapped(Vec<usize>),
+}
+
+impl<'a> Places<'a> {
+    /// For the string value written at `span` in `source`.
+    pub fn new(source: &'a str, span: Range<usize>) -> Places<'a> {
+        Places { source, span, layout: None }
+    }
+
+    /// The source span of the decoded bytes `decoded`.
+    pub fn span(&mut self, decoded: Range<usize>) -> Range<usize> {
+        let (source, span) = (self.source, self.span.clone());
+        let layout = self.layout.get_or_insert_with(|| {
+            let literal = source.get(span.clone()).unwrap_or("");
+            if let Some(rest) = literal.strip_prefix('r') {
+                Layout::Shifted(2 + rest.bytes().take_while(|&b| b == b'#').count())
+            } else if !literal.contains('\\') {
+                Layout::Shifted(1)
+            } else {
+                let mut map = Vec::with_capacity(literal.len());
+                let end = unescape(source, span.start, |c, at| map.extend(std::iter::repeat_n(at, c.len_utf8())));
+                map.push(end.map_or(span.end, |e| e - 1));
+                Layout::Mapped(map)
+            }
+        });
+        match layout {
+            Layout::Shifted(prefix) => {
+                let at = |i: usize| (span.start + *prefix + i).min(span.end);
+                at(decoded.start)..at(decoded.end)
+            }
+            Layout::Mapped(map) => {
+                let at = |i: usize| map.get(i).or(map.last()).copied().unwrap_or(span.start);
+                // The end is where the next decoded character starts, so an
+                // escape at the end of the range is covered whole.
+                at(decoded.start)..at(decoded.end).max(at(decoded.start) + 1)
+            }
+        }
+    }
 }
 
 /// After a bad escape, finds the closing quote so the rest of the document
@@ -348,8 +477,16 @@ fn looks_like_duration(text: &str) -> bool {
 
 struct Parser<'a> {
     source: &'a str,
-    tokens: Vec<Token>,
-    pos: usize,
+    lexer: Lexer<'a>,
+    /// The token being looked at, and the one after it.
+    cur: Token,
+    next: Token,
+    /// Where the token before `cur` ended.
+    prev_end: usize,
+    /// Values read so far, against [`MAX_VALUES`].
+    values: usize,
+    /// Too many problems (or values): reading stopped.
+    gave_up: bool,
     diagnostics: Vec<Diagnostic>,
     /// The closing brackets of the lists being read, innermost last.
     closers: Vec<char>,
@@ -359,26 +496,52 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn peek(&self) -> &Token {
-        &self.tokens[self.pos.min(self.tokens.len() - 1)]
+        &self.cur
     }
 
     fn bump(&mut self) -> Token {
-        let tok = self.peek().clone();
-        if self.pos < self.tokens.len() - 1 {
-            self.pos += 1;
-        }
+        let next = std::mem::replace(&mut self.next, self.lexer.next_token());
+        let tok = std::mem::replace(&mut self.cur, next);
+        self.prev_end = tok.span.end;
         tok
     }
 
     fn error(&mut self, span: Range<usize>, message: String, help: Option<String>) {
+        if self.gave_up {
+            return;
+        }
+        if self.diagnostics.len() >= MAX_PROBLEMS {
+            let help = "fix these, then check again".to_string();
+            self.stop(span.start, format!("more than {MAX_PROBLEMS} problems: stopped reading here"), help);
+            return;
+        }
         let mut d = Diagnostic::error(span, message);
         d.help = help;
         self.diagnostics.push(d);
     }
 
+    /// Stops reading at `at` with a last diagnostic: what follows reads as
+    /// the end of the file, and nothing more is reported.
+    fn stop(&mut self, at: usize, message: String, help: String) {
+        let at = at.min(self.source.len());
+        let span = at..(at + 1).min(self.source.len());
+        self.diagnostics.push(Diagnostic::error(span, message).with_help(help));
+        self.gave_up = true;
+        self.runaway = true;
+        self.lexer.i = self.source.len();
+        self.cur = self.lexer.next_token();
+        self.next = self.lexer.next_token();
+    }
+
     fn value(&mut self, depth: usize) -> Node {
         let tok = self.bump();
         let start = tok.span.start;
+        self.values += 1;
+        if self.values > MAX_VALUES {
+            let message = format!("the file holds more than {MAX_VALUES} values: stopped reading here");
+            self.stop(start, message, "no routine needs so many; is this the right file?".into());
+            return Node { value: Value::Error, span: tok.span };
+        }
         if depth >= MAX_DEPTH {
             self.error(tok.span.clone(), format!("brackets nest more than {MAX_DEPTH} deep"), None);
             self.skip_to_depth_zero();
@@ -463,8 +626,7 @@ impl Parser<'_> {
 
     /// Reads what follows `(`: either fields (`name: value`) or plain items.
     fn parens(&mut self, name: Option<Ident>, start: usize, open: Range<usize>, depth: usize) -> Node {
-        let is_struct = matches!(self.peek().kind, Tok::Ident(_))
-            && self.tokens.get(self.pos + 1).map(|t| &t.kind) == Some(&Tok::Colon);
+        let is_struct = matches!(self.peek().kind, Tok::Ident(_)) && self.next.kind == Tok::Colon;
         if is_struct {
             let (fields, end) = self.items(')', open.start, depth, |p, d| {
                 let tok = p.bump();
@@ -481,7 +643,9 @@ impl Parser<'_> {
                 let value = p.value(d + 1);
                 Some(Field { name, value })
             });
-            Node { value: Value::Struct(name, fields.into_iter().flatten().collect()), span: start..end }
+            let mut fields: Vec<Field> = fields.into_iter().flatten().collect();
+            fields.shrink_to_fit();
+            Node { value: Value::Struct(name, fields), span: start..end }
         } else {
             let (items, end) = self.items(')', open.start, depth, |p, d| p.value(d + 1));
             Node { value: Value::Tuple(name, items), span: start..end }
@@ -499,9 +663,12 @@ impl Parser<'_> {
         mut item: impl FnMut(&mut Self, usize) -> T,
     ) -> (Vec<T>, usize) {
         self.closers.push(close);
-        let result = self.items_inner(close, start, depth, &mut item);
+        let (mut items, end) = self.items_inner(close, start, depth, &mut item);
         self.closers.pop();
-        result
+        // Most lists hold one or two values; the room a growing vector
+        // keeps for more would be most of the tree's memory.
+        items.shrink_to_fit();
+        (items, end)
     }
 
     fn items_inner<T>(
@@ -557,7 +724,7 @@ impl Parser<'_> {
                 _ if self.diagnostics.len() > errors_before => self.skip_item(close),
                 Tok::Eof | Tok::Close(_) => {}
                 _ => {
-                    let prev_end = self.tokens[self.pos.saturating_sub(1)].span.end;
+                    let prev_end = self.prev_end;
                     self.error(prev_end..prev_end, "expected `,` between items".into(), None);
                     self.skip_item(close);
                 }
@@ -593,7 +760,12 @@ impl Parser<'_> {
         let mut depth = 1usize;
         loop {
             match self.peek().kind {
-                Tok::Eof => return,
+                // Every bracket around is unclosed too: the depth error
+                // says enough, not one more line for each of them.
+                Tok::Eof => {
+                    self.runaway = true;
+                    return;
+                }
                 Tok::Open(_) => depth += 1,
                 Tok::Close(_) => {
                     depth -= 1;
@@ -698,6 +870,43 @@ mod tests {
         let (_, diags) = parse(&deep);
         assert_eq!(diags.len(), 1, "{diags:?}");
         assert_eq!(diags[0].message, format!("brackets nest more than {MAX_DEPTH} deep"));
+    }
+
+    #[test]
+    fn reading_stops_after_too_many_problems_or_values() {
+        let commas = format!("[{}]", ",".repeat(100_000));
+        let (_, diags) = parse(&commas);
+        assert_eq!(diags.len(), MAX_PROBLEMS + 1);
+        assert_eq!(diags.last().unwrap().message, format!("more than {MAX_PROBLEMS} problems: stopped reading here"));
+        let numbers = format!("[{}]", "1,".repeat(MAX_VALUES + 10));
+        let (_, diags) = parse(&numbers);
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(diags[0].message, format!("the file holds more than {MAX_VALUES} values: stopped reading here"));
+        // The list is the first value: reading stops at its MAX_VALUES-th number.
+        assert_eq!(diags[0].span.start, 1 + 2 * (MAX_VALUES - 1));
+    }
+
+    #[test]
+    fn places_in_strings_follow_escapes() {
+        #[track_caller]
+        fn check(source: &str, decoded: Range<usize>, expect: &str) {
+            let (node, diags) = parse(source);
+            assert!(diags.is_empty(), "{diags:?}");
+            assert_eq!(&source[Places::new(source, node.span).span(decoded)], expect);
+        }
+        check(r#""ab{x}""#, 2..5, "{x}");
+        check(r#""\t\u{263A}{x}""#, 4..7, "{x}");
+        check(r#""a\n""#, 1..2, "\\n");
+        check(r##"r#"ab{x}"#"##, 2..5, "{x}");
+    }
+
+    #[test]
+    fn a_hash_starts_no_comment() {
+        check_err("# note\nTick", "0..1 comments start with //, not #");
+        check_err(
+            "#![enable(unwrap_newtypes)]\nTick",
+            "0..1 RON extensions (#![enable(...)]) are not used in backease scripts",
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, MAX_PROBLEMS};
 use crate::duration;
 use crate::script::{Chime, Hold, Mark, Script, Side, Step, StepKind, Text, Vars};
 
@@ -20,9 +20,7 @@ use crate::script::{Chime, Hold, Mark, Script, Side, Step, StepKind, Text, Vars}
 pub const SAMPLE_RATE: u32 = 22_050;
 /// The longest session backease will build.
 pub const MAX_SESSION: Duration = Duration::from_secs(12 * 3600);
-/// The most events one session may expand to; a guard against scripts whose
-/// nested repeats multiply into millions.
-pub const MAX_EVENTS: usize = 100_000;
+pub use crate::script::MAX_EVENTS;
 
 pub fn samples(d: Duration) -> u64 {
     (d.as_nanos() * SAMPLE_RATE as u128).div_ceil(1_000_000_000) as u64
@@ -131,6 +129,41 @@ pub struct Timeline {
     /// Warnings (colliding cues, cues past a shortened hold) and errors
     /// (a session that is too long).
     pub diagnostics: Vec<Diagnostic>,
+    /// Set when the options, not the script, take the session past a
+    /// limit: the script at its own defaults is fine, so the fault is not
+    /// at any place in it. The timeline is then cut short or empty.
+    pub over_by_options: Option<OverLimit>,
+}
+
+/// A limit a session went past.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverLimit {
+    /// It would expand to this many events, more than [`MAX_EVENTS`].
+    Events(u64),
+    /// It would last longer than [`MAX_SESSION`].
+    Length,
+}
+
+impl OverLimit {
+    /// Says which options (`given`, as the user wrote them: "--rounds
+    /// 1000") take the session past the limit, and the limit.
+    pub fn message(self, given: &[String]) -> String {
+        let who = match given {
+            [] => "the options".to_string(),
+            [one] => one.clone(),
+            [init @ .., last] => format!("{} and {last}", init.join(", ")),
+        };
+        let verb = if given.len() == 1 { "makes" } else { "make" };
+        match self {
+            OverLimit::Events(n) => {
+                format!("{who} {verb} the session {n} steps and cues; a session holds at most {MAX_EVENTS}")
+            }
+            OverLimit::Length => format!(
+                "{who} {verb} the session longer than {}, the longest backease plays",
+                duration::spoken(MAX_SESSION)
+            ),
+        }
+    }
 }
 
 impl Timeline {
@@ -183,6 +216,30 @@ fn compile_rounds(
 ) -> Timeline {
     let hold = options.hold.unwrap_or(script.defaults.hold);
     let rest = samples(options.rest.unwrap_or(script.defaults.rest));
+    let first = script.steps.first().map_or(0..0, |s| s.span.start..s.span.start + 1);
+    let given = *options != Options::default();
+    // Counted before anything is built: a routine of nested repeats can
+    // expand to more events than memory holds.
+    let rounds_here = which.clone().count() as u64;
+    let rests = if rest > 0 { which.clone().filter(|&r| r > 1).count() as u64 } else { 0 };
+    let events = crate::script::events(&script.steps).saturating_mul(rounds_here).saturating_add(rests);
+    if events > MAX_EVENTS {
+        let mut t =
+            Timeline { events: Vec::new(), total: 0, rounds, hold, diagnostics: Vec::new(), over_by_options: None };
+        let own = script.events(script.defaults.rounds, !script.defaults.rest.is_zero());
+        if given && own <= MAX_EVENTS {
+            t.over_by_options = Some(OverLimit::Events(events));
+        } else {
+            t.diagnostics.push(
+                Diagnostic::error(
+                    first,
+                    format!("the routine expands to {events} steps and cues; a session holds at most {MAX_EVENTS}"),
+                )
+                .with_help("lower the repeat counts or the rounds"),
+            );
+        }
+        return t;
+    }
     let mut b = Builder { lengths, cursor: 0, events: Vec::new(), diagnostics: Vec::new(), hold, overflow: false };
     for round in which {
         if round > 1 && rest > 0 {
@@ -195,21 +252,26 @@ fn compile_rounds(
             break;
         }
     }
-    let first = script.steps.first().map_or(0..0, |s| s.span.start..s.span.start + 1);
-    if b.overflow && b.events.len() >= MAX_EVENTS {
-        b.diagnostics.push(
-            Diagnostic::error(first, format!("the routine expands to more than {MAX_EVENTS} events"))
-                .with_help("lower the repeat counts or --rounds"),
-        );
-    } else if b.overflow || to_duration(b.cursor) > MAX_SESSION {
-        b.diagnostics.push(
-            Diagnostic::error(first, format!("the session would last more than {}", duration::spoken(MAX_SESSION)))
-                .with_help("lower the repeat counts, --rounds or --hold"),
-        );
+    let mut over_by_options = None;
+    if b.overflow {
+        // Too long: the options' fault if the script at its own defaults
+        // fits, which is quick to learn now that the count is bounded.
+        let script_fits = || {
+            let own = compile(script, &Options::default(), lengths);
+            own.diagnostics.iter().all(|d| !d.is_error())
+        };
+        if given && script_fits() {
+            over_by_options = Some(OverLimit::Length);
+        } else {
+            b.diagnostics.push(
+                Diagnostic::error(first, format!("the session would last more than {}", duration::spoken(MAX_SESSION)))
+                    .with_help("lower the repeat counts, the rounds or the hold"),
+            );
+        }
     }
     let mut seen = std::collections::HashSet::new();
     b.diagnostics.retain(|d| seen.insert((d.span.clone(), d.message.clone())));
-    Timeline { events: b.events, total: b.cursor, rounds, hold, diagnostics: b.diagnostics }
+    Timeline { events: b.events, total: b.cursor, rounds, hold, diagnostics: b.diagnostics, over_by_options }
 }
 
 struct Builder<'a> {
@@ -218,7 +280,7 @@ struct Builder<'a> {
     events: Vec<Event>,
     diagnostics: Vec<Diagnostic>,
     hold: Duration,
-    /// Set once the session passes a limit; building stops there.
+    /// Set once the session passes [`MAX_SESSION`]; building stops there.
     overflow: bool,
 }
 
@@ -226,7 +288,7 @@ impl Builder<'_> {
     fn push(&mut self, length: u64, sound: Sound, source: Range<usize>, round: u32, side: Option<Side>) {
         self.events.push(Event { start: self.cursor, length, sound, overlay: false, round, side, source });
         self.cursor += length;
-        if self.events.len() >= MAX_EVENTS || to_duration(self.cursor) > MAX_SESSION {
+        if to_duration(self.cursor) > MAX_SESSION {
             self.overflow = true;
         }
     }
@@ -306,7 +368,7 @@ impl Builder<'_> {
         let mut cues: Vec<(u64, &Text, Range<usize>)> = Vec::new();
         for cue in &hold.cues {
             if cue.at >= length {
-                self.diagnostics.push(
+                self.warn(
                     Diagnostic::warning(
                         cue.span.clone(),
                         format!(
@@ -343,6 +405,9 @@ impl Builder<'_> {
         let overlays = &self.events[from..];
         let mut found = Vec::new();
         for (i, e) in overlays.iter().enumerate() {
+            if self.diagnostics.len() + found.len() > MAX_PROBLEMS {
+                break;
+            }
             let next = overlays.get(i + 1);
             let limit = next.map_or(end, |n| n.start);
             if e.end() > limit {
@@ -360,7 +425,22 @@ impl Builder<'_> {
                 );
             }
         }
-        self.diagnostics.extend(found);
+        for d in found {
+            self.warn(d);
+        }
+    }
+
+    /// Records a warning, up to [`MAX_PROBLEMS`]; past it, one note says
+    /// that there are more.
+    fn warn(&mut self, d: Diagnostic) {
+        match self.diagnostics.len() {
+            n if n < MAX_PROBLEMS => self.diagnostics.push(d),
+            n if n == MAX_PROBLEMS => self.diagnostics.push(Diagnostic::warning(
+                d.span,
+                format!("more than {MAX_PROBLEMS} warnings: the rest are not listed"),
+            )),
+            _ => {}
+        }
     }
 }
 
@@ -527,20 +607,27 @@ mod tests {
     }
 
     #[test]
-    fn runaway_sessions_stop_early() {
-        let s = script(
-            r#"Repeat(times: 1000, steps: [Repeat(times: 1000, steps: [Repeat(times: 1000, steps: [Pause("100ms")])])])"#,
-            "",
-        );
-        let t = compile(&s, &Options::default(), &Fixed);
-        assert!(t.events.len() <= MAX_EVENTS);
-        assert_eq!(
-            t.diagnostics.last().unwrap().message,
-            format!("the routine expands to more than {MAX_EVENTS} events")
-        );
+    fn oversized_sessions_are_refused_before_they_are_built() {
+        // 2000 events a round is fine; 100 rounds of it are not, and that
+        // is the options' doing, not the script's.
+        let s = script(r#"Repeat(times: 1000, steps: [Pause("100ms"), Pause("100ms")])"#, "");
+        let t = compile(&s, &Options { rounds: Some(100), ..Options::default() }, &Fixed);
+        assert_eq!((t.events.len(), t.over_by_options), (0, Some(OverLimit::Events(200_000))));
+        assert!(t.diagnostics.is_empty(), "{:?}", t.diagnostics);
+        // Too long at the script's own rounds: its fault, at its first step.
         let long = script(r#"Hold(length: "10m")"#, "rounds: 100");
         let t = compile(&long, &Options::default(), &Fixed);
+        assert_eq!(t.over_by_options, None);
         assert_eq!(t.diagnostics.last().unwrap().message, "the session would last more than 12 hours");
+        // Too long only with the options: theirs.
+        let one = script(r#"Hold(length: "10m")"#, "");
+        let t = compile(&one, &Options { rounds: Some(100), ..Options::default() }, &Fixed);
+        assert_eq!(t.over_by_options, Some(OverLimit::Length));
+        assert!(t.diagnostics.iter().all(|d| !d.is_error()), "{:?}", t.diagnostics);
+        assert_eq!(
+            OverLimit::Length.message(&["--hold 9m59s".into(), "--rounds 1000".into()]),
+            "--hold 9m59s and --rounds 1000 make the session longer than 12 hours, the longest backease plays"
+        );
     }
 
     #[test]

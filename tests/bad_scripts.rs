@@ -261,8 +261,8 @@ fn durations_and_counts() {
     check(
         r#"Repeat(times: 100, steps: [Hold(length: "10m")])"#,
         expect![[r#"
-        2:1: Error: the session would last more than 12 hours [lower the repeat counts, --rounds or --hold]
-    "#]],
+            2:1: Error: the session would last more than 12 hours [lower the repeat counts, the rounds or the hold]
+        "#]],
     );
 }
 
@@ -301,6 +301,12 @@ fn files_and_nesting() {
         expect![[r#"
         2:7: Error: sound file not found: <dir>/missing.wav [paths are relative to the script's own folder]
     "#]],
+    );
+    check(
+        r#"Sound(".")"#,
+        expect![[r#"
+            2:7: Error: <dir>/. is not a sound file [name a file: a folder, pipe or device cannot be played]
+        "#]],
     );
     let deep = (0..10).fold(r#"Say("a")"#.to_string(), |inner, _| format!("Repeat(times: 1, steps: [{inner}])"));
     check(
@@ -349,5 +355,136 @@ fn every_problem_is_reported_at_once() {
         2:31: Error: a pause is zero
         2:43: Error: undefined variable {sied} [did you mean {side}?]
     "#]],
+    );
+}
+
+/// `inner` wrapped in `depth` repeats of `times` each.
+fn nest(inner: &str, times: u32, depth: usize) -> String {
+    (0..depth).fold(inner.to_string(), |inner, _| format!("Repeat(times: {times}, steps: [{inner}])"))
+}
+
+#[test]
+fn empty_repeats_are_errors() {
+    check(
+        r#"Repeat(times: 3, steps: [])"#,
+        expect![[r#"
+            2:25: Error: Repeat has no steps [give it steps to repeat, or remove it]
+        "#]],
+    );
+    // Eight deep, each empty list is found: none of them plays anything.
+    check(
+        &nest("Repeat(times: 3, steps: [])", 3, 7),
+        expect![[r#"
+            2:200: Error: Repeat has no steps [give it steps to repeat, or remove it]
+        "#]],
+    );
+}
+
+#[test]
+fn expansions_are_counted_before_they_are_built() {
+    // The innermost repeat that alone goes past the limit is blamed.
+    check(
+        &nest(r#"Say("a")"#, 1000, 3),
+        expect![[r#"
+            2:29: Error: this Repeat expands to 1000000 steps and cues; a session holds at most 100000 [lower its times, or those of the repeats inside it]
+        "#]],
+    );
+    // Many steps that each fit: blamed where the sum passes the limit.
+    let many = vec![nest(r#"Say("a")"#, 1000, 1); 101].join(",\n");
+    check(
+        &many,
+        expect![[r#"
+            102:1: Error: the steps up to here expand to 101000 steps and cues; a session holds at most 100000 [lower the repeat counts, or split the routine in two]
+        "#]],
+    );
+    // Countdown numbers and cues are counted too.
+    check(
+        &nest(r#"Hold(length: "1m", countdown: 9, cues: [At("1s", "a")], halfway: "b")"#, 1000, 2),
+        expect![[r#"
+            2:1: Error: this Repeat expands to 12000000 steps and cues; a session holds at most 100000 [lower its times, or those of the repeats inside it]
+        "#]],
+    );
+    // A round that fits, played too many times by the routine's rounds.
+    check_script(
+        &format!(
+            r#"Routine(title: "T", summary: "S", defaults: (rounds: 1000), steps: [{}])"#,
+            nest(r#"Say("a")"#, 200, 1)
+        ),
+        expect![[r#"
+            1:54: Error: 1000 rounds expand to 200000 steps and cues; a session holds at most 100000 [a round is 200 steps and cues: lower the rounds]
+        "#]],
+    );
+}
+
+#[test]
+fn common_slips_get_a_pointed_hint() {
+    check(
+        r#"Pause("1:30")"#,
+        expect![[r#"
+            2:7: Error: "1:30" is not a duration; write "1m30s"
+        "#]],
+    );
+    check(
+        r#"Pause("1:02:05")"#,
+        expect![[r#"
+            2:7: Error: "1:02:05" is not a duration; write "1h2m5s"
+        "#]],
+    );
+    check(
+        "# a comment\nSay(\"a\")",
+        expect![[r#"
+            2:1: Error: comments start with //, not #
+        "#]],
+    );
+    check(
+        r#"Hold(countdown: 3.5)"#,
+        expect![[r#"
+            2:17: Error: the countdown must be a whole number, not 3.5
+        "#]],
+    );
+}
+
+#[test]
+fn the_same_mistake_twice_in_one_string_is_reported_at_each_place() {
+    check(
+        r#"Say("{x} and {x}")"#,
+        expect![[r#"
+            2:6: Error: undefined variable {x} [the variables are {side}, {other_side}, {round}, {rounds}, {hold}]
+            2:14: Error: undefined variable {x} [the variables are {side}, {other_side}, {round}, {rounds}, {hold}]
+        "#]],
+    );
+    check(
+        r#"Say("a } b }")"#,
+        expect![[r#"
+            2:8: Error: unmatched `}` in cue text [write `}}` for a literal brace]
+            2:12: Error: unmatched `}` in cue text [write `}}` for a literal brace]
+        "#]],
+    );
+    // Escapes before a mistake do not shift its place.
+    check(
+        r#"Say("\u{263A}\t{x}, {x}")"#,
+        expect![[r#"
+            2:16: Error: undefined variable {x} [the variables are {side}, {other_side}, {round}, {rounds}, {hold}]
+            2:21: Error: undefined variable {x} [the variables are {side}, {other_side}, {round}, {rounds}, {hold}]
+        "#]],
+    );
+    check(
+        r##"Say(r#"{x} {x}"#)"##,
+        expect![[r#"
+            2:8: Error: undefined variable {x} [the variables are {side}, {other_side}, {round}, {rounds}, {hold}]
+            2:12: Error: undefined variable {x} [the variables are {side}, {other_side}, {round}, {rounds}, {hold}]
+        "#]],
+    );
+}
+
+#[test]
+fn control_characters_are_refused_where_text_is_shown() {
+    check_script(
+        r#"Routine(title: "a\u{1b}[2Jb", summary: "S", defaults: (voice: "en\u{7}"), steps: [Say("a\u{7}"), Say("two\nlines")])"#,
+        expect![[r#"
+            1:16: Error: the title has a control character (U+001B) [the title is one line of plain text]
+            1:63: Error: the voice has a control character (U+0007) [the voice is one line of plain text]
+            1:87: Error: cue text has a control character (U+0007) [cue text is words to speak]
+        "#]],
     );
 }

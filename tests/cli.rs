@@ -173,7 +173,7 @@ fn check_reports_every_file_and_sets_the_exit_code() {
     let missing = sb.run(&["check", "nowhere.ron"]);
     assert_eq!(missing.code, 3);
     assert!(
-        missing.stderr.contains("nowhere.ron: error: cannot read nowhere.ron: no such file or folder"),
+        missing.stderr.contains("backease: error: cannot read nowhere.ron: no such file or folder"),
         "{}",
         missing.stderr
     );

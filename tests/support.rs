@@ -64,6 +64,56 @@ impl Sandbox {
     }
 }
 
+impl Sandbox {
+    /// Runs the binary like [`Sandbox::run`], but kills it and fails the
+    /// test if it has not ended within `limit`: for inputs that used to hang.
+    #[track_caller]
+    pub fn run_within(&self, limit: std::time::Duration, cmd: &mut Command) -> Run {
+        run_within(limit, cmd)
+    }
+}
+
+/// Runs a command, killing it (and failing) if it outlives `limit`. Its
+/// output is read on threads, so a chatty process cannot block on a pipe.
+#[track_caller]
+pub fn run_within(limit: std::time::Duration, cmd: &mut Command) -> Run {
+    use std::io::Read;
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the command");
+    let mut child = Kill(child);
+    let read = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = r.read_to_end(&mut bytes);
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
+    };
+    let stdout = read(Box::new(child.0.stdout.take().unwrap()));
+    let stderr = read(Box::new(child.0.stderr.take().unwrap()));
+    let deadline = std::time::Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            drop(child);
+            panic!("{cmd:?} did not end within {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    Run { code: status.code().unwrap_or(-1), stdout: stdout.join().unwrap(), stderr: stderr.join().unwrap() }
+}
+
 impl Run {
     /// Exit code, stdout and stderr in one block, for snapshots.
     pub fn snapshot(&self, sandbox: &Sandbox) -> String {

@@ -134,6 +134,9 @@ pub struct Cache {
 }
 
 const MAGIC: &[u8; 8] = b"BKSPCH1\n";
+/// The largest cache entry read: about 100 minutes of speech. Anything
+/// larger (or not a regular file) counts as missing and is made again.
+const MAX_ENTRY_BYTES: u64 = 256 * 1024 * 1024;
 
 impl Cache {
     /// The platform cache folder, e.g. `~/.cache/backease/speech`.
@@ -163,7 +166,7 @@ impl Cache {
     }
 
     pub fn get(&self, key: &str, text: &str) -> Option<Vec<i16>> {
-        let bytes = std::fs::read(self.path(key, text)?).ok()?;
+        let bytes = crate::fsutil::read_regular(&self.path(key, text)?, MAX_ENTRY_BYTES).ok()?;
         decode_entry(&bytes, key, text)
     }
 
@@ -175,7 +178,7 @@ impl Cache {
     /// [`get`]: Cache::get
     pub fn length(&self, key: &str, text: &str) -> Option<u64> {
         use std::io::Read;
-        let mut f = std::fs::File::open(self.path(key, text)?).ok()?;
+        let mut f = crate::fsutil::open_regular(&self.path(key, text)?).ok()?;
         let size = f.metadata().ok()?.len();
         let header = MAGIC.len() + 8 + key.len() + text.len() + 8;
         let mut bytes = vec![0; header];
