@@ -51,6 +51,9 @@ pub enum Command {
         /// Print the timeline as JSON
         #[arg(long)]
         json: bool,
+        /// Show the session `play --loop` plays: the opening, one round, the closing
+        #[arg(long = "loop", conflicts_with = "rounds")]
+        looped: bool,
     },
 
     /// Check scripts for mistakes, reporting each with file:line:column
@@ -128,7 +131,7 @@ pub struct PlayArgs {
     pub routine: std::ffi::OsString,
     #[command(flatten)]
     pub timing: Timing,
-    /// Repeat the routine until stopped (Ctrl-C)
+    /// Repeat the round until stopped: Enter finishes the round, then the closing
     #[arg(long = "loop", conflicts_with = "rounds")]
     pub looped: bool,
     #[command(flatten)]
@@ -183,7 +186,7 @@ pub struct Timing {
     /// Length of each hold, e.g. 30s, 45s, 1m (holds with their own length keep it)
     #[arg(long, value_parser = parse_hold, value_name = "DURATION")]
     pub hold: Option<Duration>,
-    /// Play the whole routine N times
+    /// Play the round N times (the opening and closing are said once)
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000), value_name = "N")]
     pub rounds: Option<u32>,
     /// Silence between rounds, e.g. 10s

@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub fn dispatch(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
     match command {
         Command::List => list(out, err),
-        Command::Show { routine, timing, json } => show(&routine, &timing, json, out, err),
+        Command::Show { routine, timing, json, looped } => show(&routine, &timing, json, looped, out, err),
         Command::Check { files } => check(&files, out, err),
         Command::New { name } => new(&name, out),
         Command::Play(args) => play(&args, out, err),
@@ -181,13 +181,25 @@ fn line(loaded: &Loaded, note: &str) -> String {
     format!("  {:<20} {:>7}  {}{note}\n", loaded.name, duration::clock(t.duration()), script.summary)
 }
 
-fn show(routine: &OsStr, timing: &Timing, json: bool, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
+fn show(
+    routine: &OsStr,
+    timing: &Timing,
+    json: bool,
+    looped: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<u8, Failure> {
     let config = crate::config::load(err)?.settings;
-    let Prepared { loaded, script, options, estimate } = prepare(routine, timing, &config, err)?;
+    let Prepared { loaded, script, mut options, mut estimate } = prepare(routine, timing, &config, err)?;
+    if looped {
+        // One round stands for them all: `play --loop` repeats it.
+        options.rounds = Some(1);
+        estimate = timeline::compile(&script, &options, &Estimate::default());
+    }
     // Once the speech is cached, the times are exact.
     let timeline = cached_timeline(&script, &options, &config, &estimate).unwrap_or(estimate);
     report_timeline(&loaded, &timeline, true, err)?;
-    let text = if json { show::json(&script, &timeline) } else { show::text(&script, &timeline) };
+    let text = if json { show::json(&script, &timeline, looped) } else { show::text(&script, &timeline, looped) };
     write_out(out, &text)?;
     Ok(code::OK)
 }

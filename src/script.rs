@@ -41,7 +41,13 @@ pub struct Script {
     pub title: String,
     pub summary: String,
     pub defaults: Defaults,
+    /// Said once, before the first round: equipment, posture, the rules.
+    pub opening: Vec<Step>,
+    /// The round: what `--rounds` and `--loop` repeat. A script without an
+    /// opening or a closing is all round.
     pub steps: Vec<Step>,
+    /// Said once, after the last round (or when a loop is finished).
+    pub closing: Vec<Step>,
 }
 
 /// The routine's own defaults; command-line options override them.
@@ -268,11 +274,24 @@ pub fn events(steps: &[Step]) -> u64 {
 }
 
 impl Script {
-    /// The events the whole session expands to: every round, and the rest
-    /// between rounds when there is one.
+    /// The events the whole session expands to: the opening and the
+    /// closing once, every round, and between rounds the spoken marker and
+    /// the rest when there is one.
     pub fn events(&self, rounds: u32, rest: bool) -> u64 {
-        let rests = if rest { u64::from(rounds.saturating_sub(1)) } else { 0 };
-        events(&self.steps).saturating_mul(u64::from(rounds)).saturating_add(rests)
+        let between = u64::from(rounds.saturating_sub(1));
+        let rests = if rest { between } else { 0 };
+        events(&self.steps)
+            .saturating_mul(u64::from(rounds))
+            .saturating_add(between)
+            .saturating_add(rests)
+            .saturating_add(events(&self.opening))
+            .saturating_add(events(&self.closing))
+    }
+
+    /// Every step of the script, in the order written: the opening, the
+    /// round, the closing.
+    pub fn parts(&self) -> [(Section, &[Step]); 3] {
+        [(Section::Opening, &self.opening), (Section::Round, &self.steps), (Section::Closing, &self.closing)]
     }
 
     /// Plays `to` wherever the script plays `from` (the config file's
@@ -287,7 +306,30 @@ impl Script {
                 }
             }
         }
+        walk(&mut self.opening, from, to);
         walk(&mut self.steps, from, to);
+        walk(&mut self.closing, from, to);
+    }
+}
+
+/// Which part of a routine a step belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Section {
+    /// Said once, at the start.
+    Opening,
+    /// Repeated by `--rounds` and `--loop`.
+    Round,
+    /// Said once, at the end.
+    Closing,
+}
+
+impl Section {
+    pub fn name(self) -> &'static str {
+        match self {
+            Section::Opening => "opening",
+            Section::Round => "round",
+            Section::Closing => "closing",
+        }
     }
 }
 
@@ -376,7 +418,8 @@ impl<'a> Lower<'a> {
                 return None;
             }
         };
-        let f = self.fields(fields, &["name", "title", "summary", "defaults", "steps"], "Routine");
+        let f =
+            self.fields(fields, &["name", "title", "summary", "defaults", "opening", "steps", "closing"], "Routine");
         let open = root.span.start..root.span.start + 1;
         let name = match f.get("name") {
             Some(n) => self.routine_name(n),
@@ -408,7 +451,22 @@ impl<'a> Lower<'a> {
                 None
             }
         };
-        Some(Script { name: name?, title: title?, summary: summary?, defaults: defaults?, steps: steps? })
+        // The opening and the closing may be empty lists, or left out.
+        let mut once = |field: &str| match f.get(field) {
+            Some(node) => self.steps(node, ctx),
+            None => Some(Vec::new()),
+        };
+        let opening = once("opening");
+        let closing = once("closing");
+        Some(Script {
+            name: name?,
+            title: title?,
+            summary: summary?,
+            defaults: defaults?,
+            opening: opening?,
+            steps: steps?,
+            closing: closing?,
+        })
     }
 
     /// Refuses a routine that expands to more than [`MAX_EVENTS`] events,
@@ -429,7 +487,8 @@ impl<'a> Lower<'a> {
             return;
         }
         let limit = format!("a session holds at most {MAX_EVENTS}");
-        if let Some(step) = culprit(&script.steps) {
+        let found = script.parts().into_iter().find_map(|(_, steps)| culprit(steps));
+        if let Some(step) = found {
             let (what, help) = match step.kind {
                 StepKind::Repeat { .. } => ("Repeat", "lower its times, or those of the repeats inside it"),
                 StepKind::Sides(_) => ("Sides", "lower the times of the repeats inside it"),
@@ -441,7 +500,8 @@ impl<'a> Lower<'a> {
             return;
         }
         let mut sum = 0u64;
-        if let Some(step) = script.steps.iter().find(|s| {
+        let all = script.parts().into_iter().flat_map(|(_, steps)| steps.iter());
+        if let Some(step) = all.clone().find(|s| {
             sum = sum.saturating_add(s.events());
             sum > MAX_EVENTS
         }) {

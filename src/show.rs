@@ -11,13 +11,16 @@ use serde::Serialize;
 
 use crate::diagnostic::escape_controls;
 use crate::duration;
-use crate::script::Script;
+use crate::script::{Script, Section};
 use crate::timeline::{Event, SAMPLE_RATE, Sound, Timeline, to_duration};
 
-/// One line per event with an `mm:ss` timestamp, then the total.
-pub fn text(script: &Script, timeline: &Timeline) -> String {
+/// One line per event with an `mm:ss` timestamp, then the total. A
+/// heading marks where the opening, each round and the closing begin.
+/// `looped` says the timeline is one round of an endless session.
+pub fn text(script: &Script, timeline: &Timeline, looped: bool) -> String {
     let mut out = String::new();
     let rounds = match timeline.rounds {
+        _ if looped => "1 round shown of an endless loop".to_string(),
         1 => "1 round".to_string(),
         n => format!("{n} rounds"),
     };
@@ -29,7 +32,24 @@ pub fn text(script: &Script, timeline: &Timeline) -> String {
         duration::short(timeline.hold),
         duration::clock(timeline.duration())
     );
+    if looped {
+        let _ = writeln!(
+            out,
+            "--loop: the opening plays once, then the round again and again until you stop;\n\
+             Enter finishes the round and plays the closing.\n"
+        );
+    }
+    let mut part = None;
     for e in &timeline.events {
+        if part != Some((e.section, e.round)) && !e.overlay {
+            part = Some((e.section, e.round));
+            let heading = match e.section {
+                Section::Round if looped => "round (repeats)".to_string(),
+                Section::Round => format!("round {}", e.round),
+                other => other.name().to_string(),
+            };
+            let _ = writeln!(out, "── {heading}");
+        }
         let at = duration::clock(to_duration(e.start));
         let (kind, what) = describe(e);
         if e.overlay {
@@ -71,6 +91,8 @@ struct JsonTimeline<'a> {
     summary: &'a str,
     hold_ms: u128,
     rounds: u32,
+    /// Set for `--loop`: the timeline is one round, repeated until stopped.
+    looped: bool,
     total_ms: u128,
     sample_rate: u32,
     total_samples: u64,
@@ -91,12 +113,14 @@ struct JsonEvent {
     #[serde(skip_serializing_if = "Option::is_none")]
     path: Option<String>,
     overlay: bool,
+    /// "opening", "round" or "closing".
+    part: &'static str,
     round: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     side: Option<&'static str>,
 }
 
-pub fn json(script: &Script, timeline: &Timeline) -> String {
+pub fn json(script: &Script, timeline: &Timeline, looped: bool) -> String {
     let events = timeline
         .events
         .iter()
@@ -120,6 +144,7 @@ pub fn json(script: &Script, timeline: &Timeline) -> String {
                 chime,
                 path,
                 overlay: e.overlay,
+                part: e.section.name(),
                 round: e.round,
                 side: e.side.map(|s| s.word()),
             }
@@ -131,6 +156,7 @@ pub fn json(script: &Script, timeline: &Timeline) -> String {
         summary: &script.summary,
         hold_ms: timeline.hold.as_millis(),
         rounds: timeline.rounds,
+        looped,
         total_ms: timeline.duration().as_millis(),
         sample_rate: SAMPLE_RATE,
         total_samples: timeline.total,

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::diagnostic::{Diagnostic, MAX_PROBLEMS};
 use crate::duration;
-use crate::script::{Chime, Hold, Mark, Script, Side, Step, StepKind, Text, Vars};
+use crate::script::{Chime, Hold, Mark, Script, Section, Side, Step, StepKind, Text, Vars};
 
 /// Samples per second of the session stream (mono). It is espeak-ng's own
 /// rate, so speech needs no resampling.
@@ -75,7 +75,7 @@ pub fn estimate_speech(text: &str, words_per_minute: u32) -> u64 {
 pub struct Options {
     /// `--hold`: replaces the routine's hold, but not a hold's own length.
     pub hold: Option<Duration>,
-    /// `--rounds`: how many times the whole routine plays.
+    /// `--rounds`: how many times the round plays.
     pub rounds: Option<u32>,
     /// `--rest`: silence between rounds.
     pub rest: Option<Duration>,
@@ -106,6 +106,9 @@ pub struct Event {
     /// Overlays sound over a hold or strokes; they do not move time on.
     pub overlay: bool,
     pub round: u32,
+    /// The part of the routine it belongs to: the opening, a round, or
+    /// the closing.
+    pub section: Section,
     pub side: Option<Side>,
     /// Where the event's step is written in the script.
     pub source: Range<usize>,
@@ -194,35 +197,110 @@ impl Timeline {
     }
 }
 
-/// Builds the whole session.
+/// Builds the whole session: the opening, every round with its marker
+/// (and rest) between them, and the closing.
 pub fn compile(script: &Script, options: &Options, lengths: &dyn Lengths) -> Timeline {
     let rounds = options.rounds.unwrap_or(script.defaults.rounds).max(1);
-    compile_rounds(script, options, lengths, 1..=rounds, rounds)
+    let plan = Plan { rounds: 1..rounds + 1, count: rounds, known: true, opening: true, closing: true };
+    compile_plan(script, options, lengths, plan)
 }
 
-/// Builds one round of an endless (`--loop`) session: round `round`, with
-/// the rest before it when it is not the first. `{rounds}` counts the
-/// rounds so far.
+/// Builds one round of an endless (`--loop`) session: round `round`, after
+/// the opening when it is the first, else after the rest and the spoken
+/// marker. `{rounds}` counts the rounds so far.
 pub fn compile_round(script: &Script, options: &Options, lengths: &dyn Lengths, round: u32) -> Timeline {
-    compile_rounds(script, options, lengths, round..=round, round)
+    let plan = Plan { rounds: round..round + 1, count: round, known: false, opening: round == 1, closing: false };
+    compile_plan(script, options, lengths, plan)
 }
 
-fn compile_rounds(
-    script: &Script,
-    options: &Options,
-    lengths: &dyn Lengths,
-    which: std::ops::RangeInclusive<u32>,
-    rounds: u32,
-) -> Timeline {
+/// Builds the closing of an endless session that was finished after round
+/// `rounds`.
+pub fn compile_closing(script: &Script, options: &Options, lengths: &dyn Lengths, rounds: u32) -> Timeline {
+    let rounds = rounds.max(1);
+    let plan = Plan { rounds: rounds..rounds, count: rounds, known: true, opening: false, closing: true };
+    compile_plan(script, options, lengths, plan)
+}
+
+/// What is said between rounds, before round `round`: its number, or
+/// "Last round." when the number of rounds is known and this is the last.
+pub fn round_marker(round: u32, rounds: Option<u32>) -> String {
+    if rounds == Some(round) {
+        return "Last round.".to_string();
+    }
+    format!("Round {}.", number_words(round))
+}
+
+/// A number up to a thousand in words: a voice reads "Round two." more
+/// evenly than "Round 2.", and every engine reads it the same way.
+fn number_words(n: u32) -> String {
+    const ONES: [&str; 20] = [
+        "zero",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "thirteen",
+        "fourteen",
+        "fifteen",
+        "sixteen",
+        "seventeen",
+        "eighteen",
+        "nineteen",
+    ];
+    const TENS: [&str; 10] = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
+    match n {
+        0..20 => ONES[n as usize].to_string(),
+        20..100 if n.is_multiple_of(10) => TENS[(n / 10) as usize].to_string(),
+        20..100 => format!("{}-{}", TENS[(n / 10) as usize], ONES[(n % 10) as usize]),
+        100..1000 if n.is_multiple_of(100) => format!("{} hundred", ONES[(n / 100) as usize]),
+        100..1000 => format!("{} hundred and {}", ONES[(n / 100) as usize], number_words(n % 100)),
+        _ => n.to_string(),
+    }
+}
+
+/// Which parts of a session to build.
+struct Plan {
+    /// The rounds to build.
+    rounds: Range<u32>,
+    /// `{rounds}`: how many rounds there are (or, when not `known`, have been).
+    count: u32,
+    /// Whether `count` is the session's number of rounds, so the last
+    /// round can be announced as such.
+    known: bool,
+    opening: bool,
+    closing: bool,
+}
+
+fn compile_plan(script: &Script, options: &Options, lengths: &dyn Lengths, plan: Plan) -> Timeline {
+    let rounds = plan.count;
     let hold = options.hold.unwrap_or(script.defaults.hold);
     let rest = samples(options.rest.unwrap_or(script.defaults.rest));
-    let first = script.steps.first().map_or(0..0, |s| s.span.start..s.span.start + 1);
+    let first =
+        script.parts().iter().find_map(|(_, steps)| steps.first()).map_or(0..0, |s| s.span.start..s.span.start + 1);
     let given = *options != Options::default();
     // Counted before anything is built: a routine of nested repeats can
     // expand to more events than memory holds.
-    let rounds_here = which.clone().count() as u64;
-    let rests = if rest > 0 { which.clone().filter(|&r| r > 1).count() as u64 } else { 0 };
-    let events = crate::script::events(&script.steps).saturating_mul(rounds_here).saturating_add(rests);
+    let rounds_here = plan.rounds.clone().count() as u64;
+    let between = plan.rounds.clone().filter(|&r| r > 1).count() as u64;
+    let rests = if rest > 0 { between } else { 0 };
+    let once = if plan.opening { crate::script::events(&script.opening) } else { 0 }.saturating_add(if plan.closing {
+        crate::script::events(&script.closing)
+    } else {
+        0
+    });
+    let events = crate::script::events(&script.steps)
+        .saturating_mul(rounds_here)
+        .saturating_add(between)
+        .saturating_add(rests)
+        .saturating_add(once);
     if events > MAX_EVENTS {
         let mut t =
             Timeline { events: Vec::new(), total: 0, rounds, hold, diagnostics: Vec::new(), over_by_options: None };
@@ -240,17 +318,40 @@ fn compile_rounds(
         }
         return t;
     }
-    let mut b = Builder { lengths, cursor: 0, events: Vec::new(), diagnostics: Vec::new(), hold, overflow: false };
-    for round in which {
-        if round > 1 && rest > 0 {
-            let span = script.steps.first().map_or(0..0, |s| s.span.clone());
-            b.push(rest, Sound::Rest, span, round, None);
+    let mut b = Builder {
+        lengths,
+        cursor: 0,
+        events: Vec::new(),
+        diagnostics: Vec::new(),
+        hold,
+        overflow: false,
+        section: Section::Opening,
+    };
+    let round_span = script.steps.first().map_or(0..0, |s| s.span.clone());
+    if plan.opening {
+        b.section = Section::Opening;
+        b.steps(&script.opening, Vars { side: None, round: 1, rounds, hold });
+    }
+    for round in plan.rounds {
+        b.section = Section::Round;
+        if round > 1 {
+            if rest > 0 {
+                b.push(rest, Sound::Rest, round_span.clone(), round, None);
+            }
+            // A short spoken marker: a person with eyes closed hears that
+            // the round starts again rather than the routine.
+            let marker = round_marker(round, plan.known.then_some(rounds));
+            let len = lengths.speech(&marker);
+            b.push(len, Sound::Speech(marker), round_span.clone(), round, None);
         }
-        let vars = Vars { side: None, round, rounds, hold };
-        b.steps(&script.steps, vars);
+        b.steps(&script.steps, Vars { side: None, round, rounds, hold });
         if b.overflow {
             break;
         }
+    }
+    if plan.closing && !b.overflow {
+        b.section = Section::Closing;
+        b.steps(&script.closing, Vars { side: None, round: rounds, rounds, hold });
     }
     let mut over_by_options = None;
     if b.overflow {
@@ -282,11 +383,14 @@ struct Builder<'a> {
     hold: Duration,
     /// Set once the session passes [`MAX_SESSION`]; building stops there.
     overflow: bool,
+    /// The part of the routine being built.
+    section: Section,
 }
 
 impl Builder<'_> {
     fn push(&mut self, length: u64, sound: Sound, source: Range<usize>, round: u32, side: Option<Side>) {
-        self.events.push(Event { start: self.cursor, length, sound, overlay: false, round, side, source });
+        let section = self.section;
+        self.events.push(Event { start: self.cursor, length, sound, overlay: false, round, section, side, source });
         self.cursor += length;
         if to_duration(self.cursor) > MAX_SESSION {
             self.overflow = true;
@@ -299,7 +403,8 @@ impl Builder<'_> {
             Sound::Chime(c) => self.lengths.chime(*c),
             _ => 0,
         };
-        self.events.push(Event { start, length, sound, overlay: true, round: vars.round, side: vars.side, source });
+        let (round, section, side) = (vars.round, self.section, vars.side);
+        self.events.push(Event { start, length, sound, overlay: true, round, section, side, source });
     }
 
     fn steps(&mut self, steps: &[Step], vars: Vars) {
@@ -555,10 +660,11 @@ mod tests {
                 3.00 say "right then left" 3.00
                 6.00 say "round 1 of 2" 4.00
                 10.00 rest 10.00
-                20.00 say "left then right" 3.00
-                23.00 say "right then left" 3.00
-                26.00 say "round 2 of 2" 4.00
-                total 30.00
+                20.00 say "Last round." 2.00
+                22.00 say "left then right" 3.00
+                25.00 say "right then left" 3.00
+                28.00 say "round 2 of 2" 4.00
+                total 32.00
             "#]],
         );
         // --rounds and --rest override the routine's.
@@ -567,7 +673,58 @@ mod tests {
             &Options { rounds: Some(3), rest: Some(Duration::from_secs(1)), ..Options::default() },
             &Fixed,
         );
-        assert_eq!(t.total, 5 * SAMPLE_RATE as u64);
+        // Three rounds of one second, two rests of one, and the markers
+        // "Round two." and "Last round." of two seconds each.
+        assert_eq!(t.total, 9 * SAMPLE_RATE as u64);
+    }
+
+    /// Each event as `section round: what`, for tests about the parts.
+    fn parts(t: &Timeline) -> String {
+        t.events
+            .iter()
+            .map(|e| {
+                let what = match &e.sound {
+                    Sound::Speech(s) => s.clone(),
+                    other => format!("{other:?}").to_lowercase(),
+                };
+                format!("{} {}: {what}\n", e.section.name(), e.round)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_opening_and_closing_are_said_once_and_only_the_round_repeats() {
+        let src = r#"Routine(title: "T", summary: "S",
+            opening: [Say("hello")], steps: [Say("work {round} of {rounds}")], closing: [Say("bye")])"#;
+        let script = load(src, None, "t").0.unwrap();
+        let t = compile(&script, &Options { rounds: Some(3), ..Options::default() }, &Fixed);
+        expect_test::expect![[r#"
+            opening 1: hello
+            round 1: work 1 of 3
+            round 2: Round two.
+            round 2: work 2 of 3
+            round 3: Last round.
+            round 3: work 3 of 3
+            closing 3: bye
+        "#]]
+        .assert_eq(&parts(&t));
+        // An endless session: the opening with the first round, a marker
+        // before each later one, and the closing on its own when finished.
+        let one = compile_round(&script, &Options::default(), &Fixed, 1);
+        let two = compile_round(&script, &Options::default(), &Fixed, 2);
+        let end = compile_closing(&script, &Options::default(), &Fixed, 2);
+        let all = [one, two, end].iter().map(parts).collect::<String>();
+        expect_test::expect![[r#"
+            opening 1: hello
+            round 1: work 1 of 1
+            round 2: Round two.
+            round 2: work 2 of 2
+            closing 2: bye
+        "#]]
+        .assert_eq(&all);
+        assert_eq!(round_marker(21, None), "Round twenty-one.");
+        assert_eq!(round_marker(300, Some(1000)), "Round three hundred.");
+        assert_eq!(round_marker(7, Some(7)), "Last round.");
     }
 
     #[test]
@@ -612,7 +769,7 @@ mod tests {
         // is the options' doing, not the script's.
         let s = script(r#"Repeat(times: 1000, steps: [Pause("100ms"), Pause("100ms")])"#, "");
         let t = compile(&s, &Options { rounds: Some(100), ..Options::default() }, &Fixed);
-        assert_eq!((t.events.len(), t.over_by_options), (0, Some(OverLimit::Events(200_000))));
+        assert_eq!((t.events.len(), t.over_by_options), (0, Some(OverLimit::Events(200_099))));
         assert!(t.diagnostics.is_empty(), "{:?}", t.diagnostics);
         // Too long at the script's own rounds: its fault, at its first step.
         let long = script(r#"Hold(length: "10m")"#, "rounds: 100");

