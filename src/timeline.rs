@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::diagnostic::{Diagnostic, MAX_PROBLEMS};
 use crate::duration;
-use crate::script::{Chime, Hold, Mark, Script, Section, Side, Step, StepKind, Text, Vars};
+use crate::script::{Chime, Hold, Mark, Script, Section, Side, Step, StepKind, Vars};
 
 /// Samples per second of the session stream (mono). It is espeak-ng's own
 /// rate, so speech needs no resampling.
@@ -136,6 +136,10 @@ pub struct Timeline {
     /// limit: the script at its own defaults is fine, so the fault is not
     /// at any place in it. The timeline is then cut short or empty.
     pub over_by_options: Option<OverLimit>,
+    /// Hold cues that were left out, or said shorter, because they did not
+    /// fit with these lengths. Speech is made for them too, so that the
+    /// real lengths can decide again.
+    pub unspoken: Vec<String>,
 }
 
 /// A limit a session went past.
@@ -179,16 +183,27 @@ impl Timeline {
         self.events.iter().rposition(|e| !e.overlay && e.start <= sample)
     }
 
-    /// The distinct texts spoken, in the order they first come.
+    /// The distinct texts spoken, in the order they first come, then those
+    /// left out for want of room (which real lengths may yet fit).
     pub fn speech_texts(&self) -> Vec<String> {
         let mut seen = std::collections::HashSet::new();
-        self.events
+        let spoken = self.events.iter().filter_map(|e| match &e.sound {
+            Sound::Speech(t) => Some(t.as_str()),
+            _ => None,
+        });
+        spoken.chain(self.unspoken.iter().map(String::as_str)).filter(|t| seen.insert(*t)).map(str::to_string).collect()
+    }
+
+    /// The first two events whose sounds overlap in time, if any: two
+    /// voices (or a voice and a chime) at once. Silences never overlap.
+    pub fn first_overlap(&self) -> Option<(&Event, &Event)> {
+        let mut sounding: Vec<&Event> = self
+            .events
             .iter()
-            .filter_map(|e| match &e.sound {
-                Sound::Speech(t) if seen.insert(t.as_str()) => Some(t.clone()),
-                _ => None,
-            })
-            .collect()
+            .filter(|e| matches!(e.sound, Sound::Speech(_) | Sound::Chime(_) | Sound::File(_)))
+            .collect();
+        sounding.sort_by_key(|e| e.start);
+        sounding.windows(2).find(|w| w[0].end() > w[1].start).map(|w| (w[0], w[1]))
     }
 
     /// Every event that moves time on: the steps a person can skip between.
@@ -302,8 +317,15 @@ fn compile_plan(script: &Script, options: &Options, lengths: &dyn Lengths, plan:
         .saturating_add(rests)
         .saturating_add(once);
     if events > MAX_EVENTS {
-        let mut t =
-            Timeline { events: Vec::new(), total: 0, rounds, hold, diagnostics: Vec::new(), over_by_options: None };
+        let mut t = Timeline {
+            events: Vec::new(),
+            total: 0,
+            rounds,
+            hold,
+            diagnostics: Vec::new(),
+            over_by_options: None,
+            unspoken: Vec::new(),
+        };
         let own = script.events(script.defaults.rounds, !script.defaults.rest.is_zero());
         if given && own <= MAX_EVENTS {
             t.over_by_options = Some(OverLimit::Events(events));
@@ -326,6 +348,7 @@ fn compile_plan(script: &Script, options: &Options, lengths: &dyn Lengths, plan:
         hold,
         overflow: false,
         section: Section::Opening,
+        unspoken: Vec::new(),
     };
     let round_span = script.steps.first().map_or(0..0, |s| s.span.clone());
     if plan.opening {
@@ -372,7 +395,31 @@ fn compile_plan(script: &Script, options: &Options, lengths: &dyn Lengths, plan:
     }
     let mut seen = std::collections::HashSet::new();
     b.diagnostics.retain(|d| seen.insert((d.span.clone(), d.message.clone())));
-    Timeline { events: b.events, total: b.cursor, rounds, hold, diagnostics: b.diagnostics, over_by_options }
+    let mut unspoken = b.unspoken;
+    let mut kept = std::collections::HashSet::new();
+    unspoken.retain(|t| kept.insert(t.clone()));
+    Timeline { events: b.events, total: b.cursor, rounds, hold, diagnostics: b.diagnostics, over_by_options, unspoken }
+}
+
+/// What a halfway cue that does not fit at the middle of a hold says
+/// instead.
+pub const SHORT_HALFWAY: &str = "Halfway.";
+
+/// A time within a hold, `m:ss.s`, for warnings.
+fn clock_ms(samples: u64) -> String {
+    let ms = to_duration(samples).as_millis();
+    format!("{}:{:02}.{}", ms / 60_000, ms / 1000 % 60, ms / 100 % 10)
+}
+
+/// Cue text for a message: cut in the middle when long.
+fn short_text(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() <= 40 {
+        return text.to_string();
+    }
+    let head: String = chars[..24].iter().collect();
+    let tail: String = chars[chars.len() - 12..].iter().collect();
+    format!("{head}…{tail}")
 }
 
 struct Builder<'a> {
@@ -385,6 +432,8 @@ struct Builder<'a> {
     overflow: bool,
     /// The part of the routine being built.
     section: Section,
+    /// Cue texts left out or replaced for want of room (see [`Timeline::unspoken`]).
+    unspoken: Vec<String>,
 }
 
 impl Builder<'_> {
@@ -464,44 +513,105 @@ impl Builder<'_> {
         }
     }
 
+    /// Lays a hold's cues over its silence so that no two ever sound at
+    /// once, and none sounds past the hold's end. The countdown comes
+    /// first: its numbers keep their seconds. Then the `At` cues, in time
+    /// order; one that would still be speaking when a placed cue starts
+    /// (or the hold ends) is left out, with a warning naming it. Last the
+    /// halfway cue: if its text does not fit at the middle, the short
+    /// [`SHORT_HALFWAY`] is said instead, and if even that does not fit,
+    /// nothing — by design, so without a warning.
     fn hold(&mut self, hold: &Hold, span: Range<usize>, vars: Vars) {
         let length = hold.length.unwrap_or(self.hold);
         let len = samples(length);
         let start = self.cursor;
         self.push(len, Sound::Hold, span.clone(), vars.round, vars.side);
         let first_overlay = self.events.len();
-        let mut cues: Vec<(u64, &Text, Range<usize>)> = Vec::new();
+        // Placed cues as (start, end, text) within the hold.
+        let mut placed: Vec<(u64, u64, String)> = Vec::new();
+        let clash = |placed: &[(u64, u64, String)], at: u64, end: u64| -> Option<String> {
+            let over = placed.iter().filter(|(s, e, _)| at < *e && *s < end).min_by_key(|(s, _, _)| *s);
+            match over {
+                Some((s, e, t)) => {
+                    Some(format!("sound over “{}”, spoken from {} to {}", short_text(t), clock_ms(*s), clock_ms(*e)))
+                }
+                None if end > len => Some(format!("still be speaking when the hold ends at {}", clock_ms(len))),
+                None => None,
+            }
+        };
+        // A `--hold` shorter than the countdown keeps only the numbers that fit.
+        for k in (1..=hold.countdown).rev().filter(|&k| Duration::from_secs(k.into()) < length) {
+            let at = len - samples(Duration::from_secs(k.into()));
+            let text = k.to_string();
+            let end = at + self.lengths.speech(&text);
+            placed.push((at, end, text));
+        }
         for cue in &hold.cues {
+            let text = cue.text.fill(&vars);
             if cue.at >= length {
                 self.warn(
                     Diagnostic::warning(
                         cue.span.clone(),
                         format!(
-                            "skipped: this cue at {} is past the end of the hold ({})",
+                            "left out: the cue “{}” at {} is past the end of the hold ({})",
+                            short_text(&text),
                             duration::short(cue.at),
                             duration::spoken(length)
                         ),
                     )
                     .with_help("a shorter --hold leaves it out"),
                 );
+                self.unspoken.push(text);
                 continue;
             }
-            cues.push((samples(cue.at), &cue.text, cue.span.clone()));
+            let at = samples(cue.at);
+            let end = at + self.lengths.speech(&text);
+            if let Some(what) = clash(&placed, at, end) {
+                self.warn(
+                    Diagnostic::warning(
+                        cue.span.clone(),
+                        format!(
+                            "left out: the cue “{}” at {} of the hold takes about {} and would {what}",
+                            short_text(&text),
+                            duration::short(cue.at),
+                            duration::short(to_duration(end - at)),
+                        ),
+                    )
+                    .with_help("space the cues further apart, shorten the text, or lengthen the hold"),
+                );
+                self.unspoken.push(text);
+                continue;
+            }
+            placed.push((at, end, text));
         }
         if let Some(text) = &hold.halfway {
-            cues.push((len / 2, text, span.clone()));
+            let full = text.fill(&vars);
+            let at = len / 2;
+            let fits = |text: &str| clash(&placed, at, at + self.lengths.speech(text)).is_none();
+            let said = [full.as_str(), SHORT_HALFWAY].into_iter().find(|t| fits(t)).map(str::to_string);
+            // Every candidate is spoken somewhere in the clips, so real
+            // lengths can decide again once speech exists.
+            for t in [full.clone(), SHORT_HALFWAY.to_string()] {
+                if said.as_deref() != Some(t.as_str()) {
+                    self.unspoken.push(t);
+                }
+            }
+            if let Some(t) = said {
+                let end = at + self.lengths.speech(&t);
+                placed.push((at, end, t));
+            }
         }
-        cues.sort_by_key(|c| c.0);
-        for (at, text, source) in cues {
-            self.overlay(start + at, Sound::Speech(text.fill(&vars)), source, vars);
-        }
-        // A `--hold` shorter than the countdown keeps only the numbers that fit.
-        for k in (1..=hold.countdown).rev().filter(|&k| Duration::from_secs(k.into()) < length) {
-            let at = len - samples(Duration::from_secs(k.into()));
-            self.overlay(start + at, Sound::Speech(k.to_string()), span.clone(), vars);
+        placed.sort_by_key(|c| c.0);
+        for (at, _, text) in placed {
+            // Numbers come from the countdown, at the hold's own step.
+            let source = hold
+                .cues
+                .iter()
+                .find(|c| samples(c.at) == at && c.text.fill(&vars) == text)
+                .map_or(span.clone(), |c| c.span.clone());
+            self.overlay(start + at, Sound::Speech(text), source, vars);
         }
         self.events[first_overlay..].sort_by_key(|e| e.start);
-        self.check_overlaps(first_overlay, start + len);
     }
 
     /// Warns about overlays that are still sounding when the next one
@@ -517,17 +627,22 @@ impl Builder<'_> {
             let limit = next.map_or(end, |n| n.start);
             if e.end() > limit {
                 let talk = duration::short(to_duration(e.length));
+                let what = match &e.sound {
+                    Sound::Speech(t) => format!("“{}”", short_text(t)),
+                    Sound::Chime(c) => format!("the {} chime", c.name()),
+                    _ => "this cue".to_string(),
+                };
+                let at = clock_ms(e.start - self.events[from - 1].start);
                 let message = match next {
                     Some(n) if matches!(n.sound, Sound::Speech(_) | Sound::Chime(_)) => format!(
-                        "this cue takes about {talk} and is still sounding when the next starts {} later",
+                        "the mark {what} at {at} of these strokes takes about {talk} and is still sounding when the next starts {} later",
                         duration::short(to_duration(n.start - e.start))
                     ),
-                    _ => format!("this cue takes about {talk} and is still sounding when the hold ends"),
+                    _ => format!(
+                        "the mark {what} at {at} of these strokes takes about {talk} and is still sounding when they end"
+                    ),
                 };
-                found.push(
-                    Diagnostic::warning(e.source.clone(), message)
-                        .with_help("space the cues further apart or shorten the text"),
-                );
+                found.push(Diagnostic::warning(e.source.clone(), message).with_help("space the strokes further apart"));
             }
         }
         for d in found {
@@ -755,12 +870,76 @@ mod tests {
             expect_test::expect![[r#"
                 0.00 hold 20.00
                   1.00 say "one two three" 3.00
-                  2.00 say "x" 1.00
                 total 20.00
-                Warning: skipped: this cue at 25s is past the end of the hold (20 seconds)
-                Warning: this cue takes about 3s and is still sounding when the next starts 1s later
+                Warning: left out: the cue “x” at 2s of the hold takes about 1s and would sound over “one two three”, spoken from 0:01.0 to 0:04.0
+                Warning: left out: the cue “late” at 25s is past the end of the hold (20 seconds)
             "#]],
         );
+    }
+
+    #[test]
+    fn a_halfway_that_does_not_fit_is_said_shorter_then_left_out() {
+        // At 10 s the four-second halfway would run into the countdown's
+        // "3" at 7 s: the short one is said. At 4 s even that meets "2".
+        let steps = r#"Hold(halfway: "a b c d", countdown: 3)"#;
+        let at = |hold| Options { hold: Some(Duration::from_secs(hold)), ..Options::default() };
+        check(
+            steps,
+            "",
+            at(20),
+            expect_test::expect![[r#"
+                0.00 hold 20.00
+                  10.00 say "a b c d" 4.00
+                  17.00 say "3" 1.00
+                  18.00 say "2" 1.00
+                  19.00 say "1" 1.00
+                total 20.00
+            "#]],
+        );
+        check(
+            steps,
+            "",
+            at(10),
+            expect_test::expect![[r#"
+                0.00 hold 10.00
+                  5.00 say "Halfway." 1.00
+                  7.00 say "3" 1.00
+                  8.00 say "2" 1.00
+                  9.00 say "1" 1.00
+                total 10.00
+            "#]],
+        );
+        check(
+            steps,
+            "",
+            at(4),
+            expect_test::expect![[r#"
+                0.00 hold 4.00
+                  1.00 say "3" 1.00
+                  2.00 say "2" 1.00
+                  3.00 say "1" 1.00
+                total 4.00
+            "#]],
+        );
+        // What was left out is still made, for real lengths to decide again.
+        let t = compile(&script(steps, ""), &at(4), &Fixed);
+        assert_eq!(t.speech_texts(), ["3", "2", "1", "a b c d", "Halfway."]);
+    }
+
+    /// Every built-in at every hold from 10 s to 10 min: one voice at a
+    /// time, and nothing to warn about.
+    #[test]
+    fn builtins_never_talk_over_themselves_at_any_hold() {
+        let holds = (10..=60).chain((65..=600).step_by(5));
+        for (name, source) in crate::library::BUILTINS {
+            let script = load(source, None, name).0.unwrap();
+            for hold in holds.clone() {
+                let options = Options { hold: Some(Duration::from_secs(hold)), rounds: Some(2), ..Options::default() };
+                let t = compile(&script, &options, &Estimate::default());
+                assert_eq!(t.diagnostics, [], "{name} at {hold}s");
+                assert_eq!(t.first_overlap(), None, "{name} at {hold}s");
+            }
+        }
     }
 
     #[test]

@@ -283,14 +283,14 @@ fn hold_cues() {
     check(
         r#"Hold(cues: [At("5s", "a long sentence of many many words here"), At("6s", "b")])"#,
         expect![[r#"
-        2:13: Warning: this cue takes about 3.0s and is still sounding when the next starts 1s later [space the cues further apart or shorten the text]
-    "#]],
+            2:66: Warning: left out: the cue “b” at 6s of the hold takes about 641ms and would sound over “a long sentence of many many words here”, spoken from 0:05.0 to 0:08.0 [space the cues further apart, shorten the text, or lengthen the hold]
+        "#]],
     );
     check(
         r#"Hold(cues: [At("44s", "one more long sentence to finish")])"#,
         expect![[r#"
-        2:13: Warning: this cue takes about 2.4s and is still sounding when the hold ends [space the cues further apart or shorten the text]
-    "#]],
+            2:13: Warning: left out: the cue “one more long sentence to finish” at 44s of the hold takes about 2.4s and would still be speaking when the hold ends at 0:45.0 [space the cues further apart, shorten the text, or lengthen the hold]
+        "#]],
     );
 }
 

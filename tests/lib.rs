@@ -4,6 +4,7 @@
 mod bad_scripts;
 mod cli;
 mod controls;
+mod cues;
 mod fuzz;
 mod fuzz_sounds;
 mod live;

@@ -164,7 +164,12 @@ fn a_timeline_warning_is_reported_once() {
     for args in [&["show", "w.ron"][..], &["render", "w.ron", "-o", "w.wav"][..]] {
         let run = sb.run(args);
         assert_eq!(run.code, 0, "{}", run.stderr);
-        assert_eq!(run.stderr.matches("is still sounding when the next starts").count(), 1, "{args:?}: {}", run.stderr);
+        assert_eq!(
+            run.stderr.matches("left out: the cue “b” at 2s of the hold").count(),
+            1,
+            "{args:?}: {}",
+            run.stderr
+        );
     }
 }
 
