@@ -142,7 +142,8 @@ fn invalid(loaded: &Loaded, errors: usize) -> Failure {
         .hint("fix the lines shown above; docs/scripts.md describes every step")
 }
 
-fn list(out: &mut dyn Write, _err: &mut dyn Write) -> Result<u8, Failure> {
+fn list(out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
+    let config = settings_or_default(err);
     let user = library::user_scripts();
     let user_names: Vec<String> =
         user.iter().filter_map(|p| p.file_stem()).map(|s| s.to_string_lossy().into_owned()).collect();
@@ -150,7 +151,7 @@ fn list(out: &mut dyn Write, _err: &mut dyn Write) -> Result<u8, Failure> {
     for (name, source) in library::BUILTINS {
         let loaded = library::load_builtin(name, source);
         let shadow = if user_names.iter().any(|n| n == name) { "  (shadowed by your script)" } else { "" };
-        text += &line(&loaded, shadow);
+        text += &line(&loaded, shadow, &config);
     }
     let dir =
         library::user_dir().map_or_else(|| "(no config folder on this system)".into(), |d| d.display().to_string());
@@ -162,7 +163,7 @@ fn list(out: &mut dyn Write, _err: &mut dyn Write) -> Result<u8, Failure> {
         let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         let shadow = if library::BUILTINS.iter().any(|(n, _)| *n == stem) { "  (shadows the built-in)" } else { "" };
         match library::load_file(path, Origin::User(path.clone())) {
-            Ok(loaded) => text += &line(&loaded, shadow),
+            Ok(loaded) => text += &line(&loaded, shadow, &config),
             Err(e) => text += &format!("  {stem:<20} unreadable: {}\n", e.message),
         }
     }
@@ -170,15 +171,26 @@ fn list(out: &mut dyn Write, _err: &mut dyn Write) -> Result<u8, Failure> {
     Ok(code::OK)
 }
 
-fn line(loaded: &Loaded, note: &str) -> String {
+/// The settings file's settings, or the defaults if it cannot be read: a
+/// listing still lists (the reason is printed).
+fn settings_or_default(err: &mut dyn Write) -> Settings {
+    crate::config::load(err).map(|c| c.settings).unwrap_or_default()
+}
+
+/// The options the settings file implies when the command line gives none.
+fn config_options(config: &Settings) -> Options {
+    Options { hold: config.hold, ..Options::default() }
+}
+
+fn line(loaded: &Loaded, note: &str, config: &Settings) -> String {
     let Some(script) = &loaded.script else {
         return format!(
             "  {:<20} {:>7}  has errors: run `backease check {}`{note}\n",
             loaded.name, "-", loaded.display
         );
     };
-    let t = timeline::compile(script, &Options::default(), &Estimate::default());
-    format!("  {:<20} {:>7}  {}{note}\n", loaded.name, duration::clock(t.duration()), script.summary)
+    let t = known_timeline(script, &config_options(config), config);
+    format!("  {:<20} {:>7}  {}{note}\n", loaded.name, t.length_shown(), script.summary)
 }
 
 fn show(
@@ -190,14 +202,13 @@ fn show(
     err: &mut dyn Write,
 ) -> Result<u8, Failure> {
     let config = crate::config::load(err)?.settings;
-    let Prepared { loaded, script, mut options, mut estimate } = prepare(routine, timing, &config, err)?;
+    let Prepared { loaded, script, mut options, .. } = prepare(routine, timing, &config, err)?;
     if looped {
         // One round stands for them all: `play --loop` repeats it.
         options.rounds = Some(1);
-        estimate = timeline::compile(&script, &options, &Estimate::default());
     }
     // Once the speech is cached, the times are exact.
-    let timeline = cached_timeline(&script, &options, &config, &estimate).unwrap_or(estimate);
+    let timeline = known_timeline(&script, &options, &config);
     report_timeline(&loaded, &timeline, true, err)?;
     let text = if json { show::json(&script, &timeline, looped) } else { show::text(&script, &timeline, looped) };
     write_out(out, &text)?;
@@ -205,6 +216,7 @@ fn show(
 }
 
 fn check(files: &[OsString], out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
+    let config = settings_or_default(err);
     let mut bad = 0;
     let mut missing = 0;
     // The exit code of the first script that could not be read: a routine
@@ -232,17 +244,19 @@ fn check(files: &[OsString], out: &mut dyn Write, err: &mut dyn Write) -> Result
             let t = timeline::compile(&script, &Options::default(), &Estimate::default());
             report_timeline(&loaded, &t, true, err)?;
             check_sounds(&loaded, &t, err)?;
-            Ok(t)
+            // The length as well as it is known: exact once the speech is cached.
+            let length = known_timeline(&script, &config_options(&config), &config);
+            Ok((t, length))
         });
         match result {
-            Ok(t) => {
+            Ok((t, length)) => {
                 let warnings = loaded.diagnostics.len() + t.diagnostics.len();
                 let note = match warnings {
                     0 => String::new(),
                     1 => ", 1 warning".into(),
                     n => format!(", {n} warnings"),
                 };
-                write_out(out, &format!("{}: ok ({}{note})\n", loaded.display, duration::clock(t.duration())))?;
+                write_out(out, &format!("{}: ok ({}{note})\n", loaded.display, length.length_shown()))?;
             }
             Err(e) => {
                 let _ = writeln!(err, "{}\n", e.message);
@@ -287,37 +301,52 @@ fn write_out(out: &mut dyn Write, text: &str) -> Result<(), Failure> {
     }
 }
 
-/// The timeline with real speech lengths, if every cue is in the cache.
-fn cached_timeline(script: &Script, options: &Options, config: &Settings, estimated: &Timeline) -> Option<Timeline> {
-    let kind = config.engine.unwrap_or_default();
-    let (engine, _) = make_engine(kind, voice_settings(script, None, config), config.command.as_deref()).ok()?;
-    let lengths = crate::speech::cached_lengths(
-        &crate::speech::cache_key(engine.as_ref()),
-        &Cache::default_location(),
-        &estimated.speech_texts(),
-    )?;
-    /// Speech from the cache; each sound file decoded once, however often
-    /// the routine plays it (decoding it per step took minutes).
-    struct Known(
-        std::collections::HashMap<String, u64>,
-        std::cell::RefCell<std::collections::HashMap<std::path::PathBuf, u64>>,
-    );
+/// The timeline as well as it can be known without making anything:
+/// sound files at their real lengths (each decoded once, however often the
+/// routine plays it), and speech from the cache when every cue is there —
+/// then the times are exact; else estimated, and marked so.
+fn known_timeline(script: &Script, options: &Options, config: &Settings) -> Timeline {
+    struct Known {
+        speech: Option<std::collections::HashMap<String, u64>>,
+        files: std::cell::RefCell<std::collections::HashMap<std::path::PathBuf, u64>>,
+    }
     impl timeline::Lengths for Known {
         fn speech(&self, text: &str) -> u64 {
-            self.0.get(text).copied().unwrap_or(0)
+            match &self.speech {
+                Some(known) => known.get(text).copied().unwrap_or_else(|| Estimate::default().speech(text)),
+                None => Estimate::default().speech(text),
+            }
         }
         fn chime(&self, c: crate::script::Chime) -> u64 {
             crate::sound::chime(c).len() as u64
         }
         fn sound(&self, path: &Path) -> u64 {
             *self
-                .1
+                .files
                 .borrow_mut()
                 .entry(path.to_path_buf())
                 .or_insert_with(|| crate::sound::load_file(path).map_or(0, |s| s.len() as u64))
         }
+        fn exact(&self) -> bool {
+            self.speech.is_some()
+        }
     }
-    Some(timeline::compile(script, options, &Known(lengths, Default::default())))
+    let mut known = Known { speech: None, files: Default::default() };
+    let probe = timeline::compile(script, options, &known);
+    let kind = config.engine.unwrap_or_default();
+    let cached = make_engine(kind, voice_settings(script, None, config), config.command.as_deref()).ok().and_then(
+        |(engine, _)| {
+            let key = crate::speech::cache_key(engine.as_ref());
+            crate::speech::cached_lengths(&key, &Cache::default_location(), &probe.speech_texts())
+        },
+    );
+    match cached {
+        Some(lengths) => {
+            known.speech = Some(lengths);
+            timeline::compile(script, options, &known)
+        }
+        None => probe,
+    }
 }
 
 /// The voice: command-line options, then the config file, then the

@@ -288,6 +288,26 @@ impl Script {
             .saturating_add(events(&self.closing))
     }
 
+    /// Whether the routine's hold length matters: a `Hold` without a
+    /// length of its own, or `{hold}` in a cue. A routine of strokes has
+    /// no hold to speak of.
+    pub fn uses_hold(&self) -> bool {
+        fn text(t: &Text) -> bool {
+            t.parts.iter().any(|p| *p == Part::Var(Var::Hold))
+        }
+        fn walk(steps: &[Step]) -> bool {
+            steps.iter().any(|s| match &s.kind {
+                StepKind::Hold(h) => {
+                    h.length.is_none() || h.cues.iter().any(|c| text(&c.text)) || h.halfway.as_ref().is_some_and(text)
+                }
+                StepKind::Say(t) => text(t),
+                StepKind::Repeat { steps, .. } | StepKind::Sides(steps) => walk(steps),
+                _ => false,
+            })
+        }
+        self.parts().iter().any(|(_, steps)| walk(steps))
+    }
+
     /// Every step of the script, in the order written: the opening, the
     /// round, the closing.
     pub fn parts(&self) -> [(Section, &[Step]); 3] {
@@ -810,6 +830,17 @@ impl<'a> Lower<'a> {
             }
             "Sides" => {
                 let arg = self.one_arg(name, &body, "a list of steps", "Sides([Say(\"Ball on the {side}\"), Hold])")?;
+                if ctx.in_sides && !self.gave_up {
+                    // Legal, but each side's steps then play on both sides
+                    // again: four passes, and {side} means the inner one.
+                    self.diags.push(
+                        Diagnostic::warning(
+                            name.span.clone(),
+                            "Sides inside Sides plays these steps four times: left and right, on each side",
+                        )
+                        .with_help("remove the inner Sides([ … ]) and keep its steps"),
+                    );
+                }
                 let inner = Ctx { depth: ctx.depth + 1, in_sides: true, ..ctx };
                 let steps = self.steps(arg, inner)?;
                 if steps.is_empty() {

@@ -26,12 +26,9 @@ pub fn text(script: &Script, timeline: &Timeline, looped: bool) -> String {
     };
     let _ = writeln!(out, "{} — {}", escape_controls(&script.name), escape_controls(&script.title));
     let _ = writeln!(out, "{}", escape_controls(&script.summary));
-    let _ = writeln!(
-        out,
-        "hold {} · {rounds} · {} in all\n",
-        duration::short(timeline.hold),
-        duration::clock(timeline.duration())
-    );
+    let hold = if script.uses_hold() { format!("hold {} · ", duration::short(timeline.hold)) } else { String::new() };
+    let guess = if timeline.estimated { " (estimated: the speech is not made yet)" } else { "" };
+    let _ = writeln!(out, "{hold}{rounds} · {} in all{guess}\n", timeline.length_shown());
     if looped {
         let _ = writeln!(
             out,
@@ -58,7 +55,7 @@ pub fn text(script: &Script, timeline: &Timeline, looped: bool) -> String {
             let _ = writeln!(out, "{at}  {kind:<8} {what}");
         }
     }
-    let _ = writeln!(out, "{}  end", duration::clock(timeline.duration()));
+    let _ = writeln!(out, "{}  end", timeline.length_shown());
     out
 }
 
@@ -94,6 +91,8 @@ struct JsonTimeline<'a> {
     /// Set for `--loop`: the timeline is one round, repeated until stopped.
     looped: bool,
     total_ms: u128,
+    /// Set when the times are estimated: the speech is not made yet.
+    estimated: bool,
     sample_rate: u32,
     total_samples: u64,
     events: Vec<JsonEvent>,
@@ -158,6 +157,7 @@ pub fn json(script: &Script, timeline: &Timeline, looped: bool) -> String {
         rounds: timeline.rounds,
         looped,
         total_ms: timeline.duration().as_millis(),
+        estimated: timeline.estimated,
         sample_rate: SAMPLE_RATE,
         total_samples: timeline.total,
         events,

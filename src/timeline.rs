@@ -35,6 +35,11 @@ pub trait Lengths {
     fn speech(&self, text: &str) -> u64;
     fn chime(&self, chime: Chime) -> u64;
     fn sound(&self, path: &Path) -> u64;
+    /// Whether these are real lengths rather than a guess; a timeline
+    /// built from a guess says so ([`Timeline::estimated`]).
+    fn exact(&self) -> bool {
+        true
+    }
 }
 
 /// Lengths guessed without synthesizing anything: speech at a steady pace
@@ -59,6 +64,9 @@ impl Lengths for Estimate {
     }
     fn sound(&self, _path: &Path) -> u64 {
         SAMPLE_RATE as u64
+    }
+    fn exact(&self) -> bool {
+        false
     }
 }
 
@@ -140,6 +148,9 @@ pub struct Timeline {
     /// fit with these lengths. Speech is made for them too, so that the
     /// real lengths can decide again.
     pub unspoken: Vec<String>,
+    /// Built from guessed lengths (speech not made yet): its times are
+    /// an estimate, and are shown as one.
+    pub estimated: bool,
 }
 
 /// A limit a session went past.
@@ -176,6 +187,12 @@ impl OverLimit {
 impl Timeline {
     pub fn duration(&self) -> Duration {
         to_duration(self.total)
+    }
+
+    /// The session's length as `mm:ss`, marked `≈` when it is an estimate.
+    pub fn length_shown(&self) -> String {
+        let clock = duration::clock(self.duration());
+        if self.estimated { format!("≈{clock}") } else { clock }
     }
 
     /// The index of the step (non-overlay event) playing at `sample`.
@@ -325,6 +342,7 @@ fn compile_plan(script: &Script, options: &Options, lengths: &dyn Lengths, plan:
             diagnostics: Vec::new(),
             over_by_options: None,
             unspoken: Vec::new(),
+            estimated: !lengths.exact(),
         };
         let own = script.events(script.defaults.rounds, !script.defaults.rest.is_zero());
         if given && own <= MAX_EVENTS {
@@ -398,7 +416,16 @@ fn compile_plan(script: &Script, options: &Options, lengths: &dyn Lengths, plan:
     let mut unspoken = b.unspoken;
     let mut kept = std::collections::HashSet::new();
     unspoken.retain(|t| kept.insert(t.clone()));
-    Timeline { events: b.events, total: b.cursor, rounds, hold, diagnostics: b.diagnostics, over_by_options, unspoken }
+    Timeline {
+        events: b.events,
+        total: b.cursor,
+        rounds,
+        hold,
+        diagnostics: b.diagnostics,
+        over_by_options,
+        unspoken,
+        estimated: !lengths.exact(),
+    }
 }
 
 /// What a halfway cue that does not fit at the middle of a hold says

@@ -78,15 +78,15 @@ fn list_shows_builtins_and_user_scripts_with_shadowing() {
         exit 0
         --- stdout
         Built-in routines (length at the default hold):
-          deep-spinal            04:23  Tennis ball against a wall on the muscle beside the spine, left then right  (shadowed by your script)
-          gluteus-medius         02:41  Thumb strokes below the hip bone, one direction like ironing, left then right
-          quadratus-lumborum     05:19  Thumb, then ball, worked across the low back just under the ribs, left then right
-          full-back              07:52  All three points in a row: beside the spine, below the hip, under the ribs
+          deep-spinal           ≈04:23  Tennis ball against a wall on the muscle beside the spine, left then right  (shadowed by your script)
+          gluteus-medius        ≈02:41  Thumb strokes below the hip bone, one direction like ironing, left then right
+          quadratus-lumborum    ≈05:19  Thumb, then ball, worked across the low back just under the ribs, left then right
+          full-back             ≈07:52  All three points in a row: beside the spine, below the hip, under the ribs
 
         Your scripts, in <tmp>/config/backease/scripts:
           broken                     -  has errors: run `backease check <tmp>/config/backease/scripts/broken.ron`
-          deep-spinal            01:00  My deep spinal  (shadows the built-in)
-          evening                01:00  My evening
+          deep-spinal           ≈01:00  My deep spinal  (shadows the built-in)
+          evening               ≈01:00  My evening
         --- stderr
     "#]]
     .assert_eq(&run.snapshot(&sb));
@@ -153,7 +153,7 @@ fn check_reports_every_file_and_sets_the_exit_code() {
     expect![[r#"
         exit 1
         --- stdout
-        <tmp>/good.ron: ok (00:00)
+        <tmp>/good.ron: ok (≈00:00)
         --- stderr
         <tmp>/bad.ron:5:5: error: unknown step `Sya`
           |

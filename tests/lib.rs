@@ -7,6 +7,7 @@ mod controls;
 mod cues;
 mod fuzz;
 mod fuzz_sounds;
+mod lengths;
 mod live;
 mod loudness;
 mod media_keys;

@@ -304,7 +304,7 @@ fn check_and_play_agree_on_an_unknown_routine() {
     expect_test::expect![[r#"
         exit 2
         --- stdout
-        <built-in deep-spinal>: ok (04:23)
+        <built-in deep-spinal>: ok (≈04:23)
         --- stderr
         deep-spinl: error: no routine named `deep-spinl`
         hint: did you mean `deep-spinal`? `backease list` shows every routine
