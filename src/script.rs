@@ -293,7 +293,7 @@ impl Script {
     /// no hold to speak of.
     pub fn uses_hold(&self) -> bool {
         fn text(t: &Text) -> bool {
-            t.parts.iter().any(|p| *p == Part::Var(Var::Hold))
+            t.parts.contains(&Part::Var(Var::Hold))
         }
         fn walk(steps: &[Step]) -> bool {
             steps.iter().any(|s| match &s.kind {
