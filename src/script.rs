@@ -103,6 +103,30 @@ pub enum StepKind {
     },
     Sides(Vec<Step>),
     Strokes(Strokes),
+    /// Speaks its text, then waits for the person (a key or the headset's
+    /// button) — or, with a timeout, until it runs out.
+    Wait(Box<Wait>),
+}
+
+/// A step the body decides: finding a spot takes as long as it takes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Wait {
+    pub text: Text,
+    /// Say the text again this often while waiting.
+    pub remind: Option<Duration>,
+    /// Go on by itself after this long.
+    pub timeout: Option<Duration>,
+}
+
+/// How long a wait without a timeout lasts where nobody can press a key:
+/// in a rendered file, and in `show`'s times.
+pub const WAIT_RENDERED: Duration = Duration::from_secs(30);
+
+impl Wait {
+    /// Its length in a rendered file: the timeout, or [`WAIT_RENDERED`].
+    pub fn rendered(&self) -> Duration {
+        self.timeout.unwrap_or(WAIT_RENDERED)
+    }
 }
 
 /// The pressure itself: silence of a set length with cues mixed over it.
@@ -264,6 +288,8 @@ impl Step {
             StepKind::Repeat { times, steps } => u64::from(*times).saturating_mul(events(steps)),
             StepKind::Sides(steps) => 2u64.saturating_mul(events(steps)),
             StepKind::Strokes(s) => 1 + u64::from(s.count),
+            // The spoken text, then the wait itself.
+            StepKind::Wait(_) => 2,
         }
     }
 }
@@ -353,7 +379,7 @@ impl Section {
     }
 }
 
-const STEP_KINDS: [&str; 8] = ["Say", "Pause", "Chime", "Sound", "Hold", "Repeat", "Sides", "Strokes"];
+const STEP_KINDS: [&str; 9] = ["Say", "Pause", "Chime", "Sound", "Hold", "Repeat", "Sides", "Strokes", "Wait"];
 
 /// Loads a script from its text. `base_dir` is the script's folder, against
 /// which `Sound` paths are resolved; `fallback_name` names a routine that
@@ -850,6 +876,7 @@ impl<'a> Lower<'a> {
                 StepKind::Sides(steps)
             }
             "Hold" => StepKind::Hold(Box::new(self.hold(name, &body, ctx)?)),
+            "Wait" => StepKind::Wait(Box::new(self.wait(name, &body, ctx)?)),
             "Repeat" => {
                 let fields = self.named_fields(name, &body, "Repeat(times: 2, steps: [ … ])")?;
                 let f = self.fields(fields, &["times", "steps"], "Repeat");
@@ -1010,6 +1037,45 @@ impl<'a> Lower<'a> {
         }
         cues.sort_by_key(|c| c.at);
         ok.then_some(Hold { length, cues, halfway, countdown })
+    }
+
+    /// `Wait("text")`, or `Wait(text: "…", remind: "20s", timeout: "2m")`.
+    fn wait(&mut self, name: &Ident, body: &Body, ctx: Ctx) -> Option<Wait> {
+        let example = "Wait(text: \"Press space when the ball is on the spot.\", remind: \"20s\", timeout: \"2m\")";
+        if let Body::Items(_) = body {
+            let arg = self.one_arg(name, body, "the text to speak", example)?;
+            return Some(Wait { text: self.text(arg, ctx)?, remind: None, timeout: None });
+        }
+        let fields = self.named_fields(name, body, example)?;
+        let f = self.fields(fields, &["text", "remind", "timeout"], "Wait");
+        let text = match f.get("text") {
+            Some(n) => self.text(n, ctx),
+            None => {
+                self.missing(name.span.clone(), "text", "Wait", "text: \"Press space when ready.\"");
+                None
+            }
+        };
+        let mut ok = true;
+        let mut time = |field: &str, what: &str| match f.get(field) {
+            Some(n) => {
+                let d = self.duration(n, what, MAX_HOLD);
+                ok &= d.is_some();
+                d
+            }
+            None => None,
+        };
+        let remind = time("remind", "the time between reminders");
+        let timeout = time("timeout", "a wait's timeout");
+        if let (Some(r), Some(t), Some(n)) = (remind, timeout, f.get("remind"))
+            && r >= t
+        {
+            let message =
+                format!("a reminder every {} never comes in a wait of {}", duration::short(r), duration::short(t));
+            self.error(n.span.clone(), message).help = Some("make the reminder shorter than the timeout".into());
+            ok = false;
+        }
+        let text = text?;
+        ok.then_some(Wait { text, remind, timeout })
     }
 
     fn hold_cue(&mut self, node: &Node, ctx: Ctx, hold: Duration) -> Option<HoldCue> {

@@ -152,6 +152,23 @@ pub struct Control {
     released: AtomicU64,
     /// While waiting at a gate: 1 + the index of its event.
     gate_event: AtomicU64,
+    /// Set by a live player: `Wait` steps hold the stream until released.
+    /// Unset (a render), a wait is silence of its rendered length.
+    live_waits: AtomicBool,
+    /// `Wait` steps reached, for the player to time and release.
+    wait_tx: crossbeam_channel::Sender<WaitRequest>,
+    wait_rx: Receiver<WaitRequest>,
+}
+
+/// A `Wait` step the stream holds at until [`Control::release`] is called
+/// with its `gate`: by a key, or by the player when the timeout runs out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WaitRequest {
+    pub gate: u64,
+    /// What the wait said, to say again as a reminder.
+    pub text: String,
+    pub remind: Option<Duration>,
+    pub timeout: Option<Duration>,
 }
 
 /// A cue for a live voice. With a `gate`, the stream waits until
@@ -173,6 +190,7 @@ impl Control {
     pub fn new(volume: f32) -> Arc<Control> {
         let (notices_tx, notices_rx) = crossbeam_channel::unbounded();
         let (speak_tx, speak_rx) = crossbeam_channel::unbounded();
+        let (wait_tx, wait_rx) = crossbeam_channel::unbounded();
         Arc::new(Control {
             seek: AtomicU64::new(NO_SEEK),
             stop: AtomicBool::new(false),
@@ -188,7 +206,21 @@ impl Control {
             speak_rx,
             released: AtomicU64::new(0),
             gate_event: AtomicU64::new(0),
+            live_waits: AtomicBool::new(false),
+            wait_tx,
+            wait_rx,
         })
+    }
+
+    /// Makes `Wait` steps hold the stream for a person (a live session),
+    /// rather than pass as silence (a render).
+    pub fn hold_at_waits(&self) {
+        self.live_waits.store(true, Ordering::Release);
+    }
+
+    /// The `Wait` steps the stream has reached.
+    pub fn wait_requests(&self) -> &Receiver<WaitRequest> {
+        &self.wait_rx
     }
 
     /// Holds the session still, after a short fade.
@@ -284,6 +316,9 @@ pub struct Stream {
     /// Gates issued so far, and the one the stream waits at.
     gates: u64,
     waiting: Option<u64>,
+    /// Where a `Wait` step being held at ends: released, the stream goes
+    /// on from there.
+    wait_end: Option<u64>,
     /// Notices sounding: the clip and how far into it.
     notices: Vec<(Arc<[i16]>, usize)>,
     /// Samples between position reports to the control.
@@ -310,6 +345,7 @@ impl Stream {
             sent: 0,
             gates: 0,
             waiting: None,
+            wait_end: None,
             notices: Vec::new(),
             report_every: 64,
             trace_start: crate::timing(),
@@ -325,6 +361,7 @@ impl Stream {
     /// sounding there start part-way through.
     fn seek_to(&mut self, target: u64) {
         self.waiting = None;
+        self.wait_end = None;
         self.control.gate_event.store(0, Ordering::Release);
         let target = target.min(self.segment.timeline.total);
         self.pos = target;
@@ -441,6 +478,11 @@ impl Stream {
             }
             self.waiting = None;
             self.control.gate_event.store(0, Ordering::Release);
+            if let Some(end) = self.wait_end.take() {
+                // A wait let go: on from its end, not through its silence.
+                self.pos = end;
+                self.next_event = self.events().partition_point(|e| e.start < end);
+            }
         }
         if self.pos >= self.segment.timeline.total {
             if !self.advance_segment() {
@@ -460,6 +502,19 @@ impl Stream {
                 self.next_event += 1;
                 if let Some(clip) = segment.clips.for_sound(&e.sound) {
                     self.active.push(Active { clip: clip.clone(), start: e.start });
+                } else if let Sound::Wait { text, remind, timeout } = &e.sound
+                    && self.control.live_waits.load(Ordering::Relaxed)
+                {
+                    // Time stands still until the person (or the timeout,
+                    // which the player keeps) lets it go.
+                    self.gates += 1;
+                    let request =
+                        WaitRequest { gate: self.gates, text: text.clone(), remind: *remind, timeout: *timeout };
+                    let _ = self.control.wait_tx.send(request);
+                    self.waiting = Some(self.gates);
+                    self.wait_end = Some(e.end());
+                    self.control.gate_event.store(self.next_event as u64, Ordering::Release);
+                    return Some(0.0);
                 } else if let Sound::Speech(text) = &e.sound {
                     // No clip: a live voice speaks it; a step waits for it.
                     let gate = (!e.overlay).then(|| {
@@ -723,6 +778,35 @@ mod tests {
         let sounding =
             1000 + fading.iter().filter(|&&v| v != 0).count() as u64 + rest.iter().filter(|&&v| v != 0).count() as u64;
         assert!(sounding.abs_diff(total) < 64 + 2 * samples(RAMP), "{sounding} vs {total}");
+    }
+
+    #[test]
+    fn a_wait_is_silence_in_a_render_and_holds_a_live_stream_until_released() {
+        let seg = segment(r#"Wait(text: "ready", timeout: "1s"), Say("go")"#, Options::default());
+        let wait = seg.timeline.events.iter().find(|e| matches!(e.sound, Sound::Wait { .. })).unwrap().clone();
+        let go = seg.timeline.events.last().unwrap().clone();
+        // Rendered: the timeout's length of silence, then the next cue.
+        let out = render(&seg, &Control::new(1.0));
+        assert_eq!(out.len() as u64, seg.timeline.total);
+        assert_eq!(wait.length, SAMPLE_RATE as u64);
+        assert!(out[wait.start as usize..wait.end() as usize].iter().all(|&v| v == 0.0));
+
+        // Live: the stream stands still at the wait, however long, and asks
+        // the player to time it.
+        let control = Control::new(1.0);
+        control.hold_at_waits();
+        let mut stream = Stream::new(seg.clone(), None, control.clone());
+        let before: Vec<f32> = stream.by_ref().take(wait.start as usize + 5 * SAMPLE_RATE as usize).collect();
+        let request = control.wait_requests().try_recv().expect("the wait is announced");
+        assert_eq!((request.text.as_str(), request.timeout), ("ready", Some(Duration::from_secs(1))));
+        assert!(before[wait.start as usize..].iter().all(|&v| v == 0.0), "silent while waiting");
+        assert_eq!(control.position().1, wait.start, "time stands still");
+        assert_eq!(control.waiting_at(), seg.timeline.events.iter().position(|e| *e == wait));
+        // Released: straight on to the next cue, not through the wait's silence.
+        control.release(request.gate);
+        let rest: Vec<f32> = stream.collect();
+        assert!(rest.len() as u64 <= go.length + 64, "{} vs {}", rest.len(), go.length);
+        assert!(rest.iter().any(|&v| v != 0.0), "the next cue plays");
     }
 
     #[test]

@@ -78,6 +78,14 @@ fn describe_raw(e: &Event) -> (&'static str, String) {
         Sound::Hold => ("hold", format!("{len} of silence{side}")),
         Sound::Strokes(n) => ("strokes", format!("{n} over {len}{side}")),
         Sound::Rest => ("rest", format!("{len} before round {}", e.round)),
+        Sound::Wait { remind, timeout, .. } => {
+            let until = match timeout {
+                Some(t) => format!("for a key, at most {}", duration::short(*t)),
+                None => format!("for a key (a rendered file waits {len})"),
+            };
+            let remind = remind.map(|r| format!(", said again every {}", duration::short(r))).unwrap_or_default();
+            ("wait", format!("{until}{remind}"))
+        }
     }
 }
 
@@ -111,6 +119,11 @@ struct JsonEvent {
     chime: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     path: Option<String>,
+    /// A wait's reminder period and timeout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remind_ms: Option<u128>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timeout_ms: Option<u128>,
     overlay: bool,
     /// "opening", "round" or "closing".
     part: &'static str,
@@ -132,6 +145,11 @@ pub fn json(script: &Script, timeline: &Timeline, looped: bool) -> String {
                 Sound::Hold => ("hold", None, None, None),
                 Sound::Strokes(_) => ("strokes", None, None, None),
                 Sound::Rest => ("rest", None, None, None),
+                Sound::Wait { text, .. } => ("wait", Some(text.clone()), None, None),
+            };
+            let (remind_ms, timeout_ms) = match &e.sound {
+                Sound::Wait { remind, timeout, .. } => (remind.map(|d| d.as_millis()), timeout.map(|d| d.as_millis())),
+                _ => (None, None),
             };
             JsonEvent {
                 start_ms: to_duration(e.start).as_millis(),
@@ -142,6 +160,8 @@ pub fn json(script: &Script, timeline: &Timeline, looped: bool) -> String {
                 text,
                 chime,
                 path,
+                remind_ms,
+                timeout_ms,
                 overlay: e.overlay,
                 part: e.section.name(),
                 round: e.round,

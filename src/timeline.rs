@@ -102,6 +102,14 @@ pub enum Sound {
     Strokes(u32),
     /// The silence between rounds.
     Rest,
+    /// A wait for the person, after its text is spoken: in a rendered
+    /// file, silence of its timeout (or [`crate::script::WAIT_RENDERED`]);
+    /// live, the stream stands still until a key or the timeout.
+    Wait {
+        text: String,
+        remind: Option<Duration>,
+        timeout: Option<Duration>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -511,6 +519,13 @@ impl Builder<'_> {
                 self.push(len, Sound::File(path.clone()), span, round, side);
             }
             StepKind::Hold(hold) => self.hold(hold, span, vars),
+            StepKind::Wait(wait) => {
+                let words = wait.text.fill(&vars);
+                let len = self.lengths.speech(&words);
+                self.push(len, Sound::Speech(words.clone()), span.clone(), round, side);
+                let sound = Sound::Wait { text: words, remind: wait.remind, timeout: wait.timeout };
+                self.push(samples(wait.rendered()), sound, span, round, side);
+            }
             StepKind::Repeat { times, steps } => {
                 for _ in 0..*times {
                     self.steps(steps, vars);
