@@ -43,10 +43,13 @@ pub enum Notice {
     Next,
     Back,
     Stopping,
+    /// "Finish this round": the round goes on, then the closing.
+    LastRound,
 }
 
 impl Notice {
-    pub const ALL: [Notice; 5] = [Notice::Paused, Notice::Resuming, Notice::Next, Notice::Back, Notice::Stopping];
+    pub const ALL: [Notice; 6] =
+        [Notice::Paused, Notice::Resuming, Notice::Next, Notice::Back, Notice::Stopping, Notice::LastRound];
 
     pub fn text(self) -> &'static str {
         match self {
@@ -55,6 +58,7 @@ impl Notice {
             Notice::Next => "Next.",
             Notice::Back => "Back.",
             Notice::Stopping => "Stopping.",
+            Notice::LastRound => "Last round.",
         }
     }
 }
@@ -158,6 +162,16 @@ pub struct Control {
     /// `Wait` steps reached, for the player to time and release.
     wait_tx: crossbeam_channel::Sender<WaitRequest>,
     wait_rx: Receiver<WaitRequest>,
+    /// A skip that fades out first: the position to go to, `NO_SEEK` when none.
+    skip: AtomicU64,
+    /// "Finish this round, then the closing" was asked for.
+    finish: AtomicBool,
+    /// The closing of an endless session, sent when it is asked for.
+    closing_tx: crossbeam_channel::Sender<Arc<Segment>>,
+    closing_rx: Receiver<Arc<Segment>>,
+    /// The number of the segment that is the closing, once it plays;
+    /// `u32::MAX` before.
+    closing_number: AtomicU32,
 }
 
 /// A `Wait` step the stream holds at until [`Control::release`] is called
@@ -191,6 +205,7 @@ impl Control {
         let (notices_tx, notices_rx) = crossbeam_channel::unbounded();
         let (speak_tx, speak_rx) = crossbeam_channel::unbounded();
         let (wait_tx, wait_rx) = crossbeam_channel::unbounded();
+        let (closing_tx, closing_rx) = crossbeam_channel::bounded(1);
         Arc::new(Control {
             seek: AtomicU64::new(NO_SEEK),
             stop: AtomicBool::new(false),
@@ -209,7 +224,44 @@ impl Control {
             live_waits: AtomicBool::new(false),
             wait_tx,
             wait_rx,
+            skip: AtomicU64::new(NO_SEEK),
+            finish: AtomicBool::new(false),
+            closing_tx,
+            closing_rx,
+            closing_number: AtomicU32::new(u32::MAX),
         })
+    }
+
+    /// Jumps to a sample of the current segment the way a person's skip
+    /// should sound: what plays fades out, then `lead` samples of silence
+    /// (room for the control's spoken notice), then the new step starts.
+    pub fn skip(&self, sample: u64, lead: u64) {
+        self.lead_in.store(lead, Ordering::Release);
+        self.skip.store(sample, Ordering::Release);
+    }
+
+    /// Finishes the round playing, then plays the closing (and, in an
+    /// endless session, `closing`, the segment that holds it).
+    pub fn finish_round(&self, closing: Option<Arc<Segment>>) {
+        if !self.finish.swap(true, Ordering::AcqRel)
+            && let Some(c) = closing
+        {
+            let _ = self.closing_tx.try_send(c);
+        }
+    }
+
+    /// Whether the session was asked to finish after this round.
+    pub fn is_finishing(&self) -> bool {
+        self.finish.load(Ordering::Acquire)
+    }
+
+    /// The number of the segment that is the closing of an endless
+    /// session, once it plays.
+    pub fn closing_segment(&self) -> Option<u32> {
+        match self.closing_number.load(Ordering::Acquire) {
+            u32::MAX => None,
+            n => Some(n),
+        }
     }
 
     /// Makes `Wait` steps hold the stream for a person (a live session),
@@ -319,6 +371,13 @@ pub struct Stream {
     /// Where a `Wait` step being held at ends: released, the stream goes
     /// on from there.
     wait_end: Option<u64>,
+    /// A skip waiting for the fade-out before it.
+    pending_skip: Option<u64>,
+    /// Once asked to finish the round: where the round ends and where the
+    /// closing starts, in this segment.
+    finish_at: Option<(u64, u64)>,
+    /// Playing the closing segment of an endless session.
+    in_closing: bool,
     /// Notices sounding: the clip and how far into it.
     notices: Vec<(Arc<[i16]>, usize)>,
     /// Samples between position reports to the control.
@@ -346,6 +405,9 @@ impl Stream {
             gates: 0,
             waiting: None,
             wait_end: None,
+            pending_skip: None,
+            finish_at: None,
+            in_closing: false,
             notices: Vec::new(),
             report_every: 64,
             trace_start: crate::timing(),
@@ -376,9 +438,45 @@ impl Stream {
         self.next_event = events.partition_point(|e| e.start < target);
     }
 
+    /// Where the round playing ends in this segment, and where the closing
+    /// starts: the end of the segment for both when it holds no closing
+    /// (an endless session's round).
+    fn round_end(&self) -> (u64, u64) {
+        use crate::script::Section;
+        let t = &self.segment.timeline;
+        let steps = || t.events.iter().filter(|e| !e.overlay);
+        let round = steps().take_while(|e| e.start <= self.pos).last().map_or(1, |e| e.round);
+        let closing = steps().find(|e| e.section == Section::Closing).map_or(t.total, |e| e.start);
+        let end = steps()
+            .find(|e| e.section == Section::Closing || (e.section == Section::Round && e.round > round))
+            .map_or(t.total, |e| e.start);
+        (end, closing)
+    }
+
     /// Starts the next segment, if there is one ready; `false` at the end.
     fn advance_segment(&mut self) -> bool {
+        if self.in_closing {
+            return false;
+        }
         let Some(rx) = &self.upcoming else { return false };
+        if self.control.is_finishing() {
+            // The round is done: the closing, not another round.
+            return match self.control.closing_rx.try_recv() {
+                Ok(closing) => {
+                    self.in_closing = true;
+                    self.segment = closing;
+                    self.pos = 0;
+                    self.next_event = 0;
+                    self.active.clear();
+                    let number = self.control.segment.fetch_add(1, Ordering::AcqRel) + 1;
+                    self.control.closing_number.store(number, Ordering::Release);
+                    self.control.position.store(0, Ordering::Release);
+                    true
+                }
+                // Asked for without a closing to play: the end.
+                Err(_) => false,
+            };
+        }
         match rx.try_recv() {
             Ok(next) => {
                 self.segment = next;
@@ -449,9 +547,17 @@ impl Stream {
             self.paused = paused;
             self.trace(if paused { "paused" } else { "resumed" });
         }
+        let skip = self.control.skip.swap(NO_SEEK, Ordering::AcqRel);
+        if skip != NO_SEEK {
+            self.pending_skip = Some(skip);
+            self.trace("skipping");
+        }
         let lead = self.control.lead_in.swap(0, Ordering::AcqRel);
         if lead > 0 {
             self.lead_left = lead;
+        }
+        if self.finish_at.is_none() && self.control.is_finishing() {
+            self.finish_at = Some(self.round_end());
         }
         while let Ok(clip) = self.control.notices_rx.try_recv() {
             self.notices.push((clip, 0));
@@ -461,10 +567,15 @@ impl Stream {
 
     /// The session's own sample, unscaled: `None` at its end.
     fn session_sample(&mut self) -> Option<f32> {
-        let hold_still = self.paused || self.lead_left > 0;
+        let hold_still = self.paused || self.lead_left > 0 || self.pending_skip.is_some();
         let step = 1.0 / samples(RAMP).max(1) as f32;
         self.gain = if hold_still { (self.gain - step).max(0.0) } else { (self.gain + step).min(1.0) };
         if hold_still && self.gain == 0.0 {
+            // Faded out: now the skip can cut without a click.
+            if let Some(target) = self.pending_skip.take() {
+                self.seek_to(target);
+                self.finish_at = self.finish_at.map(|_| self.round_end());
+            }
             // Held: time stands still, so a paused hold keeps its remaining length.
             if !self.paused {
                 self.lead_left -= 1;
@@ -483,6 +594,14 @@ impl Stream {
                 self.pos = end;
                 self.next_event = self.events().partition_point(|e| e.start < end);
             }
+        }
+        if let Some((end, closing)) = self.finish_at
+            && self.pos >= end
+            && end < closing
+        {
+            // The round is over: straight on to the closing.
+            self.seek_to(closing);
+            self.finish_at = Some((closing, closing));
         }
         if self.pos >= self.segment.timeline.total {
             if !self.advance_segment() {
@@ -807,6 +926,85 @@ mod tests {
         let rest: Vec<f32> = stream.collect();
         assert!(rest.len() as u64 <= go.length + 64, "{} vs {}", rest.len(), go.length);
         assert!(rest.iter().any(|&v| v != 0.0), "the next cue plays");
+    }
+
+    /// A session of constant-level clips, one level per text, so the
+    /// output shows what played.
+    fn levels(src: &str, options: Options) -> Arc<Segment> {
+        let (script, d) = load(src, None, "t");
+        let script = script.unwrap_or_else(|| panic!("{d:?}"));
+        let probe = compile(&script, &options, &crate::timeline::Estimate::default());
+        let mut clips = Clips::default();
+        for (i, t) in probe.speech_texts().into_iter().enumerate() {
+            clips.speech.insert(t, vec![100 * (i as i16 + 1); SAMPLE_RATE as usize / 10].into());
+        }
+        let timeline = compile(&script, &options, &clips);
+        Arc::new(Segment { timeline, clips: Arc::new(clips) })
+    }
+
+    /// The texts heard, in order, from a stream's levels: a level held
+    /// for a while (not passed through in a fade) is its clip.
+    fn heard(seg: &Segment, out: &[f32]) -> Vec<String> {
+        let levels: Vec<i16> = out.iter().map(|&v| (v * 32768.0).round() as i16).collect();
+        let mut said = Vec::new();
+        for run in levels.chunk_by(|a, b| a == b).filter(|r| r.len() > 50 && r[0] != 0) {
+            said.extend(seg.clips.speech.iter().find(|(_, c)| c[0] == run[0]).map(|(t, _)| t.clone()));
+        }
+        said
+    }
+
+    #[test]
+    fn finishing_the_round_goes_on_to_the_closing() {
+        let src = r#"Routine(title: "T", summary: "S", opening: [Say("hi")],
+            steps: [Say("a{round}"), Say("b{round}")], closing: [Say("bye")])"#;
+        let seg = levels(src, Options { rounds: Some(3), ..Options::default() });
+        let control = Control::new(1.0);
+        let mut stream = Stream::new(seg.clone(), None, control.clone());
+        // Into round two's first cue, then "finish this round".
+        let a2 = seg.timeline.events.iter().find(|e| e.sound == Sound::Speech("a2".into())).unwrap().start;
+        let mut out: Vec<f32> = stream.by_ref().take(a2 as usize + 10).collect();
+        control.finish_round(None);
+        out.extend(stream.by_ref());
+        assert_eq!(heard(&seg, &out), ["hi", "a1", "b1", "Round two.", "a2", "b2", "bye"]);
+
+        // An endless session: the round's segment ends, then the closing
+        // segment plays instead of another round, and is numbered.
+        let script = load(src, None, "t").0.unwrap();
+        let one = levels(src, Options { rounds: Some(1), ..Options::default() });
+        let closing = Arc::new(Segment {
+            timeline: crate::timeline::compile_closing(&script, &Options::default(), &*one.clips, 1),
+            clips: one.clips.clone(),
+        });
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        tx.send(one.clone()).unwrap();
+        let control = Control::new(1.0);
+        let mut stream = Stream::new(one.clone(), Some(rx), control.clone());
+        let mut out: Vec<f32> = stream.by_ref().take(10).collect();
+        control.finish_round(Some(closing));
+        out.extend(stream.by_ref());
+        assert_eq!(heard(&one, &out), ["hi", "a1", "b1", "bye"]);
+        assert_eq!(control.closing_segment(), Some(1));
+    }
+
+    #[test]
+    fn a_skip_fades_out_then_waits_for_its_notice() {
+        let seg = levels(r#"Routine(title: "T", summary: "S", steps: [Say("a"), Say("b")])"#, Options::default());
+        let control = Control::new(1.0);
+        let mut stream = Stream::new(seg.clone(), None, control.clone());
+        let mut out: Vec<f32> = stream.by_ref().take(100).collect();
+        let b = seg.timeline.events[1].start;
+        let lead = 1000;
+        control.skip(b, lead);
+        out.extend(stream.by_ref());
+        let level = |v: f32| (v * 32768.0).round() as i16;
+        let a = seg.clips.speech["a"][0];
+        // The first cue fades rather than stops dead ...
+        let fading: Vec<i16> = out[128..128 + samples(RAMP) as usize].iter().map(|&v| level(v)).collect();
+        assert!(fading.windows(2).all(|w| w[1] <= w[0]) && fading[0] > 0 && fading[0] <= a, "{fading:?}");
+        // ... then silence as long as the notice, then the next cue.
+        let gap = out[128..].iter().skip_while(|&&v| v != 0.0).take_while(|&&v| v == 0.0).count();
+        assert!(gap as u64 >= lead, "{gap}");
+        assert_eq!(heard(&seg, &out), ["a", "b"]);
     }
 
     #[test]

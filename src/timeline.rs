@@ -270,6 +270,47 @@ pub fn round_marker(round: u32, rounds: Option<u32>) -> String {
     format!("Round {}.", number_words(round))
 }
 
+/// What the "where am I" control says at `sample` of this timeline: the
+/// time left in the hold playing, if one is, then where the session is —
+/// "Twenty seconds left. Round two of three." `looped` says the number of
+/// rounds is not known.
+pub fn where_am_i(t: &Timeline, sample: u64, looped: bool) -> String {
+    let mut words = Vec::new();
+    let step = t.events.iter().filter(|e| !e.overlay && e.start <= sample).last();
+    if let Some(e) = step.filter(|e| e.sound == Sound::Hold && sample < e.end()) {
+        let secs = to_duration(e.end() - sample).as_secs_f64().ceil() as u64;
+        words.push(match secs {
+            1 => "One second left.".to_string(),
+            2..60 => format!("{} seconds left.", capitalized(&number_words(secs as u32))),
+            _ => format!("{} left.", duration::spoken(Duration::from_secs(secs))),
+        });
+    }
+    let (section, round) = step.map_or((Section::Opening, 1), |e| (e.section, e.round));
+    words.push(match section {
+        Section::Opening => "The opening.".to_string(),
+        Section::Closing => "The closing.".to_string(),
+        Section::Round if looped => format!("Round {}.", number_words(round)),
+        Section::Round if t.rounds > 1 => {
+            format!("Round {} of {}.", number_words(round), number_words(t.rounds))
+        }
+        Section::Round => "One round.".to_string(),
+    });
+    if !looped {
+        let left = to_duration(t.total.saturating_sub(sample)).as_secs();
+        words.push(match left / 60 {
+            0 => "Less than a minute to go.".to_string(),
+            1 => "About a minute to go.".to_string(),
+            n => format!("About {} minutes to go.", number_words(n as u32)),
+        });
+    }
+    words.join(" ")
+}
+
+fn capitalized(word: &str) -> String {
+    let mut chars = word.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
 /// A number up to a thousand in words: a voice reads "Round two." more
 /// evenly than "Round 2.", and every engine reads it the same way.
 fn number_words(n: u32) -> String {
@@ -882,6 +923,27 @@ mod tests {
         assert_eq!(round_marker(21, None), "Round twenty-one.");
         assert_eq!(round_marker(300, Some(1000)), "Round three hundred.");
         assert_eq!(round_marker(7, Some(7)), "Last round.");
+
+        // What "where am I" says, at points of the three-round session.
+        let held = script_src(r#"opening: [Say("hi")], steps: [Say("a"), Hold(length: "30s")], closing: [Say("bye")]"#);
+        let t = compile(&held, &Options { rounds: Some(3), ..Options::default() }, &Fixed);
+        let at = |what: &str, into: u64| {
+            let hold = t.events.iter().filter(|e| e.sound == Sound::Hold).nth(1).unwrap();
+            match what {
+                "hold" => hold.start + into * SAMPLE_RATE as u64,
+                _ => 0,
+            }
+        };
+        assert_eq!(where_am_i(&t, at("start", 0), false), "The opening. About a minute to go.");
+        assert_eq!(
+            where_am_i(&t, at("hold", 10), false),
+            "Twenty seconds left. Round two of three. Less than a minute to go."
+        );
+        assert_eq!(where_am_i(&t, at("hold", 29), true), "One second left. Round two.");
+    }
+
+    fn script_src(parts: &str) -> Script {
+        load(&format!("Routine(title: \"T\", summary: \"S\", {parts})"), None, "t").0.unwrap()
     }
 
     #[test]
