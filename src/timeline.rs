@@ -276,7 +276,7 @@ pub fn round_marker(round: u32, rounds: Option<u32>) -> String {
 /// rounds is not known.
 pub fn where_am_i(t: &Timeline, sample: u64, looped: bool) -> String {
     let mut words = Vec::new();
-    let step = t.events.iter().filter(|e| !e.overlay && e.start <= sample).last();
+    let step = t.step_at(sample).map(|i| &t.events[i]);
     if let Some(e) = step.filter(|e| e.sound == Sound::Hold && sample < e.end()) {
         let secs = to_duration(e.end() - sample).as_secs_f64().ceil() as u64;
         words.push(match secs {
