@@ -489,6 +489,29 @@ fn make_segment(
     Ok(segment)
 }
 
+/// A thread that speaks words on request (the answer to "where am I"):
+/// each text sent is made into speech (from the cache when it can) and
+/// sent to the player to play at once. It ends when the sender is dropped.
+fn on_request(
+    engine: Arc<dyn crate::speech::Engine>,
+    player: crossbeam_channel::Sender<crate::player::Command>,
+) -> crossbeam_channel::Sender<String> {
+    let (tx, rx) = crossbeam_channel::unbounded::<String>();
+    std::thread::spawn(move || {
+        let cache = Cache::default_location();
+        for text in rx {
+            let texts = [text.clone()];
+            if let Ok((clips, _)) = crate::speech::synthesize_all(engine.as_ref(), &cache, &texts, 1, &mut |_, _, _| {})
+                && let Some(clip) = clips.get(&text)
+                && player.send(crate::player::Command::Notify(clip.clone())).is_err()
+            {
+                return;
+            }
+        }
+    });
+    tx
+}
+
 /// Ctrl-C, as a channel that receives once per press.
 fn interrupts() -> crossbeam_channel::Receiver<()> {
     let (tx, rx) = crossbeam_channel::bounded(4);
@@ -518,13 +541,31 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
     let device = Device::open(device.as_deref())?;
     let first = Arc::new(make_segment(&loaded, (&script, &options), looped.then_some(1), &choices, err)?);
     let live = choices.live.take();
+    // Shared from here: rounds ahead, the closing, and speech made on request.
+    let engine: Option<Arc<dyn crate::speech::Engine>> = choices.engine.take().map(Arc::from);
+    // An endless session's closing is made now, to play when it is finished.
+    let closing = if looped {
+        let part = session::Part::Closing(1);
+        let made = session::prepare_part(
+            &script,
+            &options,
+            part,
+            engine.as_deref(),
+            live.is_some(),
+            &Cache::default_location(),
+            &mut |_, _, _| {},
+        )?;
+        Some(Arc::new(made.0))
+    } else {
+        None
+    };
 
     let upcoming = looped.then(|| {
         // Each next round is made while the one before plays.
         let (stream_tx, stream_rx) = crossbeam_channel::bounded::<Arc<Segment>>(1);
         let (announce_tx, announce_rx) = crossbeam_channel::unbounded();
         let (script, options) = (script.clone(), options);
-        let (engine, is_live) = (choices.engine, live.is_some());
+        let (engine, is_live) = (engine.clone(), live.is_some());
         std::thread::spawn(move || {
             let cache = Cache::default_location();
             for round in 2.. {
@@ -566,6 +607,12 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
     display.say(out, &format!("Playing {} ({length}) on {}. {keys}.", script.name, device.name()));
 
     let player = Player::spawn_with_voice(Box::new(device), first, upcoming, volume, live);
+    if let Some(c) = closing {
+        let _ = player.commands.send(Cmd::Closing(c));
+    }
+    let speaker = engine.map(|engine| on_request(engine, player.commands.clone()));
+    // Waiting at a `Wait` step: space, Enter and the headset's play button go on.
+    let mut waiting = false;
     let mut paused = false;
     let mut exit = code::OK;
     let mut stopping = false;
@@ -573,7 +620,13 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
         crossbeam_channel::select! {
             recv(player.events) -> ev => match ev {
                 Ok(ev) => {
-                    match ev {
+                    match &ev {
+                        PlayerEvent::Waiting(w) => waiting = *w,
+                        PlayerEvent::Say(text) => {
+                            if let Some(s) = &speaker {
+                                let _ = s.send(text.clone());
+                            }
+                        }
                         PlayerEvent::Paused | PlayerEvent::Resumed => {
                             paused = ev == PlayerEvent::Paused;
                             if let Some(m) = media.as_mut() {
@@ -592,6 +645,9 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
             recv(inputs) -> input => {
                 let Ok(input) = input else { continue };
                 let cmd = match input {
+                    Input::TogglePause | Input::Finish | Input::Resume if waiting && !paused => Cmd::Release,
+                    Input::Finish => Cmd::Finish,
+                    Input::WhereAmI => Cmd::WhereAmI,
                     Input::TogglePause if paused => Cmd::Resume,
                     Input::TogglePause => Cmd::Pause,
                     Input::Pause => Cmd::Pause,

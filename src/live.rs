@@ -34,6 +34,12 @@ pub enum Input {
     VolumeDown,
     /// `q` or Esc.
     Quit,
+    /// Enter, or a headset's stop button: finish this round, then the
+    /// closing. At a `Wait` step, Enter goes on instead.
+    Finish,
+    /// `t`, or a double press of the headset's play button: say the time
+    /// left in the hold and where the session is.
+    WhereAmI,
     /// Ctrl-C, which raw mode delivers as a key.
     Interrupt,
 }
@@ -52,11 +58,13 @@ pub fn input_for(key: &KeyEvent) -> Option<Input> {
         KeyCode::Char('+') | KeyCode::Char('=') | KeyCode::Up => Input::VolumeUp,
         KeyCode::Char('-') | KeyCode::Char('_') | KeyCode::Down => Input::VolumeDown,
         KeyCode::Char('q') | KeyCode::Esc => Input::Quit,
+        KeyCode::Enter => Input::Finish,
+        KeyCode::Char('t') => Input::WhereAmI,
         _ => return None,
     })
 }
 
-pub const HELP: &str = "space pause · ←/→ step · +/- volume · q stop";
+pub const HELP: &str = "space pause · ←/→ step · t time left · Enter last round · +/- volume · q stop";
 
 /// Reads keys on a thread of its own while the terminal is in raw mode;
 /// dropping it restores the terminal.
@@ -158,6 +166,12 @@ pub struct Display {
     step: Option<(u32, usize)>,
     position: (u32, u64),
     paused: bool,
+    /// Waiting at a `Wait` step for a key.
+    waiting: bool,
+    /// Asked to finish after this round.
+    finishing: bool,
+    /// The closing segment of an endless session, by number, once it plays.
+    closing: Option<(u32, Arc<Segment>)>,
     volume: f32,
     drawn: usize,
     /// "\r\n" while the terminal is raw, where "\n" alone does not return
@@ -176,6 +190,9 @@ impl Display {
             step: None,
             position: (0, 0),
             paused: false,
+            waiting: false,
+            finishing: false,
+            closing: None,
             volume,
             drawn: 0,
         }
@@ -208,6 +225,18 @@ impl Display {
                 self.volume = *v;
                 self.plain_line(out, &format!("volume {:.0} %", v * 100.0));
             }
+            PlayerEvent::Waiting(w) => {
+                self.waiting = *w;
+                if *w {
+                    self.plain_line(out, "waiting: space, Enter or the headset button goes on");
+                }
+            }
+            PlayerEvent::Finishing => {
+                self.finishing = true;
+                self.plain_line(out, "last round: the closing follows");
+            }
+            PlayerEvent::Closing(number, segment) => self.closing = Some((*number, segment.clone())),
+            PlayerEvent::Say(text) => self.plain_line(out, &format!("“{text}”")),
             PlayerEvent::Finished { .. } => {}
         }
         if self.style == Style::Terminal {
@@ -224,7 +253,8 @@ impl Display {
 
     /// The block's lines, without escape codes: what a person sees.
     pub fn lines(&mut self) -> Vec<String> {
-        let Some(seg) = self.segments.get(self.position.0) else { return Vec::new() };
+        let closing = self.closing.as_ref().filter(|(n, _)| *n == self.position.0).map(|(_, s)| s.clone());
+        let Some(seg) = closing.or_else(|| self.segments.get(self.position.0)) else { return Vec::new() };
         let t = &seg.timeline;
         let pos = self.position.1.min(t.total);
         let round = if self.looped { format!(" · round {}", self.position.0 + 1) } else { String::new() };
@@ -266,7 +296,15 @@ impl Display {
             )
         };
         lines.push(bar);
-        let state = if self.paused { "PAUSED — space resumes · q stops".to_string() } else { HELP.to_string() };
+        let state = if self.paused {
+            "PAUSED — space resumes · q stops".to_string()
+        } else if self.waiting {
+            "WAITING — space, Enter or the headset button goes on · q stops".to_string()
+        } else if self.finishing {
+            "LAST ROUND — the closing follows · q stops now".to_string()
+        } else {
+            HELP.to_string()
+        };
         lines.push(format!("{state} · volume {:.0} %", self.volume * 100.0));
         lines
     }
@@ -344,7 +382,7 @@ mod tests {
             step 2/2  hold 30s of silence  00:19 left
               “breathe out”
             [############------------------] 00:13 / 00:32 · 00:19 left
-            space pause · ←/→ step · +/- volume · q stop · volume 100 %"#]]
+            space pause · ←/→ step · t time left · Enter last round · +/- volume · q stop · volume 100 %"#]]
         .assert_eq(&d.lines().join("\n"));
         d.event(&PlayerEvent::Paused, &mut sink);
         assert!(d.lines()[4].starts_with("PAUSED"));

@@ -23,15 +23,27 @@ impl MediaKeys {
     pub fn start(title: &str, inputs: Sender<Input>) -> Result<MediaKeys, String> {
         let config = PlatformConfig { dbus_name: BUS_NAME, display_name: "backease", hwnd: None };
         let mut controls = MediaControls::new(config).map_err(|e| format!("{e:?}"))?;
+        let presses = Presses::default();
         controls
             .attach(move |event| {
                 let input = match event {
-                    MediaControlEvent::Play => Input::Resume,
-                    MediaControlEvent::Pause => Input::Pause,
-                    MediaControlEvent::Toggle => Input::TogglePause,
+                    // A headset has one button: play and pause wait a
+                    // moment to see whether a second press follows.
+                    MediaControlEvent::Play | MediaControlEvent::Pause | MediaControlEvent::Toggle => {
+                        let single = match event {
+                            MediaControlEvent::Play => Input::Resume,
+                            MediaControlEvent::Pause => Input::Pause,
+                            _ => Input::TogglePause,
+                        };
+                        presses.press(single, inputs.clone());
+                        return;
+                    }
                     MediaControlEvent::Next => Input::Next,
                     MediaControlEvent::Previous => Input::Back,
-                    MediaControlEvent::Stop | MediaControlEvent::Quit => Input::Quit,
+                    // Stop finishes the round and plays the closing;
+                    // leaving the player (Quit) stops at once.
+                    MediaControlEvent::Stop => Input::Finish,
+                    MediaControlEvent::Quit => Input::Quit,
                     _ => return,
                 };
                 let _ = inputs.send(input);
@@ -51,6 +63,40 @@ impl MediaKeys {
         let state =
             if playing { MediaPlayback::Playing { progress: None } } else { MediaPlayback::Paused { progress: None } };
         let _ = self.controls.set_playback(state);
+    }
+}
+
+/// Two presses of the play button within this long ask "where am I".
+pub const DOUBLE_PRESS: std::time::Duration = std::time::Duration::from_millis(400);
+
+/// Tells a single press of the play button from a double one. A press is
+/// held back for [`DOUBLE_PRESS`]: if a second comes in that time, both
+/// are one [`Input::WhereAmI`]; if not, the first is sent as it was.
+#[derive(Clone, Default)]
+struct Presses {
+    /// The number of the press held back, if one is.
+    pending: std::sync::Arc<std::sync::Mutex<Option<u64>>>,
+    count: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Presses {
+    fn press(&self, single: Input, inputs: Sender<Input>) {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        if pending.take().is_some() {
+            let _ = inputs.send(Input::WhereAmI);
+            return;
+        }
+        let number = self.count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        *pending = Some(number);
+        let held = self.pending.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(DOUBLE_PRESS);
+            let mut pending = held.lock().unwrap_or_else(|e| e.into_inner());
+            if *pending == Some(number) {
+                *pending = None;
+                let _ = inputs.send(single);
+            }
+        });
     }
 }
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, select};
 
 use crate::output::Output;
-use crate::session::{Control, Notice, Segment, Segments, SpeakRequest, Stream};
+use crate::session::{Control, Notice, Segment, Segments, SpeakRequest, Stream, WaitRequest};
 use crate::speech::system::SystemVoice;
 use crate::timeline::{Event, samples};
 
@@ -29,6 +29,16 @@ pub enum Command {
     Stop,
     /// Set the volume, 0.0 to 2.0.
     Volume(f32),
+    /// Finish the round playing, then play the closing ("Last round.").
+    Finish,
+    /// Go on from the `Wait` step the session is waiting at.
+    Release,
+    /// Say where the session is: the time left in the hold, the round.
+    WhereAmI,
+    /// Play this clip now, over the session: speech made on request.
+    Notify(Arc<[i16]>),
+    /// The closing of an endless session, to play once it is finished.
+    Closing(Arc<Segment>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -51,6 +61,17 @@ pub enum PlayerEvent {
     Paused,
     Resumed,
     Volume(f32),
+    /// The session waits at a `Wait` step (`true`) or went on (`false`).
+    Waiting(bool),
+    /// The session will finish after this round.
+    Finishing,
+    /// The closing of an endless session started playing: its segment
+    /// number, and the segment.
+    Closing(u32, Arc<Segment>),
+    /// Words to speak now, made on request (the answer to "where am I"):
+    /// whoever runs the player makes the speech and sends it back as
+    /// [`Command::Notify`].
+    Say(String),
     /// The end: played through, or stopped.
     Finished {
         stopped: bool,
@@ -115,7 +136,12 @@ impl Player {
                     last_back: None,
                     voice,
                     pending: None,
+                    closing: None,
+                    wait: None,
+                    paused_at: None,
+                    closing_told: false,
                 };
+                actor.control.hold_at_waits();
                 actor.run(cmd_rx);
             })
             .expect("spawn the player thread");
@@ -144,6 +170,23 @@ struct Actor {
     voice: Option<SystemVoice>,
     /// The spoken step the stream waits at.
     pending: Option<Pending>,
+    /// The closing of an endless session.
+    closing: Option<Arc<Segment>>,
+    /// The `Wait` step the stream holds at.
+    wait: Option<Waiting>,
+    /// When the session was paused, to move a wait's clocks on.
+    paused_at: Option<Instant>,
+    /// Whether the closing segment was announced.
+    closing_told: bool,
+}
+
+/// A `Wait` step being held at, and its clocks.
+struct Waiting {
+    request: WaitRequest,
+    /// When to say the text again.
+    remind_at: Option<Instant>,
+    /// When to go on by itself.
+    give_up: Option<Instant>,
 }
 
 struct Pending {
@@ -162,6 +205,7 @@ impl Actor {
         let tick = crossbeam_channel::tick(Duration::from_millis(40));
         let mut last_position = Instant::now() - Duration::from_secs(1);
         let speak_requests = self.control.speak_requests().clone();
+        let wait_requests = self.control.wait_requests().clone();
         let ended = self.voice.as_ref().map_or_else(crossbeam_channel::never, |v| v.ended.clone());
         loop {
             select! {
@@ -178,6 +222,17 @@ impl Actor {
                         self.speak(req);
                     }
                 }
+                recv(wait_requests) -> req => {
+                    if let Ok(request) = req {
+                        let now = Instant::now();
+                        self.wait = Some(Waiting {
+                            remind_at: request.remind.map(|r| now + r),
+                            give_up: request.timeout.map(|t| now + t),
+                            request,
+                        });
+                        let _ = self.events.send(PlayerEvent::Waiting(true));
+                    }
+                }
                 recv(ended) -> id => {
                     if let Ok(id) = id
                         && self.pending.as_ref().is_some_and(|p| p.id.as_deref() == Some(id.as_str()))
@@ -187,6 +242,7 @@ impl Actor {
                 }
                 recv(tick) -> _ => {}
             }
+            self.keep_waiting();
             // An end callback that never comes: carry on regardless.
             if self.pending.as_ref().is_some_and(|p| !self.paused && Instant::now() > p.give_up) {
                 self.release();
@@ -207,7 +263,43 @@ impl Actor {
         }
     }
 
+    /// Times a `Wait` step: says its text again when a reminder is due,
+    /// and goes on when its timeout runs out. Paused, its clocks stand
+    /// still (they are moved on by the pause's length on resume).
+    fn keep_waiting(&mut self) {
+        let Some(w) = self.wait.as_mut() else { return };
+        if self.paused {
+            return;
+        }
+        let now = Instant::now();
+        if w.give_up.is_some_and(|t| now >= t) {
+            self.release_wait();
+            return;
+        }
+        if let (Some(at), Some(every)) = (w.remind_at, w.request.remind)
+            && now >= at
+        {
+            w.remind_at = Some(now + every);
+            let text = w.request.text.clone();
+            let (segment, _) = self.control.position();
+            if let Some(clip) = self.segment(segment).and_then(|s| s.clips.speech.get(&text).cloned()) {
+                self.control.notify(clip);
+            }
+        }
+    }
+
+    /// Lets the stream go on from the `Wait` step it holds at.
+    fn release_wait(&mut self) {
+        if let Some(w) = self.wait.take() {
+            self.control.release(w.request.gate);
+            let _ = self.events.send(PlayerEvent::Waiting(false));
+        }
+    }
+
     fn segment(&mut self, number: u32) -> Option<Arc<Segment>> {
+        if self.control.closing_segment() == Some(number) {
+            return self.closing.clone();
+        }
         if let Some(rx) = &self.announced {
             while let Ok(seg) = rx.try_recv() {
                 self.segments.push(seg.clone());
@@ -220,6 +312,13 @@ impl Actor {
     /// Notices a new step and says so.
     fn watch(&mut self) {
         let (segment, sample) = self.control.position();
+        if let (Some(n), Some(closing)) = (self.control.closing_segment(), &self.closing)
+            && n == segment
+            && !self.closing_told
+        {
+            self.closing_told = true;
+            let _ = self.events.send(PlayerEvent::Closing(n, closing.clone()));
+        }
         let Some(seg) = self.segment(segment) else { return };
         // A spoken step a live voice is saying takes no samples: the stream
         // waits at it, and says so.
@@ -268,6 +367,7 @@ impl Actor {
     fn handle(&mut self, cmd: Command) {
         match cmd {
             Command::Pause if !self.paused => {
+                self.paused_at = Some(Instant::now());
                 self.control.pause();
                 if let Some(v) = &self.voice {
                     v.stop();
@@ -277,6 +377,12 @@ impl Actor {
                 let _ = self.events.send(PlayerEvent::Paused);
             }
             Command::Resume if self.paused => {
+                // A wait's clocks stood still while paused.
+                if let (Some(w), Some(at)) = (self.wait.as_mut(), self.paused_at.take()) {
+                    let held = at.elapsed();
+                    w.remind_at = w.remind_at.map(|t| t + held);
+                    w.give_up = w.give_up.map(|t| t + held);
+                }
                 // Say "resuming", then a breath of silence, then go on.
                 self.notify(Notice::Resuming);
                 let lead = self.notice_length(Notice::Resuming) + samples(LEAD_IN);
@@ -310,8 +416,15 @@ impl Actor {
                     v.stop();
                 }
                 self.pending = None;
-                self.control.seek(target);
-                self.notify(if cmd == Command::Next { Notice::Next } else { Notice::Back });
+                if self.wait.take().is_some() {
+                    let _ = self.events.send(PlayerEvent::Waiting(false));
+                }
+                // The notice is heard first, then the step starts: what
+                // plays fades out, and the step waits for the notice.
+                let notice = if cmd == Command::Next { Notice::Next } else { Notice::Back };
+                let lead = self.notice_length(notice);
+                self.control.skip(target, lead);
+                self.notify(notice);
             }
             Command::Volume(v) => {
                 self.control.set_volume(v);
@@ -319,6 +432,27 @@ impl Actor {
                 self.control.notify(crate::sound::chime(crate::script::Chime::Tick));
                 let _ = self.events.send(PlayerEvent::Volume(self.control.volume()));
             }
+            Command::Finish => {
+                if !self.control.is_finishing() {
+                    self.control.finish_round(self.closing.clone());
+                    self.notify(Notice::LastRound);
+                    let _ = self.events.send(PlayerEvent::Finishing);
+                }
+            }
+            Command::Release => self.release_wait(),
+            Command::WhereAmI => {
+                let (segment, sample) = self.control.position();
+                if let Some(seg) = self.segment(segment) {
+                    let looped = self.announced.is_some();
+                    let mut text = crate::timeline::where_am_i(&seg.timeline, sample, looped);
+                    if self.control.is_finishing() && looped {
+                        text.push_str(" Last round.");
+                    }
+                    let _ = self.events.send(PlayerEvent::Say(text));
+                }
+            }
+            Command::Notify(clip) => self.control.notify(clip),
+            Command::Closing(segment) => self.closing = Some(segment),
             Command::Stop => {}
         }
     }
@@ -464,15 +598,16 @@ mod tests {
     fn next_and_back_move_between_steps() {
         let (p, out) = start(None);
         out.advance(64);
-        assert_eq!(press(&p, &out, Command::Next, 128), 2000, "skipped to the second step");
+        // A skip fades out and in (a ramp each way), so a thousand samples on.
+        assert_eq!(press(&p, &out, Command::Next, 1000), 2000, "skipped to the second step");
         next_event(&p, |e| step_text(e) == "b");
 
         // Back once restarts the step: half a second in, then back to its start.
         out.advance(SAMPLE_RATE as usize / 2);
-        assert_eq!(press(&p, &out, Command::Back, 128), 2000, "still the second step");
+        assert_eq!(press(&p, &out, Command::Back, 1000), 2000, "still the second step");
         let restarted = out.played().len();
         // Twice quickly: the step before.
-        assert_eq!(press(&p, &out, Command::Back, 128), 1000, "back to the first step");
+        assert_eq!(press(&p, &out, Command::Back, 1000), 1000, "back to the first step");
         assert!(out.played().len() > restarted);
         stop(p);
     }

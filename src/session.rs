@@ -578,7 +578,7 @@ impl Stream {
             }
             // Held: time stands still, so a paused hold keeps its remaining length.
             if !self.paused {
-                self.lead_left -= 1;
+                self.lead_left = self.lead_left.saturating_sub(1);
             }
             return Some(0.0);
         }
@@ -726,11 +726,37 @@ pub fn prepare(
     cache: &crate::speech::Cache,
     progress: &mut dyn FnMut(usize, usize, usize),
 ) -> Result<(Segment, crate::speech::Report), crate::error::Failure> {
+    let part = round.map_or(Part::Whole, Part::Round);
+    prepare_part(script, options, part, engine, live, cache, progress)
+}
+
+/// Which part of a session a segment holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// The whole session: opening, every round, closing.
+    Whole,
+    /// Round k of an endless session (with the opening, for the first).
+    Round(u32),
+    /// The closing of an endless session, after this many rounds.
+    Closing(u32),
+}
+
+/// As [`prepare`], for any [`Part`].
+pub fn prepare_part(
+    script: &crate::script::Script,
+    options: &crate::timeline::Options,
+    part: Part,
+    engine: Option<&dyn crate::speech::Engine>,
+    live: bool,
+    cache: &crate::speech::Cache,
+    progress: &mut dyn FnMut(usize, usize, usize),
+) -> Result<(Segment, crate::speech::Report), crate::error::Failure> {
     use crate::error::{Failure, code};
-    use crate::timeline::{Estimate, compile, compile_round};
-    let build = |lengths: &dyn Lengths| match round {
-        Some(k) => compile_round(script, options, lengths, k),
-        None => compile(script, options, lengths),
+    use crate::timeline::{Estimate, compile, compile_closing, compile_round};
+    let build = |lengths: &dyn Lengths| match part {
+        Part::Round(k) => compile_round(script, options, lengths, k),
+        Part::Closing(k) => compile_closing(script, options, lengths, k),
+        Part::Whole => compile(script, options, lengths),
     };
     let probe = build(&Estimate::default());
     let mut texts = if live { Vec::new() } else { probe.speech_texts() };
