@@ -80,6 +80,8 @@ pub enum PlayerEvent {
 
 /// A second [`Command::Back`] within this long goes to the step before.
 pub const BACK_TWICE: Duration = Duration::from_millis(1500);
+/// Silence after a skip's notice ("Next.") before the step it skipped to.
+pub const NOTICE_GAP: Duration = Duration::from_millis(150);
 /// Silence after "resuming" before the session goes on.
 pub const LEAD_IN: Duration = Duration::from_millis(400);
 
@@ -422,7 +424,7 @@ impl Actor {
                 // The notice is heard first, then the step starts: what
                 // plays fades out, and the step waits for the notice.
                 let notice = if cmd == Command::Next { Notice::Next } else { Notice::Back };
-                let lead = self.notice_length(notice);
+                let lead = self.notice_length(notice) + samples(NOTICE_GAP);
                 self.control.skip(target, lead);
                 self.notify(notice);
             }

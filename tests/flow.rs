@@ -1,0 +1,145 @@
+//! A session that flows eyes-closed, played for real: the binary runs in a
+//! terminal (tmux) with its own sound server, keys are sent to it, and what
+//! it played is recorded — waits released by a key and by their timeout,
+//! "finish this round", "where am I", and a skip's notice heard before the
+//! step it introduces.
+
+use std::time::Duration;
+
+use crate::support::{Pulse, RECORD_RATE, Sandbox, Tmux, onsets, pane_command, read_raw, stop};
+
+/// A routine written, its speech made once by espeak-ng (so the session
+/// starts at once and clip lengths are known), and played in a terminal
+/// with its own sound server and a recorder on it.
+fn play_in_terminal(sb: &Sandbox, routine: &str, args: &str) -> (Pulse, Tmux, std::process::Child) {
+    sb.write("r.ron", routine);
+    let warm = sb.run(&["render", "r.ron", "--engine", "espeak", "-o", "warm.wav"]);
+    assert_eq!(warm.code, 0, "{}", warm.stderr);
+    let pulse = Pulse::start(sb);
+    let recorder = pulse.record(&sb.path().join("rec.raw"), RECORD_RATE);
+    let tmux = Tmux::start(sb, &pane_command(sb, &pulse, &format!("play r.ron --engine espeak {args}")));
+    (pulse, tmux, recorder)
+}
+
+/// Seconds of speech espeak-ng makes of `text`, as the session plays it.
+fn spoken(text: &str) -> f64 {
+    let engine = backease::speech::espeak::Espeak::new(Default::default()).unwrap();
+    backease::speech::Engine::synthesize(&engine, text).unwrap().len() as f64 / RECORD_RATE as f64
+}
+
+/// Ends the session's recording and returns its onsets, after the screen
+/// shows the session ended as `how` with the terminal restored.
+fn finish(sb: &Sandbox, tmux: &Tmux, recorder: std::process::Child, how: &str, limit: Duration) -> Vec<f64> {
+    let screen = tmux.wait_for("icanon", limit);
+    std::thread::sleep(Duration::from_millis(300));
+    stop(recorder);
+    assert!(screen.contains(&format!("{how}\nEXIT=0\nicanon")), "ends as {how:?}:\n{screen}");
+    onsets(&read_raw(&sb.path().join("rec.raw")))
+}
+
+#[test]
+fn a_wait_goes_on_after_its_timeout_or_at_space_and_reminds_meanwhile() {
+    let sb = Sandbox::new();
+    let (_pulse, tmux, recorder) = play_in_terminal(
+        &sb,
+        r#"Routine(title: "Waits", summary: "s", steps: [
+            Chime("tick"), Pause("1s"),
+            Wait(text: "Ready?", timeout: "3s"), Pause("1s"),
+            Chime("tick"), Pause("1s"),
+            Wait(text: "Press space.", remind: "2s"), Pause("1s"),
+            Chime("tick"), Pause("500ms"),
+        ])"#,
+        "",
+    );
+    // The first wait passes by itself; at the second, nothing happens
+    // until space, but the reminder every two seconds.
+    tmux.wait_for("at most 3s", Duration::from_secs(20));
+    tmux.wait_for("said again every 2s", Duration::from_secs(10));
+    tmux.wait_for("WAITING", Duration::from_secs(5));
+    std::thread::sleep(Duration::from_millis(5000));
+    tmux.keys("Space");
+    let heard = finish(&sb, &tmux, recorder, "Session complete.", Duration::from_secs(20));
+    // tick, "Ready?", tick, "Press space.", two reminders, tick.
+    assert_eq!(heard.len(), 7, "{heard:?}");
+    let timed_out = heard[2] - heard[1];
+    let expected = spoken("Ready?") + 3.0 + 1.0;
+    assert!((timed_out - expected).abs() < 0.25, "the timeout: {timed_out:.2} s, expected {expected:.2} ({heard:?})");
+    let press = spoken("Press space.");
+    let reminded = heard[4] - heard[3];
+    assert!((reminded - (press + 2.0)).abs() < 0.25, "the first reminder: {reminded:.2} s ({heard:?})");
+    assert!((heard[5] - heard[4] - 2.0).abs() < 0.25, "every two seconds: {heard:?}");
+    assert!(heard[6] - heard[3] > 5.0, "held until space: {heard:?}");
+}
+
+#[test]
+fn enter_finishes_the_round_then_plays_the_closing() {
+    let sb = Sandbox::new();
+    let (_pulse, tmux, recorder) = play_in_terminal(
+        &sb,
+        r#"Routine(title: "Rounds", summary: "s",
+            opening: [Say("Hello."), Pause("1s")],
+            steps: [Chime("tick"), Pause("3s")],
+            closing: [Pause("1s"), Chime("gong"), Pause("1s")])"#,
+        "--loop",
+    );
+    tmux.wait_for("round 2", Duration::from_secs(30));
+    std::thread::sleep(Duration::from_millis(500));
+    tmux.keys("Enter");
+    tmux.wait_for("LAST ROUND", Duration::from_secs(5));
+    // The loop, which never ends by itself, ends after the closing.
+    let heard = finish(&sb, &tmux, recorder, "Session complete.", Duration::from_secs(30));
+    let samples = read_raw(&sb.path().join("rec.raw"));
+    // ... "Round two.", tick, "Last round." (at once, on Enter), the rest
+    // of round two, then the gong: last, ringing for seconds.
+    let gong = *heard.last().unwrap();
+    let ringing = samples[(gong * RECORD_RATE as f64) as usize..].iter().filter(|s| s.unsigned_abs() > 100).count();
+    assert!(ringing as f64 / RECORD_RATE as f64 > 2.0, "the gong ends the session: {heard:?}");
+    let last_round = heard[heard.len() - 2];
+    // Round two's 3 s pause and the closing's 1 s, not a third round.
+    assert!((2.0..6.0).contains(&(gong - last_round)), "the closing after this round: {heard:?}");
+}
+
+#[test]
+fn t_says_the_time_left_in_the_hold() {
+    let sb = Sandbox::new();
+    let (_pulse, tmux, recorder) = play_in_terminal(
+        &sb,
+        r#"Routine(title: "Where", summary: "s", steps: [Chime("tick"), Hold(length: "12s"), Chime("tick"), Pause("500ms")])"#,
+        "",
+    );
+    tmux.wait_for("hold", Duration::from_secs(20));
+    std::thread::sleep(Duration::from_millis(2000));
+    tmux.keys("t");
+    let heard = finish(&sb, &tmux, recorder, "Session complete.", Duration::from_secs(30));
+    // tick, the answer in the silence of the hold, tick.
+    assert_eq!(heard.len(), 3, "{heard:?}");
+    assert!(heard[1] - heard[0] > 1.5 && heard[2] - heard[1] > 5.0, "said during the hold: {heard:?}");
+    // It is a sentence ("Ten seconds left. One round. Less than a minute
+    // to go."), not a click: it sounds for seconds.
+    let samples = read_raw(&sb.path().join("rec.raw"));
+    let from = (heard[1] * RECORD_RATE as f64) as usize;
+    let to = (heard[2] * RECORD_RATE as f64) as usize;
+    let sounding = samples[from..to].chunks(220).filter(|w| w.iter().any(|s| s.unsigned_abs() > 330)).count();
+    assert!(sounding as f64 * 0.01 > 2.0, "{sounding} windows of 10 ms");
+    let expected = spoken("Ten seconds left. One round. Less than a minute to go.");
+    assert!((sounding as f64 * 0.01 - expected).abs() < 1.5, "about {expected:.1} s of speech");
+}
+
+#[test]
+fn next_is_heard_before_the_step_it_skips_to() {
+    let sb = Sandbox::new();
+    let (_pulse, tmux, recorder) = play_in_terminal(
+        &sb,
+        r#"Routine(title: "Skip", summary: "s", steps: [Chime("tick"), Pause("20s"), Say("Two."), Pause("2s")])"#,
+        "",
+    );
+    tmux.wait_for("pause 20s", Duration::from_secs(20));
+    std::thread::sleep(Duration::from_millis(1000));
+    tmux.keys("n");
+    let heard = finish(&sb, &tmux, recorder, "Session complete.", Duration::from_secs(20));
+    // tick, "Next.", then "Two." after it — not over it.
+    assert_eq!(heard.len(), 3, "{heard:?}");
+    let next = spoken("Next.");
+    let gap = backease::player::NOTICE_GAP.as_secs_f64();
+    assert!(heard[2] - heard[1] >= next + gap - 0.05, "“Two.” waits for “Next.”: {heard:?} ({next:.2} s)");
+}
