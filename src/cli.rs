@@ -70,9 +70,10 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  backease play deep-spinal\n  backease play deep-spinal --hold 45s --loop\n  backease play ~/my-routine.ron --voice en-gb --rate 150\n\n\
                       While playing: space pauses and resumes, → or n skips to the next step,\n\
-                      ← or p restarts the step (twice quickly: the step before), + and - change\n\
+                      ← or p restarts the step (twice quickly: the step before), Enter finishes\n\
+                      the round and plays the closing, t says the time left, + and - change\n\
                       the volume, q or Esc stops. Every key is confirmed by voice. Headset\n\
-                      media buttons work too."
+                      media buttons work too (stop finishes the round; play twice: time left)."
     )]
     Play(PlayArgs),
 
