@@ -64,7 +64,7 @@ fn media_buttons_pause_resume_skip_and_stop() {
     let sb = Sandbox::new();
     let script = sb.write(
         "mp.ron",
-        r#"Routine(title: "Media", summary: "s", steps: [Say("One."), Pause("20s"), Say("Two."), Pause("20s")])"#,
+        r#"Routine(title: "Media", summary: "s", steps: [Say("One."), Pause("20s"), Say("Two."), Pause("4s")])"#,
     );
     assert_eq!(sb.run(&["render", script.to_str().unwrap(), "-o", "warm.wav"]).code, 0);
     let pulse = Pulse::start(&sb);
@@ -102,8 +102,14 @@ fn media_buttons_pause_resume_skip_and_stop() {
     bus.call("Next");
     let two = wait_for("“Two.”");
     assert!(started.elapsed() < Duration::from_secs(10), "skipped, not waited out: {two}");
+    // Two quick presses of play/pause: "where am I", not pause and resume.
+    bus.call("PlayPause");
+    bus.call("PlayPause");
+    assert!(wait_for("to go.").contains("One round."));
+    // Stop finishes the round (the last here) and its closing (none).
     bus.call("Stop");
-    assert_eq!(wait_for("Stopped."), "Stopped.");
+    wait_for("last round: the closing follows");
+    assert_eq!(wait_for("Session complete."), "Session complete.");
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
     let mut stderr = String::new();
