@@ -26,7 +26,11 @@ pub enum Command {
     /// Back to the start of this step; pressed twice quickly, the one
     /// before.
     Back,
+    /// Say "stopping", fade out and end.
     Stop,
+    /// Fade out and end at once, with nothing said: nobody is listening
+    /// (the terminal is gone) or the system wants the process gone.
+    Halt,
     /// Set the volume, 0.0 to 2.0.
     Volume(f32),
 }
@@ -55,6 +59,9 @@ pub enum PlayerEvent {
     Finished {
         stopped: bool,
     },
+    /// The output stopped working (the device or the sound server is
+    /// gone), and why: the session ended there.
+    Lost(String),
 }
 
 /// A second [`Command::Back`] within this long goes to the step before.
@@ -166,8 +173,13 @@ impl Actor {
         loop {
             select! {
                 recv(commands) -> cmd => match cmd {
-                    Ok(Command::Stop) | Err(_) => {
-                        self.stop();
+                    Ok(cmd @ (Command::Stop | Command::Halt)) => {
+                        self.stop(cmd == Command::Stop);
+                        let _ = self.events.send(PlayerEvent::Finished { stopped: true });
+                        return;
+                    }
+                    Err(_) => {
+                        self.stop(false);
                         let _ = self.events.send(PlayerEvent::Finished { stopped: true });
                         return;
                     }
@@ -197,6 +209,13 @@ impl Actor {
                 let (segment, sample) = self.control.position();
                 let total = self.segment(segment).map_or(0, |s| s.timeline.total);
                 let _ = self.events.send(PlayerEvent::Position { segment, sample, total });
+            }
+            // A device that died takes nothing more: say so and end.
+            if !self.control.is_finished()
+                && let Some(why) = self.output.lost()
+            {
+                let _ = self.events.send(PlayerEvent::Lost(why));
+                return;
             }
             if self.control.is_finished() && self.output.drained() {
                 // Let the device play out what it has buffered.
@@ -319,23 +338,26 @@ impl Actor {
                 self.control.notify(crate::sound::chime(crate::script::Chime::Tick));
                 let _ = self.events.send(PlayerEvent::Volume(self.control.volume()));
             }
-            Command::Stop => {}
+            Command::Stop | Command::Halt => {}
         }
     }
 
-    /// Says "stopping", fades out, and waits (briefly) for both to play.
-    fn stop(&mut self) {
+    /// Says "stopping" if asked to, fades out, and waits (briefly) for both
+    /// to play; not for a device that has died.
+    fn stop(&mut self, say: bool) {
         if let Some(v) = &self.voice {
             v.stop();
         }
         self.release();
-        self.notify(Notice::Stopping);
+        if say {
+            self.notify(Notice::Stopping);
+        }
         self.control.stop();
         if self.paused {
             self.control.resume(0);
         }
         let deadline = Instant::now() + Duration::from_millis(1500);
-        while !self.control.is_finished() && Instant::now() < deadline {
+        while !self.control.is_finished() && Instant::now() < deadline && self.output.lost().is_none() {
             std::thread::sleep(Duration::from_millis(5));
         }
         if self.control.is_finished() {
@@ -391,6 +413,20 @@ mod tests {
         (p, out)
     }
 
+    /// Plays `quarters` quarter-seconds, taking the player's events as it
+    /// goes: after each quarter, until it has been quiet for a tick or two,
+    /// so that on a busy machine it still sees every three-second step.
+    fn play_along(p: &Player, out: &Manual, quarters: usize) -> Vec<PlayerEvent> {
+        let mut events = Vec::new();
+        for _ in 0..quarters {
+            out.advance(SAMPLE_RATE as usize / 4);
+            while let Ok(ev) = p.events.recv_timeout(Duration::from_millis(100)) {
+                events.push(ev);
+            }
+        }
+        events
+    }
+
     /// Sends a command, gives the player a moment, then plays `n` samples
     /// and returns the level of the last.
     fn press(p: &Player, out: &Manual, cmd: Command, n: usize) -> i16 {
@@ -419,20 +455,15 @@ mod tests {
     fn plays_through_and_reports_each_step() {
         let (p, out) = start(None);
         let mut steps = Vec::new();
-        for _ in 0..10 {
-            out.advance(SAMPLE_RATE as usize);
-            std::thread::sleep(Duration::from_millis(30));
-        }
-        while let Ok(ev) = p.events.recv_timeout(Duration::from_secs(2)) {
+        let mut finished = None;
+        for ev in play_along(&p, &out, 40) {
             match ev {
                 PlayerEvent::Step { .. } => steps.push(step_text(&ev)),
-                PlayerEvent::Finished { stopped } => {
-                    assert!(!stopped);
-                    break;
-                }
+                PlayerEvent::Finished { stopped } => finished = Some(stopped),
                 _ => {}
             }
         }
+        assert_eq!(finished, Some(false));
         assert_eq!(steps, ["a", "b", "c"]);
         assert_eq!(out.played().len(), 9 * SAMPLE_RATE as usize);
         p.join();
@@ -485,12 +516,8 @@ mod tests {
         announce_tx.send(second.clone()).unwrap();
         stream_tx.send(second).unwrap();
         let (p, out) = start(Some(Upcoming { stream: stream_rx, announced: announce_rx }));
-        for _ in 0..10 {
-            out.advance(SAMPLE_RATE as usize);
-            std::thread::sleep(Duration::from_millis(30));
-        }
         let mut seen = Vec::new();
-        while let Ok(ev) = p.events.try_recv() {
+        for ev in play_along(&p, &out, 40) {
             if let PlayerEvent::Step { segment, .. } = &ev {
                 seen.push((*segment, step_text(&ev)));
             }

@@ -5,6 +5,7 @@ mod bad_scripts;
 mod cli;
 mod controls;
 mod fuzz;
+mod lifecycle;
 mod live;
 mod media_keys;
 mod render_cli;
