@@ -252,6 +252,8 @@ pub struct Display {
     step: Option<(u32, usize)>,
     position: (u32, u64),
     paused: bool,
+    /// The output was lost and is being opened again.
+    reconnecting: bool,
     volume: f32,
     drawn: usize,
     /// "\r\n" while the terminal is raw, where "\n" alone does not return
@@ -270,6 +272,7 @@ impl Display {
             step: None,
             position: (0, 0),
             paused: false,
+            reconnecting: false,
             volume,
             drawn: 0,
         }
@@ -301,6 +304,14 @@ impl Display {
             PlayerEvent::Volume(v) => {
                 self.volume = *v;
                 self.plain_line(out, &format!("volume {:.0} %", v * 100.0));
+            }
+            PlayerEvent::Reconnecting(why) => {
+                self.reconnecting = true;
+                self.plain_line(out, &format!("the sound output stopped ({why}); trying to open it again"));
+            }
+            PlayerEvent::Reconnected => {
+                self.reconnecting = false;
+                self.plain_line(out, "the sound output is back; going on");
             }
             PlayerEvent::Finished { .. } | PlayerEvent::Lost(_) => {}
         }
@@ -360,7 +371,13 @@ impl Display {
             )
         };
         lines.push(bar);
-        let state = if self.paused { "PAUSED — space resumes · q stops".to_string() } else { HELP.to_string() };
+        let state = if self.reconnecting {
+            "NO SOUND — the output stopped; trying to open it again · q stops".to_string()
+        } else if self.paused {
+            "PAUSED — space resumes · q stops".to_string()
+        } else {
+            HELP.to_string()
+        };
         lines.push(format!("{state} · volume {:.0} %", self.volume * 100.0));
         lines
     }

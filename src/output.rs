@@ -23,6 +23,11 @@ pub trait Output: Send {
     fn lost(&self) -> Option<String> {
         None
     }
+    /// Opens the output again after it was lost (the sound server came
+    /// back), ready for a new [`Output::start`].
+    fn reopen(&mut self) -> Result<(), String> {
+        Err("this output cannot be opened again".into())
+    }
 }
 
 /// Silence sent to the device before the session starts.
@@ -36,6 +41,8 @@ pub struct Device {
     player: rodio::Player,
     name: String,
     health: Arc<Health>,
+    /// The device asked for (`None`: the default), to open it again.
+    wanted: Option<String>,
 }
 
 /// How the device's stream is doing, written on the audio thread (atomics
@@ -181,6 +188,7 @@ impl Device {
     /// Opens the named output, or the default one.
     pub fn open(name: Option<&str>) -> Result<Device, Failure> {
         use rodio::DeviceTrait;
+        let name_wanted = name.map(str::to_string);
         let no_device = |detail: String| {
             Failure::new(code::NO_DEVICE, format!("no audio output device found ({detail})")).hint(
                 "start a sound server (PulseAudio or PipeWire) or plug in an output, \
@@ -230,7 +238,7 @@ impl Device {
                 .and_then(|d| d.description().ok().map(|d| d.name().to_string()))
                 .unwrap_or_else(|| "default".into()),
         };
-        Ok(Device { sink: Some(sink), player, name, health })
+        Ok(Device { sink: Some(sink), player, name, health, wanted: name_wanted })
     }
 
     pub fn name(&self) -> &str {
@@ -260,26 +268,40 @@ impl Output for Device {
     fn lost(&self) -> Option<String> {
         self.health.lost()
     }
+    fn reopen(&mut self) -> Result<(), String> {
+        // The dead stream's thread spins on its errors until it is closed.
+        if let Some(sink) = self.sink.take() {
+            let_go(sink);
+        }
+        let fresh = Device::open(self.wanted.as_deref()).map_err(|f| f.message)?;
+        *self = fresh;
+        Ok(())
+    }
 }
 
 impl Drop for Device {
-    /// Closing a stream joins its audio thread. One whose device is gone may
-    /// be stuck in the sound library, so it is closed on a thread of its own
-    /// and given a moment; the process is about to end anyway.
     fn drop(&mut self) {
         let Some(sink) = self.sink.take() else { return };
         if self.health.lost().is_none() {
             drop(sink);
-            return;
+        } else {
+            let_go(sink);
         }
-        let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(1);
-        let closing = std::thread::Builder::new().name("backease-close-device".into()).spawn(move || {
-            drop(sink);
-            let _ = done_tx.send(());
-        });
-        if closing.is_ok() {
-            let _ = done_rx.recv_timeout(Duration::from_millis(300));
-        }
+    }
+}
+
+/// Closes a dead device's stream. Closing joins its audio thread, which may
+/// be stuck in the sound library, so it is done on a thread of its own,
+/// given a moment, and otherwise left to finish (or to end with the
+/// process).
+fn let_go(sink: rodio::MixerDeviceSink) {
+    let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(1);
+    let closing = std::thread::Builder::new().name("backease-close-device".into()).spawn(move || {
+        drop(sink);
+        let _ = done_tx.send(());
+    });
+    if closing.is_ok() {
+        let _ = done_rx.recv_timeout(Duration::from_millis(300));
     }
 }
 

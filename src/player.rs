@@ -60,7 +60,12 @@ pub enum PlayerEvent {
         stopped: bool,
     },
     /// The output stopped working (the device or the sound server is
-    /// gone), and why: the session ended there.
+    /// gone), and why: the player tries to open it again for a while.
+    Reconnecting(String),
+    /// The output is back: the session goes on where it stood.
+    Reconnected,
+    /// The output stopped working and did not come back: the session ended
+    /// there.
     Lost(String),
 }
 
@@ -68,6 +73,9 @@ pub enum PlayerEvent {
 pub const BACK_TWICE: Duration = Duration::from_millis(1500);
 /// Silence after "resuming" before the session goes on.
 pub const LEAD_IN: Duration = Duration::from_millis(400);
+/// How long to keep trying to open a lost output again (a sound server
+/// restarting) before giving up.
+pub const RECONNECT: Duration = Duration::from_secs(5);
 
 /// The rounds of an endless session after the first, as they are made:
 /// `stream` feeds the audio, `announced` gets the same segments so the
@@ -110,9 +118,10 @@ impl Player {
                     Some(u) => (Some(u.stream), Some(u.announced)),
                     None => (None, None),
                 };
-                output.start(Stream::new(first.clone(), stream_rx, control.clone()));
+                output.start(Stream::new(first.clone(), stream_rx.clone(), control.clone()));
                 let mut actor = Actor {
                     output,
+                    upcoming: stream_rx,
                     control,
                     segments: Segments::new(first),
                     announced,
@@ -137,6 +146,9 @@ impl Player {
 
 struct Actor {
     output: Box<dyn Output>,
+    /// Further segments for the stream, kept to start a new stream on an
+    /// output opened again.
+    upcoming: Option<Receiver<Arc<Segment>>>,
     control: Arc<Control>,
     /// Segments seen so far, by number (an endless session keeps the last
     /// two; older ones are dropped).
@@ -151,6 +163,14 @@ struct Actor {
     voice: Option<SystemVoice>,
     /// The spoken step the stream waits at.
     pending: Option<Pending>,
+}
+
+/// How an attempt to open a lost output again ended.
+enum Reconnect {
+    Done,
+    Stopped,
+    /// Why the output was lost.
+    GaveUp(String),
 }
 
 struct Pending {
@@ -210,11 +230,20 @@ impl Actor {
                 let total = self.segment(segment).map_or(0, |s| s.timeline.total);
                 let _ = self.events.send(PlayerEvent::Position { segment, sample, total });
             }
-            // A device that died takes nothing more: say so and end.
+            // A device that died takes nothing more: try to open it again,
+            // or say so and end.
             if !self.control.is_finished()
                 && let Some(why) = self.output.lost()
             {
-                let _ = self.events.send(PlayerEvent::Lost(why));
+                match self.reconnect(&commands, why) {
+                    Reconnect::Done => continue,
+                    Reconnect::Stopped => {
+                        let _ = self.events.send(PlayerEvent::Finished { stopped: true });
+                    }
+                    Reconnect::GaveUp(why) => {
+                        let _ = self.events.send(PlayerEvent::Lost(why));
+                    }
+                }
                 return;
             }
             if self.control.is_finished() && self.output.drained() {
@@ -224,6 +253,38 @@ impl Actor {
                 return;
             }
         }
+    }
+
+    /// Tries to open a lost output again for [`RECONNECT`], still taking
+    /// commands meanwhile, and starts a stream on it where the session
+    /// stood, after "resuming" and a breath of silence.
+    fn reconnect(&mut self, commands: &Receiver<Command>, why: String) -> Reconnect {
+        let _ = self.events.send(PlayerEvent::Reconnecting(why.clone()));
+        let deadline = Instant::now() + RECONNECT;
+        while Instant::now() < deadline {
+            match commands.recv_timeout(Duration::from_millis(250)) {
+                Ok(Command::Stop | Command::Halt) | Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                    return Reconnect::Stopped;
+                }
+                Ok(cmd) => self.handle(cmd),
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+            }
+            if self.output.reopen().is_err() {
+                continue;
+            }
+            let (segment, sample) = self.control.position();
+            let Some(seg) = self.segment(segment) else { break };
+            self.output.start(Stream::new(seg, self.upcoming.clone(), self.control.clone()));
+            self.control.seek(sample);
+            self.notify(Notice::Resuming);
+            if !self.paused {
+                let lead = self.notice_length(Notice::Resuming) + samples(LEAD_IN);
+                self.control.resume(lead);
+            }
+            let _ = self.events.send(PlayerEvent::Reconnected);
+            return Reconnect::Done;
+        }
+        Reconnect::GaveUp(why)
     }
 
     fn segment(&mut self, number: u32) -> Option<Arc<Segment>> {

@@ -86,7 +86,10 @@ mod tests {
 
     #[test]
     fn exit_codes_are_the_shells() {
-        for (sig, code) in [(SIGHUP, 129), (SIGINT, 130), (SIGQUIT, 131), (SIGTERM, 143)] {
+        use crate::error::code;
+        let table =
+            [(SIGHUP, code::HANGUP), (SIGINT, code::INTERRUPTED), (SIGQUIT, code::QUIT), (SIGTERM, code::TERMINATED)];
+        for (sig, code) in table {
             assert_eq!(exit_code(sig), code, "{}", name(sig));
         }
     }

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{Pulse, Sandbox, Tmux, pane_backease, pane_command};
+use crate::support::{Pulse, RECORD_RATE, Sandbox, Tmux, onsets, pane_backease, pane_command, read_raw, stop};
 
 /// A routine that plays long enough for anything to happen to it.
 const LONG: &str = r#"Routine(title: "Long", summary: "s", steps: [Chime("tick"), Pause("30s"), Chime("tick")])"#;
@@ -178,6 +178,20 @@ fn a_session_with_input_at_its_end_plays_on_without_spinning() {
 /// A child killed on drop.
 struct Killed(Child);
 
+impl Killed {
+    /// Its exit code, once it has ended, if within `limit`.
+    fn wait_timeout(&mut self, limit: Duration) -> Option<i32> {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+}
+
 impl Drop for Killed {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -216,45 +230,82 @@ fn sighup_in_a_terminal_exits_129() {
     check_signal_in_terminal("HUP", 129);
 }
 
-#[test]
-fn the_sound_server_dying_ends_the_session_with_exit_4() {
+/// The sound server is killed mid-session; if `comes_back`, a new one is
+/// started in its place a moment later. Returns the session's stdout and
+/// stderr, and its exit code.
+fn kill_the_sound_server(comes_back: bool) -> (String, String, Option<i32>) {
     let sb = Sandbox::new();
-    let script = warm(&sb);
+    let script = sb.write(
+        "short.ron",
+        r#"Routine(title: "Short", summary: "s", steps: [Chime("tick"), Pause("4s"), Chime("tick")])"#,
+    );
+    assert_eq!(sb.run(&["render", "short.ron", "-o", "warm.wav"]).code, 0);
     let mut pulse = Pulse::start(&sb);
-    let mut cmd = sb.command(&["play", &script]);
+    let mut cmd = sb.command(&["play", script.to_str().unwrap()]);
     pulse.apply(&mut cmd);
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = Killed(cmd.spawn().unwrap());
-    let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
-    if !lines.any(|l| l.unwrap().contains("pause")) {
-        let mut stderr = String::new();
-        std::io::Read::read_to_string(&mut child.0.stderr.take().unwrap(), &mut stderr).unwrap();
-        panic!("it does not play: {stderr}");
-    }
-    let before = cpu_ticks(child.0.id()).unwrap();
+    // Its lines as they come, each with when it came.
+    let (tx, lines) = crossbeam_channel::unbounded();
+    let stdout = BufReader::new(child.0.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            let _ = tx.send((Instant::now(), line));
+        }
+    });
+    let mut seen = String::new();
+    let mut wait_line = |text: &str, limit: Duration| -> Option<Instant> {
+        let deadline = Instant::now() + limit;
+        while let Ok((at, line)) = lines.recv_deadline(deadline) {
+            seen += &format!("{line}\n");
+            if line.contains(text) {
+                return Some(at);
+            }
+        }
+        None
+    };
+    assert!(wait_line("pause", Duration::from_secs(20)).is_some(), "it plays");
     let died = Instant::now();
     pulse.kill();
-    let mut status = None;
-    while died.elapsed() < Duration::from_secs(5) {
-        status = child.0.try_wait().unwrap();
-        if status.is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(10));
+    let told = wait_line("the sound output stopped", Duration::from_secs(5)).map(|t| t - died);
+    assert!(told.is_some_and(|t| t < Duration::from_secs(2)), "told after {told:?}");
+    let mut heard = Vec::new();
+    if comes_back {
+        pulse = Pulse::start(&sb);
+        let recording = sb.path().join("rec.raw");
+        let recorder = pulse.record(&recording, RECORD_RATE);
+        assert!(wait_line("the sound output is back", Duration::from_secs(10)).is_some(), "reconnected");
+        wait_line("never", Duration::from_secs(8));
+        stop(recorder);
+        heard = onsets(&read_raw(&recording));
     }
-    let spent = cpu_ticks(child.0.id()).unwrap_or(before) - before;
-    let took = died.elapsed();
+    let status = child.wait_timeout(Duration::from_secs(15));
+    wait_line("never", Duration::from_millis(200));
     let mut stderr = String::new();
-    if status.is_some() {
-        std::io::Read::read_to_string(&mut child.0.stderr.take().unwrap(), &mut stderr).unwrap();
+    std::io::Read::read_to_string(&mut child.0.stderr.take().unwrap(), &mut stderr).unwrap();
+    if comes_back {
+        // "Resuming.", then the last tick, from the new server.
+        assert_eq!(heard.len(), 2, "heard after reconnecting: {heard:?}\n{seen}{stderr}");
     }
-    assert_eq!(status.and_then(|s| s.code()), Some(4), "after {took:?} ({spent} ticks of CPU): {stderr}");
-    assert!(took < Duration::from_secs(3), "noticed after {took:?}");
+    (seen, stderr, status)
+}
+
+#[test]
+fn the_sound_server_dying_ends_the_session_with_exit_4() {
+    let (_, stderr, code) = kill_the_sound_server(false);
+    assert_eq!(code, Some(4), "{stderr}");
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.starts_with("warning: headset")).collect();
     assert!(
         lines.len() <= 2 && lines[0].starts_with("backease: error: the sound output stopped"),
         "one line saying so: {stderr}"
     );
+}
+
+#[test]
+fn a_sound_server_that_comes_back_gets_the_rest_of_the_session() {
+    let (stdout, stderr, code) = kill_the_sound_server(true);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.ends_with("Session complete.\n"), "{stdout}");
 }
 
 /// A signal while a slow or hung speech command is making a cue: it ends
