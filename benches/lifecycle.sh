@@ -16,7 +16,9 @@ export XDG_CACHE_HOME=$work/cache XDG_CONFIG_HOME=$work/config HOME=$work
 export XDG_RUNTIME_DIR=$work/run DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent
 mkdir -m 700 -p "$XDG_RUNTIME_DIR"
 pulse=
+keepalive=
 cleanup() {
+  [ -n "$keepalive" ] && kill "$keepalive" 2>/dev/null
   [ -n "$pulse" ] && kill "$pulse" 2>/dev/null && wait "$pulse" 2>/dev/null
   tmux -S "$work/tmux" kill-server 2>/dev/null || true
   rm -rf "$work"
@@ -28,6 +30,11 @@ start_pulse() {
   pulse=$!
   for _ in $(seq 50); do pactl info >/dev/null 2>&1 && break; sleep 0.1; done
   pactl set-default-sink bench
+  # Keep the null sink at low latency, as a desktop's always-running
+  # streams would: an idle null sink wakes only every two seconds or so,
+  # which would stand for a stalled device.
+  pacat --playback --raw --latency-msec=10 --format=s16le --rate=44100 --channels=2 /dev/zero 2>/dev/null &
+  keepalive=$!
 }
 now() { date +%s%N; }
 ms() { echo $((($2 - $1) / 1000000)); }
@@ -63,9 +70,11 @@ for _ in 1 2 3 4 5; do
   [ -n "$pulse" ] || start_pulse
   "$bin" play "$work/long.ron" >"$work/out" 2>/dev/null &
   p=$!
-  for _ in $(seq 200); do grep -q pause "$work/out" && break; sleep 0.02; done
+  for _ in $(seq 500); do grep -q pause "$work/out" && break; sleep 0.02; done
+  grep -q pause "$work/out" || { echo "  the session did not start"; exit 1; }
   sleep 0.5
   t0=$(now); kill -KILL "$pulse"; wait "$pulse" 2>/dev/null || true; pulse=
+  kill "$keepalive" 2>/dev/null || true; wait "$keepalive" 2>/dev/null || true; keepalive=
   while kill -0 $p 2>/dev/null && ! grep -q "sound output stopped" "$work/out"; do sleep 0.005; done
   t1=$(now)
   code=0; wait $p || code=$?; t2=$(now)

@@ -417,7 +417,9 @@ impl Actor {
         if self.paused {
             self.control.resume(0);
         }
-        let deadline = Instant::now() + Duration::from_millis(1500);
+        // Room for "stopping" to be said; a halt only waits for the fade,
+        // and not for long: whoever halts wants the process gone.
+        let deadline = Instant::now() + Duration::from_millis(if say { 1500 } else { 300 });
         while !self.control.is_finished() && Instant::now() < deadline && self.output.lost().is_none() {
             std::thread::sleep(Duration::from_millis(5));
         }
