@@ -87,7 +87,8 @@ echo "== the terminal killed mid-session → process gone (target < 1 s)"
 times=()
 for _ in 1 2 3 4 5; do
   tmux -S "$work/tmux" new-session -d -s bench -x 100 -y 20 "exec '$bin' play '$work/long.ron'"
-  sleep 2
+  for _ in $(seq 500); do tmux -S "$work/tmux" capture-pane -p -t bench | grep -q "pause 60s" && break; sleep 0.02; done
+  sleep 0.5
   p=$(tmux -S "$work/tmux" list-panes -t bench -F '#{pane_pid}')
   t0=$(now); tmux -S "$work/tmux" kill-server
   while [ -e "/proc/$p" ] && ! grep -q '^State:.*Z' "/proc/$p/status" 2>/dev/null; do sleep 0.005; done
