@@ -378,13 +378,14 @@ fn make_segment(
         })
         .map_err(|f| stopped_by_signal("while preparing speech").unwrap_or(f))?;
     progress.finish();
-    if let Some(e) = report.cache_errors.first() {
+    if let Some(e) = report.cache_errors.first().filter(|_| !quiet) {
         let dir = cache.dir().map_or_else(String::new, |d| format!(" in {}", d.display()));
         let _ =
             writeln!(err, "warning: could not save speech to the cache{dir} ({e}); it will be made again next time");
     }
-    // Real speech lengths can reveal cues that now collide.
-    report_timeline(loaded, &segment.timeline, true, err)?;
+    // Real speech lengths can reveal cues that now collide (warnings
+    // only without --quiet).
+    report_timeline(loaded, &segment.timeline, !quiet, err)?;
     Ok(segment)
 }
 
