@@ -95,7 +95,8 @@ fn warm(sb: &Sandbox) -> String {
 
 /// The terminal goes away under a session. `how` starts backease in the
 /// pane (`{bin}` is the command line that runs it, `{exec}` the same with
-/// the shell replaced by it, `{code}` a file for its exit code); `then` is sent to it after the terminal is gone, if anything.
+/// the shell replaced by it, `{code}` a file for its exit code); the signal
+/// `then`, if any, is sent to it once the terminal is gone.
 #[track_caller]
 fn check_terminal_loss(how: &str, then: Option<&str>, code: Option<&str>) {
     let sb = Sandbox::new();
@@ -126,6 +127,7 @@ fn check_terminal_loss(how: &str, then: Option<&str>, code: Option<&str>) {
     let took = gone.elapsed();
     assert!(!alive(pid), "backease still runs {took:?} after its terminal went away, {spent} ticks of CPU");
     assert!(took < Duration::from_secs(2), "took {took:?} to end");
+    // Linux counts CPU time in hundredths of a second.
     let hz = 100;
     assert!(spent < hz / 4, "it spun: {spent} ticks of CPU in {took:?}");
     if let Some(code) = code {
