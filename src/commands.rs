@@ -325,6 +325,9 @@ fn choose(
                 return Ok(Choices { engine, live: Some(live), volume });
             }
             Err(e) => {
+                if let Some(stopped) = stopped_by_signal("while connecting to the system voice") {
+                    return Err(stopped);
+                }
                 let _ = writeln!(err, "warning: the system voice is not available ({e}); using espeak-ng instead");
             }
         }
@@ -342,7 +345,7 @@ fn choose(
                     }
                     return Ok(Choices { engine: None, live: Some(live), volume });
                 }
-                Err(_) => return Err(e),
+                Err(_) => return Err(stopped_by_signal("while connecting to the system voice").unwrap_or(e)),
             }
         }
         Err(e) => return Err(e),
