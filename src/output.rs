@@ -85,8 +85,10 @@ const ERROR_STORM: u32 = 500;
 /// How long the storm must last, so a burst as a stream starts is not one.
 const STORM: Duration = Duration::from_millis(100);
 /// A stream that has not started within this long never will. Generous: an
-/// idle sound server may take a second or two to wake up for a new stream.
-const NEVER_STARTED: Duration = Duration::from_secs(6);
+/// idle sound server may take a few seconds to wake up for a new stream
+/// (a PulseAudio null sink left idle while speech was made has taken over
+/// six), and a dead one is told sooner by its errors.
+const NEVER_STARTED: Duration = Duration::from_secs(10);
 /// Pulls between two notes of the time: cheap, and often enough (at
 /// 22 050 Hz, every 12 ms).
 const NOTE_EVERY: u32 = 256;
