@@ -5,8 +5,9 @@
 //! way. Opening the device is the only place that knows about rodio's
 //! device types.
 
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::{Failure, code};
 use crate::session::Stream;
@@ -17,6 +18,16 @@ pub trait Output: Send {
     fn start(&mut self, stream: Stream);
     /// True once everything handed over has been played out.
     fn drained(&self) -> bool;
+    /// Why the output has stopped working, once it has: the device or the
+    /// sound server is gone. A session cannot go on without it.
+    fn lost(&self) -> Option<String> {
+        None
+    }
+    /// Opens the output again after it was lost (the sound server came
+    /// back), ready for a new [`Output::start`].
+    fn reopen(&mut self) -> Result<(), String> {
+        Err("this output cannot be opened again".into())
+    }
 }
 
 /// Silence sent to the device before the session starts.
@@ -24,24 +35,177 @@ pub const PRE_ROLL: Duration = Duration::from_millis(60);
 
 /// The audio device, through a rodio `Player`.
 pub struct Device {
-    _sink: rodio::MixerDeviceSink,
+    /// An `Option` only so that a dead device can be let go of without
+    /// waiting for its thread (see [`Drop`]).
+    sink: Option<rodio::MixerDeviceSink>,
     player: rodio::Player,
     name: String,
+    health: Arc<Health>,
+    /// The device asked for (`None`: the default), to open it again.
+    wanted: Option<String>,
+}
+
+/// How the device's stream is doing, written on the audio thread (atomics
+/// only) and read by the player thread.
+///
+/// A device can die two ways: its stream reports an error (cpal's error
+/// callback), or it just stops asking for samples, which is how a stream
+/// through PulseAudio's ALSA plugin often dies with its server. Both are
+/// watched.
+#[derive(Debug)]
+struct Health {
+    since: Instant,
+    /// 1 + the milliseconds after `since` that the stream last pulled
+    /// samples; 0 until it first does.
+    pulled: AtomicU64,
+    /// The same for when the session was handed to the device.
+    started: AtomicU64,
+    /// The worst error reported: one of the `ERROR_` values.
+    error: AtomicU8,
+    /// Errors reported since the stream last pulled samples.
+    errors: AtomicU32,
+}
+
+const ERROR_NONE: u8 = 0;
+/// An error that may pass (an underrun, a glitch as a stream starts
+/// through PulseAudio): fatal only with a stall.
+const ERROR_PASSING: u8 = 1;
+/// The device or the sound server is gone: no more samples will be taken.
+const ERROR_GONE: u8 = 2;
+
+/// A stream that takes no samples for this long is dead, whatever it
+/// says. Long: on a loaded machine a live stream has been seen to stall for
+/// 1.5 s; a dead server is told far sooner by [`ERROR_STORM`].
+pub const STALL: Duration = Duration::from_secs(4);
+/// A stream that reports this many errors without taking a sample is dead:
+/// through PulseAudio's ALSA plugin, a server that died makes the stream
+/// fail hundreds of thousands of times a second, while a live one reports
+/// a few underruns at most.
+const ERROR_STORM: u32 = 500;
+/// How long the storm must last, so a burst as a stream starts is not one.
+const STORM: Duration = Duration::from_millis(100);
+/// A stream that has not started within this long never will. Generous: an
+/// idle sound server may take a few seconds to wake up for a new stream
+/// (a PulseAudio null sink left idle while speech was made has taken over
+/// six), and a dead one is told sooner by its errors.
+const NEVER_STARTED: Duration = Duration::from_secs(10);
+/// Pulls between two notes of the time: cheap, and often enough (at
+/// 22 050 Hz, every 12 ms).
+const NOTE_EVERY: u32 = 256;
+
+impl Health {
+    fn new() -> Arc<Health> {
+        Arc::new(Health {
+            since: Instant::now(),
+            pulled: AtomicU64::new(0),
+            started: AtomicU64::new(0),
+            error: AtomicU8::new(ERROR_NONE),
+            errors: AtomicU32::new(0),
+        })
+    }
+
+    fn note_pull(&self) {
+        self.pulled.store(self.now(), Ordering::Relaxed);
+        self.errors.store(0, Ordering::Relaxed);
+    }
+
+    /// 1 + milliseconds since `since`.
+    fn now(&self) -> u64 {
+        self.since.elapsed().as_millis() as u64 + 1
+    }
+
+    fn report(&self, e: &rodio::cpal::Error) {
+        use rodio::cpal::ErrorKind;
+        let level = match e.kind() {
+            ErrorKind::DeviceNotAvailable | ErrorKind::HostUnavailable => ERROR_GONE,
+            _ => ERROR_PASSING,
+        };
+        self.error.fetch_max(level, Ordering::Relaxed);
+        self.errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn lost(&self) -> Option<String> {
+        let (pulled, started) = (self.pulled.load(Ordering::Relaxed), self.started.load(Ordering::Relaxed));
+        let since = |at: u64| Duration::from_millis(self.now().saturating_sub(at));
+        if pulled == 0 {
+            return match self.error.load(Ordering::Relaxed) {
+                ERROR_GONE => Some("the device or the sound server went away".into()),
+                _ if started > 0 && since(started) > NEVER_STARTED => {
+                    Some(format!("the device never started ({} s)", since(started).as_secs()))
+                }
+                _ => None,
+            };
+        }
+        let quiet = since(pulled);
+        match self.error.load(Ordering::Relaxed) {
+            ERROR_GONE => Some("the device or the sound server went away".into()),
+            ERROR_PASSING if quiet > STORM && self.errors.load(Ordering::Relaxed) >= ERROR_STORM => {
+                Some("the device or the sound server went away (it fails on every try)".into())
+            }
+            ERROR_PASSING if quiet > STALL => {
+                Some(format!("the device failed and took no sound for {:.1} s", quiet.as_secs_f32()))
+            }
+            _ if quiet > STALL => Some(format!("the device took no sound for {:.1} s", quiet.as_secs_f32())),
+            _ => None,
+        }
+    }
+}
+
+/// The session's stream as the device gets it, noting each time it pulls.
+struct Watched {
+    stream: Stream,
+    health: Arc<Health>,
+    count: u32,
+}
+
+impl Iterator for Watched {
+    type Item = f32;
+
+    fn next(&mut self) -> Option<f32> {
+        self.count += 1;
+        if self.count == NOTE_EVERY {
+            self.count = 0;
+            self.health.note_pull();
+        }
+        self.stream.next()
+    }
+}
+
+impl rodio::Source for Watched {
+    fn current_span_len(&self) -> Option<usize> {
+        self.stream.current_span_len()
+    }
+    fn channels(&self) -> rodio::ChannelCount {
+        self.stream.channels()
+    }
+    fn sample_rate(&self) -> rodio::SampleRate {
+        self.stream.sample_rate()
+    }
+    fn total_duration(&self) -> Option<Duration> {
+        self.stream.total_duration()
+    }
 }
 
 impl Device {
     /// Opens the named output, or the default one.
     pub fn open(name: Option<&str>) -> Result<Device, Failure> {
         use rodio::DeviceTrait;
+        let name_wanted = name.map(str::to_string);
         let no_device = |detail: String| {
             Failure::new(code::NO_DEVICE, format!("no audio output device found ({detail})")).hint(
                 "start a sound server (PulseAudio or PipeWire) or plug in an output, \
                  or write the session to a file instead: backease render ROUTINE -o session.wav",
             )
         };
+        let health = Health::new();
+        let reporter = health.clone();
+        let on_error = move |e: rodio::cpal::Error| {
+            reporter.report(&e);
+            stream_error(e);
+        };
         let mut sink = quietly(|| match name {
             None => rodio::DeviceSinkBuilder::from_default_device()
-                .and_then(|b| low_latency(b).with_error_callback(stream_error).open_stream())
+                .and_then(|b| low_latency(b).with_error_callback(on_error).open_stream())
                 .or_else(|_| rodio::DeviceSinkBuilder::open_default_sink())
                 .map_err(|e| no_device(e.to_string())),
             Some(wanted) => {
@@ -55,7 +219,7 @@ impl Device {
                             .hint("`backease devices` lists the outputs")
                     })?;
                 rodio::DeviceSinkBuilder::from_device(device)
-                    .and_then(|b| b.open_stream())
+                    .and_then(|b| b.with_error_callback(on_error).open_stream())
                     .map_err(|e| no_device(e.to_string()))
             }
         })?;
@@ -76,7 +240,7 @@ impl Device {
                 .and_then(|d| d.description().ok().map(|d| d.name().to_string()))
                 .unwrap_or_else(|| "default".into()),
         };
-        Ok(Device { _sink: sink, player, name })
+        Ok(Device { sink: Some(sink), player, name, health, wanted: name_wanted })
     }
 
     pub fn name(&self) -> &str {
@@ -93,7 +257,8 @@ impl Output for Device {
         let one = std::num::NonZero::new(1).expect("one");
         let rate = std::num::NonZero::new(crate::timeline::SAMPLE_RATE).expect("non-zero");
         self.player.append(rodio::source::Zero::new(one, rate).take_duration(PRE_ROLL));
-        self.player.append(stream);
+        self.health.started.store(self.health.now(), Ordering::Relaxed);
+        self.player.append(Watched { stream, health: self.health.clone(), count: 0 });
         self.player.play();
         if crate::timing() {
             eprintln!("timing: stream handed to the device {} ms after start", crate::started().elapsed().as_millis());
@@ -101,6 +266,44 @@ impl Output for Device {
     }
     fn drained(&self) -> bool {
         self.player.empty()
+    }
+    fn lost(&self) -> Option<String> {
+        self.health.lost()
+    }
+    fn reopen(&mut self) -> Result<(), String> {
+        // The dead stream's thread spins on its errors until it is closed.
+        if let Some(sink) = self.sink.take() {
+            let_go(sink);
+        }
+        let fresh = Device::open(self.wanted.as_deref()).map_err(|f| f.message)?;
+        *self = fresh;
+        Ok(())
+    }
+}
+
+impl Drop for Device {
+    fn drop(&mut self) {
+        let Some(sink) = self.sink.take() else { return };
+        if self.health.lost().is_none() {
+            drop(sink);
+        } else {
+            let_go(sink);
+        }
+    }
+}
+
+/// Closes a dead device's stream. Closing joins its audio thread, which may
+/// be stuck in the sound library, so it is done on a thread of its own,
+/// given a moment, and otherwise left to finish (or to end with the
+/// process).
+fn let_go(sink: rodio::MixerDeviceSink) {
+    let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(1);
+    let closing = std::thread::Builder::new().name("backease-close-device".into()).spawn(move || {
+        drop(sink);
+        let _ = done_tx.send(());
+    });
+    if closing.is_ok() {
+        let _ = done_rx.recv_timeout(Duration::from_millis(300));
     }
 }
 

@@ -6,6 +6,7 @@ mod cli;
 mod controls;
 mod fuzz;
 mod fuzz_sounds;
+mod lifecycle;
 mod live;
 mod loudness;
 mod media_keys;
