@@ -1,6 +1,7 @@
 //! The integration tests, one binary (see Cargo.toml): the real `backease`
 //! executable driven as a user would, and the loader fed bad input.
 
+mod audio_quality;
 mod bad_scripts;
 mod cli;
 mod controls;
