@@ -39,6 +39,8 @@ impl Device {
                  or write the session to a file instead: backease render ROUTINE -o session.wav",
             )
         };
+        // "default", as `devices` lists it, is the default output.
+        let name = name.filter(|n| *n != DEFAULT);
         let mut sink = quietly(|| match name {
             None => rodio::DeviceSinkBuilder::from_default_device()
                 .and_then(|b| low_latency(b).with_error_callback(stream_error).open_stream())
@@ -55,7 +57,7 @@ impl Device {
                             .hint("`backease devices` lists the outputs")
                     })?;
                 rodio::DeviceSinkBuilder::from_device(device)
-                    .and_then(|b| b.open_stream())
+                    .and_then(|b| low_latency(b).open_stream())
                     .map_err(|e| no_device(e.to_string()))
             }
         })?;
@@ -162,6 +164,60 @@ fn list_devices_noisy() -> Result<Vec<(String, rodio::Device)>, String> {
             Some((name, d))
         })
         .collect())
+}
+
+/// The name of the default output, in listings and for `--device`.
+pub const DEFAULT: &str = "default";
+
+/// ALSA plugins that convert or reshape sound for another output, and the
+/// one that discards it: listed by ALSA, but not outputs to play a session
+/// on. (Prefixes: the converters come in variants, `samplerate_best`…)
+const NOT_OUTPUTS: [&str; 7] = ["null", "lavrate", "samplerate", "speexrate", "speex", "upmix", "vdownmix"];
+
+/// An output a user can pick.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listed {
+    pub name: String,
+    pub description: String,
+    pub default: bool,
+}
+
+/// The outputs a user can pick, the default first. ALSA lists every plugin
+/// it has a configuration for, most of which never open (`jack` with no
+/// JACK server, `oss` with no `/dev/dsp`, the rate converters with no
+/// output behind them), so each is listed only if it opens now; the
+/// converters and `null` are left out even then, as is the sound server's
+/// own name (`pulse`, `pipewire`) when the default already plays through
+/// it. Opening a plugin that fails can leave ALSA unable to open others in
+/// the same process, so only `devices` calls this, never `play`.
+pub fn list_outputs() -> Result<Vec<Listed>, String> {
+    use rodio::DeviceTrait;
+    use rodio::cpal::traits::HostTrait;
+    quietly(|| {
+        let all = list_devices_noisy()?;
+        let mut out = Vec::new();
+        let opens = |d: &rodio::Device| d.default_output_config().is_ok();
+        let host = rodio::cpal::default_host();
+        let default_description = all
+            .iter()
+            .find(|(n, _)| n == DEFAULT)
+            .map(|(_, d)| describe(d))
+            .unwrap_or_else(|| "the system's default output".into());
+        if host.default_output_device().is_some_and(|d| opens(&d)) {
+            out.push(Listed { name: DEFAULT.into(), description: default_description.clone(), default: true });
+        }
+        let server = default_description.to_lowercase();
+        for (name, device) in all {
+            let wrapper = NOT_OUTPUTS.iter().any(|w| name == *w || name.starts_with(&format!("{w}_")));
+            let same_as_default = (name == "pulse" && server.contains("pulseaudio"))
+                || (name == "pipewire" && server.contains("pipewire"));
+            if name == DEFAULT || wrapper || (same_as_default && !out.is_empty()) || !opens(&device) {
+                continue;
+            }
+            out.push(Listed { description: describe(&device), name, default: false });
+        }
+        Ok(out)
+    })
 }
 
 /// A device's description, for listings.

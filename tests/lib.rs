@@ -5,6 +5,7 @@ mod audio_quality;
 mod bad_scripts;
 mod cli;
 mod controls;
+mod devices;
 mod fuzz;
 mod live;
 mod media_keys;
