@@ -8,6 +8,7 @@ mod controls;
 mod devices;
 mod fuzz;
 mod live;
+mod load;
 mod media_keys;
 mod render_cli;
 mod sound;

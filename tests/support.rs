@@ -109,12 +109,24 @@ pub const SINK: &str = "backease_test";
 
 impl Pulse {
     pub fn start(sb: &Sandbox) -> Pulse {
+        Pulse::start_with(sb, false)
+    }
+
+    /// With shared memory, as a desktop's server runs: the sound then goes
+    /// from client to sink without passing through the server's main
+    /// thread, which runs at normal priority.
+    pub fn start_shared(sb: &Sandbox) -> Pulse {
+        Pulse::start_with(sb, true)
+    }
+
+    fn start_with(sb: &Sandbox, shared_memory: bool) -> Pulse {
         let runtime = sb.path().join("pulse-run");
         std::fs::create_dir_all(&runtime).unwrap();
         std::fs::set_permissions(&runtime, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
         let log = std::fs::File::create(sb.path().join("pulse.log")).unwrap();
         let child = Command::new("pulseaudio")
-            .args(["-n", "--daemonize=no", "--exit-idle-time=-1", "--disable-shm=yes", "--use-pid-file=no"])
+            .args(["-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no"])
+            .arg(format!("--disable-shm={}", if shared_memory { "no" } else { "yes" }))
             .arg(format!("--load=module-null-sink sink_name={SINK} rate=44100 channels=2"))
             .arg("--load=module-native-protocol-unix")
             .env("XDG_RUNTIME_DIR", &runtime)
