@@ -9,8 +9,12 @@
 # once with eight (a parallel build).
 #   onset error, idle and loaded      <= 10 ms
 #   gaps and skipped audio            0
-# The server runs with shared memory, as a desktop's does: without it every
-# sample passes through its main thread, which runs at normal priority.
+# The server runs as a desktop's runs its data path: with shared memory
+# (without it every sample passes through its main thread) and with that
+# main thread at real-time priority too where this script may raise it
+# (as root); at normal priority it stalls behind the load for up to 200 ms
+# and the gaps are the server's, not backease's. BENCH_PLAIN_SERVER=1
+# leaves it at normal priority.
 # Usage: bash benches/load-timing.sh [REPEATS]   (23 repeats, about 3 minutes)
 # BENCH_ONLY=loaded runs only the two-process case; BENCH_WRAP="nice -n 5" runs `play`
 # under another command, to try what helps; BENCH_KEEP=DIR keeps the
@@ -28,6 +32,7 @@ pulseaudio -n --daemonize=no --exit-idle-time=-1 --use-pid-file=no \
   --load="module-null-sink sink_name=bench rate=44100 channels=2" --load=module-native-protocol-unix \
   --log-level=info >"$work/pulse.log" 2>&1 &
 pulse=$!
+[ -n "${BENCH_PLAIN_SERVER:-}" ] || chrt -r -p 6 "$pulse" >/dev/null 2>&1 || true
 burners=()
 cleanup() {
   for b in "${burners[@]}"; do kill "$b" 2>/dev/null || true; done

@@ -292,9 +292,10 @@ pub const SKIP_FADE: Duration = Duration::from_millis(8);
 /// down smoothly before a peak, short enough not to be felt on the keys.
 const LOOKAHEAD: usize = 64;
 
-/// The highest level the limiter lets through, -0.18 dBFS: above every peak
-/// of the clips at unity volume, so a session at volume 1 or below passes
-/// through unchanged.
+/// The highest level the limiter lets through, -0.18 dBFS: above the peaks
+/// of speech (espeak-ng's reach -0.4 dBFS) and chimes, so a session at
+/// volume 1 or below passes through unchanged, unless clips sounding
+/// together add up past it (which would otherwise clip).
 pub const CEILING: f32 = 0.98;
 
 /// How long the volume takes to glide by 1 (a key press moves it by 0.1,

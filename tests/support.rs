@@ -112,11 +112,18 @@ impl Pulse {
         Pulse::start_with(sb, false)
     }
 
-    /// With shared memory, as a desktop's server runs: the sound then goes
-    /// from client to sink without passing through the server's main
-    /// thread, which runs at normal priority.
+    /// With shared memory and every thread at real-time priority (where
+    /// the test may raise them), as a desktop's sound server runs its data
+    /// path: otherwise the server's main thread, at normal priority, stalls
+    /// behind a loaded machine and its gaps would be blamed on the client.
     pub fn start_shared(sb: &Sandbox) -> Pulse {
-        Pulse::start_with(sb, true)
+        let pulse = Pulse::start_with(sb, true);
+        let _ = Command::new("chrt")
+            .args(["-r", "-p", "6", &pulse.child.id().to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+        pulse
     }
 
     fn start_with(sb: &Sandbox, shared_memory: bool) -> Pulse {
