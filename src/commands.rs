@@ -696,7 +696,7 @@ fn render(
 }
 
 fn devices(out: &mut dyn Write) -> Result<u8, Failure> {
-    let list = crate::output::list_devices().map_err(|e| {
+    let list = crate::output::list_outputs().map_err(|e| {
         Failure::new(code::NO_DEVICE, format!("cannot list audio outputs: {e}"))
             .hint("is a sound server (PulseAudio or PipeWire) running?")
     })?;
@@ -705,8 +705,9 @@ fn devices(out: &mut dyn Write) -> Result<u8, Failure> {
             .hint("start a sound server or plug in an output; `backease render` writes a file instead"));
     }
     let mut text = String::from("Audio outputs (use with --device NAME):\n");
-    for (name, device) in list {
-        text += &format!("  {name:<20} {}\n", crate::output::describe(&device));
+    for o in list {
+        let mark = if o.default { " (default)" } else { "" };
+        text += &format!("  {:<20} {}{mark}\n", o.name, o.description);
     }
     write_out(out, &text)?;
     Ok(code::OK)

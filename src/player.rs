@@ -558,15 +558,16 @@ mod tests {
     fn next_and_back_move_between_steps() {
         let (p, out) = start(None);
         out.advance(64);
-        assert_eq!(press(&p, &out, Command::Next, 128), 2000, "skipped to the second step");
+        // 512 samples: the cut step fades out over the next one's start.
+        assert_eq!(press(&p, &out, Command::Next, 512), 2000, "skipped to the second step");
         next_event(&p, |e| step_text(e) == "b");
 
         // Back once restarts the step: half a second in, then back to its start.
         out.advance(SAMPLE_RATE as usize / 2);
-        assert_eq!(press(&p, &out, Command::Back, 128), 2000, "still the second step");
+        assert_eq!(press(&p, &out, Command::Back, 512), 2000, "still the second step");
         let restarted = out.played().len();
         // Twice quickly: the step before.
-        assert_eq!(press(&p, &out, Command::Back, 128), 1000, "back to the first step");
+        assert_eq!(press(&p, &out, Command::Back, 512), 1000, "back to the first step");
         assert!(out.played().len() > restarted);
         stop(p);
     }

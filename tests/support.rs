@@ -160,12 +160,31 @@ pub const SINK: &str = "backease_test";
 
 impl Pulse {
     pub fn start(sb: &Sandbox) -> Pulse {
+        Pulse::start_with(sb, false)
+    }
+
+    /// With shared memory and every thread at real-time priority (where
+    /// the test may raise them), as a desktop's sound server runs its data
+    /// path: otherwise the server's main thread, at normal priority, stalls
+    /// behind a loaded machine and its gaps would be blamed on the client.
+    pub fn start_shared(sb: &Sandbox) -> Pulse {
+        let pulse = Pulse::start_with(sb, true);
+        let _ = Command::new("chrt")
+            .args(["-r", "-p", "6", &pulse.child.id().to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+        pulse
+    }
+
+    fn start_with(sb: &Sandbox, shared_memory: bool) -> Pulse {
         let runtime = sb.path().join("pulse-run");
         std::fs::create_dir_all(&runtime).unwrap();
         std::fs::set_permissions(&runtime, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
         let log = std::fs::File::create(sb.path().join("pulse.log")).unwrap();
         let child = Command::new("pulseaudio")
-            .args(["-n", "--daemonize=no", "--exit-idle-time=-1", "--disable-shm=yes", "--use-pid-file=no"])
+            .args(["-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no"])
+            .arg(format!("--disable-shm={}", if shared_memory { "no" } else { "yes" }))
             .arg(format!("--load=module-null-sink sink_name={SINK} rate=44100 channels=2"))
             .arg("--load=module-native-protocol-unix")
             .env("XDG_RUNTIME_DIR", &runtime)
