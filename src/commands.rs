@@ -428,6 +428,9 @@ fn choose(
                 return Ok(Choices { engine, live: Some(live), volume });
             }
             Err(e) => {
+                if let Some(stopped) = stopped_by_signal("while connecting to the system voice") {
+                    return Err(stopped);
+                }
                 let _ = writeln!(err, "warning: the system voice is not available ({e}); using espeak-ng instead");
             }
         }
@@ -445,7 +448,7 @@ fn choose(
                     }
                     return Ok(Choices { engine: None, live: Some(live), volume });
                 }
-                Err(_) => return Err(e),
+                Err(_) => return Err(stopped_by_signal("while connecting to the system voice").unwrap_or(e)),
             }
         }
         Err(e) => return Err(e),
@@ -464,6 +467,7 @@ fn make_segment(
     prepared: (&Script, &Options),
     round: Option<u32>,
     choices: &Choices,
+    quiet: bool,
     err: &mut dyn Write,
 ) -> Result<Segment, Failure> {
     let (script, options) = prepared;
@@ -474,18 +478,20 @@ fn make_segment(
     let (segment, report) =
         session::prepare(script, options, round, engine, live, &cache, &mut |done, total, synthesized| {
             // Cached cues are instant: show progress only while speaking anew.
-            if synthesized > 0 {
+            if synthesized > 0 && !quiet {
                 progress.update(done as u64, total as u64, &|n| n.to_string())
             }
-        })?;
+        })
+        .map_err(|f| stopped_by_signal("while preparing speech").unwrap_or(f))?;
     progress.finish();
-    if let Some(e) = report.cache_errors.first() {
+    if let Some(e) = report.cache_errors.first().filter(|_| !quiet) {
         let dir = cache.dir().map_or_else(String::new, |d| format!(" in {}", d.display()));
         let _ =
             writeln!(err, "warning: could not save speech to the cache{dir} ({e}); it will be made again next time");
     }
-    // Real speech lengths can reveal cues that now collide.
-    report_timeline(loaded, &segment.timeline, true, err)?;
+    // Real speech lengths can reveal cues that now collide (warnings
+    // only without --quiet).
+    report_timeline(loaded, &segment.timeline, !quiet, err)?;
     Ok(segment)
 }
 
@@ -512,15 +518,14 @@ fn on_request(
     tx
 }
 
-/// Ctrl-C, as a channel that receives once per press.
-fn interrupts() -> crossbeam_channel::Receiver<()> {
-    let (tx, rx) = crossbeam_channel::bounded(4);
-    // Only fails if a handler is already set, i.e. in a second command in
-    // the same process (tests); the first handler still serves.
-    let _ = ctrlc::set_handler(move || {
-        let _ = tx.try_send(());
-    });
-    rx
+/// If a signal has come, the failure that ends the command for it: work
+/// cut short by a signal reports the signal, not the broken work.
+fn stopped_by_signal(doing: &str) -> Option<Failure> {
+    let sig = crate::signals::received()?;
+    Some(Failure::new(
+        crate::signals::exit_code(sig),
+        format!("stopped by {} {doing}; nothing was left half-made", crate::signals::name(sig)),
+    ))
 }
 
 fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
@@ -528,18 +533,22 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
     let (looped, quiet) = (*looped, *quiet);
     use crate::live::{Display, Input, Keyboard, Style};
     use crate::player::Command as Cmd;
+    // From here on Ctrl-C, SIGTERM, SIGHUP and SIGQUIT stop the session
+    // (or the speech being made) cleanly, with the terminal restored.
+    let mut signals = crate::signals::listen();
     let config = crate::config::load(err)?.settings;
     let Prepared { loaded, script, mut options, estimate } = prepare(routine, timing, &config, err)?;
     check_sounds(&loaded, &estimate, err)?;
-    let mut choices = choose(&script, voice, &config, false, err)?;
+    // --quiet: nothing but errors, so no warning about the voice either.
+    let mut sink = std::io::sink();
+    let mut choices = choose(&script, voice, &config, false, if quiet { &mut sink } else { err })?;
     let mut volume = choices.volume;
     if looped {
         options.rounds = Some(1);
     }
-    let interrupted = interrupts();
     // Open the device first: with none, say so before any other work.
     let device = Device::open(device.as_deref())?;
-    let first = Arc::new(make_segment(&loaded, (&script, &options), looped.then_some(1), &choices, err)?);
+    let first = Arc::new(make_segment(&loaded, (&script, &options), looped.then_some(1), &choices, quiet, err)?);
     let live = choices.live.take();
     // Shared from here: rounds ahead, the closing, and speech made on request.
     let engine: Option<Arc<dyn crate::speech::Engine>> = choices.engine.take().map(Arc::from);
@@ -560,13 +569,16 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
         None
     };
 
+    // Each next round is made while the one before plays; `made_all` says
+    // when that thread has ended.
+    let (made_all_tx, made_all) = crossbeam_channel::bounded::<()>(1);
     let upcoming = looped.then(|| {
-        // Each next round is made while the one before plays.
         let (stream_tx, stream_rx) = crossbeam_channel::bounded::<Arc<Segment>>(1);
         let (announce_tx, announce_rx) = crossbeam_channel::unbounded();
         let (script, options) = (script.clone(), options);
         let (engine, is_live) = (engine.clone(), live.is_some());
         std::thread::spawn(move || {
+            let _done = made_all_tx;
             let cache = Cache::default_location();
             for round in 2.. {
                 let made = session::prepare(
@@ -590,17 +602,21 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
 
     let (input_tx, inputs) = crossbeam_channel::unbounded();
     let style = Style::detect(quiet);
+    // Media buttons before the keyboard: a warning about them is printed
+    // before the display starts and the terminal goes raw, not through it.
+    let mut media = match crate::media_keys::MediaKeys::start(&script.title, input_tx.clone()) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            if !quiet {
+                let _ = writeln!(err, "warning: headset and media buttons will not work ({e})");
+            }
+            None
+        }
+    };
     // `input_tx` stays alive here, so with no keyboard the channel stays
     // open and quiet rather than disconnected (which `select!` would see
     // as ready on every turn).
     let keyboard = if style == Style::Quiet { None } else { Keyboard::start(input_tx.clone()) };
-    let mut media = match crate::media_keys::MediaKeys::start(&script.title, input_tx.clone()) {
-        Ok(m) => Some(m),
-        Err(e) => {
-            let _ = writeln!(err, "warning: headset and media buttons will not work ({e})");
-            None
-        }
-    };
     let mut display = Display::new(style, &script.title, first.clone(), looped, volume, keyboard.is_some());
     let length = if looped { "until stopped".to_string() } else { duration::clock(first.timeline.duration()) };
     let keys = if keyboard.is_some() { crate::live::HELP } else { "Ctrl-C stops" };
@@ -616,9 +632,14 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
     let mut paused = false;
     let mut exit = code::OK;
     let mut stopping = false;
+    let mut lost = None;
     loop {
         crossbeam_channel::select! {
             recv(player.events) -> ev => match ev {
+                Ok(PlayerEvent::Lost(why)) => {
+                    lost = Some(why);
+                    break;
+                }
                 Ok(ev) => {
                     match &ev {
                         PlayerEvent::Waiting(w) => waiting = *w,
@@ -664,8 +685,10 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
                         exit = code::INTERRUPTED;
                         Cmd::Stop
                     }
+                    // The terminal is gone, and whoever sat at it.
+                    Input::Closed => Cmd::Halt,
                 };
-                if cmd == Cmd::Stop {
+                if matches!(cmd, Cmd::Stop | Cmd::Halt) {
                     if stopping {
                         continue;
                     }
@@ -673,20 +696,40 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
                 }
                 let _ = player.commands.send(cmd);
             },
-            recv(interrupted) -> _ => {
-                exit = code::INTERRUPTED;
+            recv(signals) -> sig => {
+                let Ok(sig) = sig else {
+                    // Signals could not be caught: their defaults apply.
+                    signals = crossbeam_channel::never();
+                    continue;
+                };
+                exit = crate::signals::exit_code(sig);
                 if !stopping {
                     stopping = true;
-                    let _ = player.commands.send(Cmd::Stop);
+                    // Ctrl-C is someone listening; the others end the
+                    // process at once, with a fade but no words.
+                    let cmd = if sig == crate::signals::SIGINT { Cmd::Stop } else { Cmd::Halt };
+                    let _ = player.commands.send(cmd);
                 }
             }
         }
     }
     player.join();
+    // The rounds still being made will never play: stop making them, and
+    // give their speech programs a moment to be killed.
+    crate::signals::stop();
+    if looped {
+        let _ = made_all.recv_timeout(std::time::Duration::from_secs(1));
+    }
     // Restore the terminal before the last words.
     drop(keyboard);
     drop(media);
     drop(input_tx);
+    if let Some(why) = lost {
+        return Err(Failure::new(code::NO_DEVICE, format!("the sound output stopped: {why}")).hint(
+            "is the sound server (PulseAudio or PipeWire) still running? start it again, then play again; \
+             `backease render` writes the session to a file instead",
+        ));
+    }
     display.say(out, if stopping { "Stopped." } else { "Session complete." });
     Ok(exit)
 }
@@ -711,14 +754,14 @@ fn render(
     check_sounds(&loaded, &estimate, err)?;
     let choices = choose(&script, voice, &config, true, err)?;
     let stop = Arc::new(AtomicBool::new(false));
-    let interrupted = interrupts();
+    let signals = crate::signals::listen();
     let flag = stop.clone();
     std::thread::spawn(move || {
-        if interrupted.recv().is_ok() {
+        if signals.recv().is_ok() {
             flag.store(true, Ordering::Relaxed);
         }
     });
-    let segment = Arc::new(make_segment(&loaded, (&script, &options), None, &choices, err)?);
+    let segment = Arc::new(make_segment(&loaded, (&script, &options), None, &choices, false, err)?);
     let total = segment.timeline.duration();
     let mut progress = Progress::new("rendering");
     let to_stdout = output.is_stdout();
@@ -730,7 +773,13 @@ fn render(
         out,
     );
     progress.finish();
-    let samples = written?;
+    // Stopped by a signal: the shell's code for it (143 for SIGTERM).
+    let samples = written.map_err(|mut f| {
+        if let (code::INTERRUPTED, Some(sig)) = (f.code, crate::signals::received()) {
+            f.code = crate::signals::exit_code(sig);
+        }
+        f
+    })?;
     let mb = (44 + samples * 2) as f64 / 1e6;
     let shown = if to_stdout { "standard output".to_string() } else { path.display().to_string() };
     let done = format!("wrote {shown} ({}, {mb:.1} MB)\n", duration::clock(total));
@@ -744,7 +793,7 @@ fn render(
 }
 
 fn devices(out: &mut dyn Write) -> Result<u8, Failure> {
-    let list = crate::output::list_devices().map_err(|e| {
+    let list = crate::output::list_outputs().map_err(|e| {
         Failure::new(code::NO_DEVICE, format!("cannot list audio outputs: {e}"))
             .hint("is a sound server (PulseAudio or PipeWire) running?")
     })?;
@@ -753,8 +802,9 @@ fn devices(out: &mut dyn Write) -> Result<u8, Failure> {
             .hint("start a sound server or plug in an output; `backease render` writes a file instead"));
     }
     let mut text = String::from("Audio outputs (use with --device NAME):\n");
-    for (name, device) in list {
-        text += &format!("  {name:<20} {}\n", crate::output::describe(&device));
+    for o in list {
+        let mark = if o.default { " (default)" } else { "" };
+        text += &format!("  {:<20} {}{mark}\n", o.name, o.description);
     }
     write_out(out, &text)?;
     Ok(code::OK)

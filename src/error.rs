@@ -16,12 +16,19 @@ pub mod code {
     pub const USAGE: u8 = 2;
     /// A file could not be read or written (missing, no permission, disk full).
     pub const IO: u8 = 3;
-    /// No audio output device could be opened.
+    /// No audio output device could be opened, or it went away while
+    /// playing (the sound server died, the device was unplugged).
     pub const NO_DEVICE: u8 = 4;
     /// The speech engine is missing or failed.
     pub const SPEECH: u8 = 5;
+    /// The terminal hung up (SIGHUP).
+    pub const HANGUP: u8 = 129;
     /// Stopped by Ctrl-C.
     pub const INTERRUPTED: u8 = 130;
+    /// Stopped by SIGQUIT.
+    pub const QUIT: u8 = 131;
+    /// Stopped by SIGTERM.
+    pub const TERMINATED: u8 = 143;
 }
 
 /// Shown at the end of `backease --help`.
@@ -31,9 +38,12 @@ Exit codes:
   1    a script has errors (each reported as file:line:column)
   2    usage error: bad option, or no routine by that name
   3    a file could not be read or written (missing, permissions, disk full)
-  4    no audio output device
+  4    no audio output device, or it went away while playing
   5    the speech engine is missing or failed
-  130  stopped with Ctrl-C";
+  129  the terminal hung up (SIGHUP)
+  130  stopped with Ctrl-C
+  131  stopped by SIGQUIT
+  143  stopped by SIGTERM";
 
 #[derive(Debug)]
 pub struct Failure {

@@ -20,6 +20,7 @@ pub mod render;
 pub mod script;
 pub mod session;
 pub mod show;
+pub mod signals;
 pub mod sound;
 pub mod speech;
 pub mod syntax;
@@ -61,7 +62,12 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
         Ok(code) => code,
         Err(failure) => {
             use std::io::Write;
-            let _ = writeln!(err, "backease: error: {}", failure.message);
+            if failure.code >= 128 {
+                // Stopped by a signal: asked for, not an error.
+                let _ = writeln!(err, "backease: {}", failure.message);
+            } else {
+                let _ = writeln!(err, "backease: error: {}", failure.message);
+            }
             if let Some(hint) = &failure.hint {
                 let _ = writeln!(err, "hint: {hint}");
             }

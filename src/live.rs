@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crossbeam_channel::Sender;
-use crossterm::event::{self, Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use crate::duration;
 use crate::player::PlayerEvent;
@@ -42,6 +42,8 @@ pub enum Input {
     WhereAmI,
     /// Ctrl-C, which raw mode delivers as a key.
     Interrupt,
+    /// The terminal is gone (the end of its input): stop, as for `q`.
+    Closed,
 }
 
 /// The key map, in one place: it is also the help line.
@@ -68,6 +70,11 @@ pub const HELP: &str = "space pause · ←/→ step · t time left · Enter last
 
 /// Reads keys on a thread of its own while the terminal is in raw mode;
 /// dropping it restores the terminal.
+///
+/// It reads the terminal itself (poll, then read) rather than through
+/// crossterm's event reader, which loops forever on a terminal that has
+/// gone (a read of 0 bytes): here the end of input, or an error, sends
+/// [`Input::Closed`] and ends the thread.
 pub struct Keyboard {
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -86,28 +93,119 @@ impl Keyboard {
         let thread = std::thread::Builder::new()
             .name("backease-keys".into())
             .spawn(move || {
+                let stdin = std::io::stdin();
+                let mut buf = [0u8; 256];
                 while !flag.load(Ordering::Relaxed) {
-                    match event::poll(Duration::from_millis(50)) {
-                        Ok(true) => {
-                            if let Ok(TermEvent::Key(key)) = event::read()
-                                && let Some(input) = input_for(&key)
-                            {
-                                if trace {
-                                    eprintln!("timing: key {input:?} at {} ms", crate::started().elapsed().as_millis());
-                                }
-                                if inputs.send(input).is_err() {
-                                    return;
-                                }
-                            }
+                    let keys = match read_terminal(&stdin, &mut buf, Duration::from_millis(50)) {
+                        Read::Nothing => continue,
+                        Read::Bytes(n) => parse_keys(&buf[..n]),
+                        Read::Closed => {
+                            let _ = inputs.send(Input::Closed);
+                            return;
                         }
-                        Ok(false) => {}
-                        Err(_) => return,
+                    };
+                    for input in keys.iter().filter_map(input_for) {
+                        if trace {
+                            eprintln!("timing: key {input:?} at {} ms", crate::started().elapsed().as_millis());
+                        }
+                        if inputs.send(input).is_err() {
+                            return;
+                        }
                     }
                 }
             })
             .ok()?;
         Some(Keyboard { stop, thread: Some(thread) })
     }
+}
+
+/// What one look at the terminal found.
+enum Read {
+    Nothing,
+    Bytes(usize),
+    /// The end of input, or an error: the terminal is gone.
+    Closed,
+}
+
+/// Waits up to `wait` for input, then reads what there is.
+fn read_terminal(stdin: &std::io::Stdin, buf: &mut [u8], wait: Duration) -> Read {
+    use nix::errno::Errno;
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd;
+    let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::POLLIN)];
+    let timeout = PollTimeout::try_from(wait).unwrap_or(PollTimeout::MAX);
+    match poll(&mut fds, timeout) {
+        Ok(0) | Err(Errno::EINTR) => return Read::Nothing,
+        Ok(_) => {}
+        Err(_) => return Read::Closed,
+    }
+    let ready = fds[0].revents().unwrap_or(PollFlags::empty());
+    if ready.contains(PollFlags::POLLNVAL) {
+        return Read::Closed;
+    }
+    // POLLIN, POLLHUP or POLLERR: a read now does not block, and says which.
+    match nix::unistd::read(stdin.as_fd(), buf) {
+        Ok(0) => Read::Closed,
+        Ok(n) => Read::Bytes(n),
+        Err(Errno::EINTR | Errno::EAGAIN) => Read::Nothing,
+        Err(_) => Read::Closed,
+    }
+}
+
+/// The keys in what a terminal in raw mode sent: characters, control keys
+/// and the escape sequences of the arrow keys. Other sequences are skipped;
+/// a lone ESC is the Esc key.
+pub fn parse_keys(bytes: &[u8]) -> Vec<KeyEvent> {
+    let mut keys = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        i += 1;
+        let code = match b {
+            0x1b => match bytes.get(i) {
+                None | Some(0x1b) => KeyCode::Esc,
+                Some(b'[' | b'O') => {
+                    // A CSI or SS3 sequence runs to its final byte (@ to ~).
+                    let end = bytes[i + 1..].iter().position(|c| (0x40..=0x7e).contains(c));
+                    let Some(end) = end.map(|e| i + 1 + e) else { break };
+                    let code = match (end == i + 1, bytes[end]) {
+                        (true, b'A') => Some(KeyCode::Up),
+                        (true, b'B') => Some(KeyCode::Down),
+                        (true, b'C') => Some(KeyCode::Right),
+                        (true, b'D') => Some(KeyCode::Left),
+                        _ => None,
+                    };
+                    i = end + 1;
+                    match code {
+                        Some(c) => c,
+                        None => continue,
+                    }
+                }
+                // Alt and a key: not one of ours.
+                Some(_) => {
+                    i += 1;
+                    continue;
+                }
+            },
+            0x01..=0x1a if !matches!(b, b'\r' | b'\n' | b'\t') => {
+                keys.push(KeyEvent::new(KeyCode::Char((b'a' + b - 1) as char), KeyModifiers::CONTROL));
+                continue;
+            }
+            b'\r' | b'\n' => {
+                // A terminal may send Enter as "\r\n": one press.
+                if b == b'\r' && bytes.get(i) == Some(&b'\n') {
+                    i += 1;
+                }
+                KeyCode::Enter
+            }
+            0x7f => KeyCode::Backspace,
+            0x20..=0x7e => KeyCode::Char(b as char),
+            // The rest of a UTF-8 character, or other control bytes.
+            _ => continue,
+        };
+        keys.push(KeyEvent::new(code, KeyModifiers::NONE));
+    }
+    keys
 }
 
 impl Drop for Keyboard {
@@ -146,9 +244,11 @@ pub enum Style {
 
 impl Style {
     pub fn detect(quiet: bool) -> Style {
+        // A dumb terminal cannot move its cursor: it gets plain lines.
+        let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
         if quiet {
             Style::Quiet
-        } else if std::io::stdout().is_terminal() {
+        } else if std::io::stdout().is_terminal() && !dumb {
             Style::Terminal
         } else {
             Style::Plain
@@ -172,6 +272,8 @@ pub struct Display {
     finishing: bool,
     /// The closing segment of an endless session, by number, once it plays.
     closing: Option<(u32, Arc<Segment>)>,
+    /// The output was lost and is being opened again.
+    reconnecting: bool,
     volume: f32,
     drawn: usize,
     /// "\r\n" while the terminal is raw, where "\n" alone does not return
@@ -193,6 +295,7 @@ impl Display {
             waiting: false,
             finishing: false,
             closing: None,
+            reconnecting: false,
             volume,
             drawn: 0,
         }
@@ -237,7 +340,15 @@ impl Display {
             }
             PlayerEvent::Closing(number, segment) => self.closing = Some((*number, segment.clone())),
             PlayerEvent::Say(text) => self.plain_line(out, &format!("“{text}”")),
-            PlayerEvent::Finished { .. } => {}
+            PlayerEvent::Reconnecting(why) => {
+                self.reconnecting = true;
+                self.plain_line(out, &format!("the sound output stopped ({why}); trying to open it again"));
+            }
+            PlayerEvent::Reconnected => {
+                self.reconnecting = false;
+                self.plain_line(out, "the sound output is back; going on");
+            }
+            PlayerEvent::Finished { .. } | PlayerEvent::Lost(_) => {}
         }
         if self.style == Style::Terminal {
             self.draw(out);
@@ -296,7 +407,9 @@ impl Display {
             )
         };
         lines.push(bar);
-        let state = if self.paused {
+        let state = if self.reconnecting {
+            "NO SOUND — the output stopped; trying to open it again · q stops".to_string()
+        } else if self.paused {
             "PAUSED — space resumes · q stops".to_string()
         } else if self.waiting {
             "WAITING — space, Enter or the headset button goes on · q stops".to_string()
@@ -355,6 +468,32 @@ mod tests {
         assert_eq!(input_for(&key(KeyCode::Esc, none)), Some(Input::Quit));
         assert_eq!(input_for(&key(KeyCode::Char('c'), KeyModifiers::CONTROL)), Some(Input::Interrupt));
         assert_eq!(input_for(&key(KeyCode::Char('x'), none)), None);
+    }
+
+    #[track_caller]
+    fn check_keys(bytes: &[u8], expect: &[Input]) {
+        let got: Vec<Input> = parse_keys(bytes).iter().filter_map(input_for).collect();
+        assert_eq!(got, expect, "{bytes:?}");
+    }
+
+    #[test]
+    fn bytes_from_the_terminal_are_keys() {
+        use Input::*;
+        check_keys(b" ", &[TogglePause]);
+        check_keys(b"nnp", &[Next, Next, Back]);
+        check_keys(b"\x1b[C\x1b[D\x1b[A\x1b[B", &[Next, Back, VolumeUp, VolumeDown]);
+        check_keys(b"\x1bOC", &[Next]);
+        check_keys(b"\x1b", &[Quit]);
+        check_keys(b"\x1b\x1b[C", &[Quit, Next]);
+        check_keys(b"\x03", &[Interrupt]);
+        check_keys(b"\x04", &[Interrupt]);
+        check_keys(b"+-=_q", &[VolumeUp, VolumeDown, VolumeUp, VolumeDown, Quit]);
+        // Other sequences (F5, a mouse report), Alt and a key, UTF-8: nothing.
+        check_keys(b"\x1b[15~\x1b[<0;3;4M\x1bq\xc3\xa9", &[]);
+        // Enter, however the terminal sends it, and t.
+        check_keys(b"\r\n\r\nt", &[Finish, Finish, WhereAmI]);
+        // A sequence cut short is dropped.
+        check_keys(b"n\x1b[1;", &[Next]);
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! session bus this module fails with a reason and the session plays on;
 //! it knows nothing of the player itself.
 
+use std::time::{Duration, Instant};
+
 use crossbeam_channel::Sender;
 use souvlaki::{MediaControlEvent, MediaControls, MediaMetadata, MediaPlayback, PlatformConfig};
 
@@ -18,9 +20,38 @@ pub struct MediaKeys {
 /// The bus name is `org.mpris.MediaPlayer2.backease`.
 pub const BUS_NAME: &str = "backease";
 
+/// How long to wait for the session bus to answer. A bus that hangs would
+/// otherwise hold the session's start for D-Bus's own 25 s; it costs the
+/// media buttons instead.
+pub const BUS_TIMEOUT: Duration = Duration::from_secs(2);
+
 impl MediaKeys {
-    /// Registers on the session bus; media buttons become [`Input`]s.
+    /// Registers on the session bus; media buttons become [`Input`]s. Gives
+    /// up after [`BUS_TIMEOUT`], or at once when a signal asks backease to
+    /// stop; a registration that comes later is let go of.
     pub fn start(title: &str, inputs: Sender<Input>) -> Result<MediaKeys, String> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let title = title.to_string();
+        std::thread::Builder::new()
+            .name("backease-media-keys".into())
+            .spawn(move || {
+                let _ = tx.send(MediaKeys::register(&title, inputs));
+            })
+            .map_err(|e| e.to_string())?;
+        let deadline = Instant::now() + BUS_TIMEOUT;
+        loop {
+            match rx.recv_timeout(Duration::from_millis(20)) {
+                Ok(registered) => return registered,
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) if crate::signals::stopping() => {
+                    return Err("stopped".into());
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) if Instant::now() < deadline => {}
+                Err(_) => return Err(format!("the session bus did not answer within {} s", BUS_TIMEOUT.as_secs())),
+            }
+        }
+    }
+
+    fn register(title: &str, inputs: Sender<Input>) -> Result<MediaKeys, String> {
         let config = PlatformConfig { dbus_name: BUS_NAME, display_name: "backease", hwnd: None };
         let mut controls = MediaControls::new(config).map_err(|e| format!("{e:?}"))?;
         let presses = Presses::default();

@@ -5,8 +5,9 @@
 //! way. Opening the device is the only place that knows about rodio's
 //! device types.
 
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::{Failure, code};
 use crate::session::Stream;
@@ -17,6 +18,16 @@ pub trait Output: Send {
     fn start(&mut self, stream: Stream);
     /// True once everything handed over has been played out.
     fn drained(&self) -> bool;
+    /// Why the output has stopped working, once it has: the device or the
+    /// sound server is gone. A session cannot go on without it.
+    fn lost(&self) -> Option<String> {
+        None
+    }
+    /// Opens the output again after it was lost (the sound server came
+    /// back), ready for a new [`Output::start`].
+    fn reopen(&mut self) -> Result<(), String> {
+        Err("this output cannot be opened again".into())
+    }
 }
 
 /// Silence sent to the device before the session starts.
@@ -24,41 +35,201 @@ pub const PRE_ROLL: Duration = Duration::from_millis(60);
 
 /// The audio device, through a rodio `Player`.
 pub struct Device {
-    _sink: rodio::MixerDeviceSink,
+    /// An `Option` only so that a dead device can be let go of without
+    /// waiting for its thread (see [`Drop`]).
+    sink: Option<rodio::MixerDeviceSink>,
     player: rodio::Player,
     name: String,
+    health: Arc<Health>,
+    /// The device asked for (`None`: the default), to open it again.
+    wanted: Option<String>,
+}
+
+/// How the device's stream is doing, written on the audio thread (atomics
+/// only) and read by the player thread.
+///
+/// A device can die two ways: its stream reports an error (cpal's error
+/// callback), or it just stops asking for samples, which is how a stream
+/// through PulseAudio's ALSA plugin often dies with its server. Both are
+/// watched.
+#[derive(Debug)]
+struct Health {
+    since: Instant,
+    /// 1 + the milliseconds after `since` that the stream last pulled
+    /// samples; 0 until it first does.
+    pulled: AtomicU64,
+    /// The same for when the session was handed to the device.
+    started: AtomicU64,
+    /// The worst error reported: one of the `ERROR_` values.
+    error: AtomicU8,
+    /// Errors reported since the stream last pulled samples.
+    errors: AtomicU32,
+}
+
+const ERROR_NONE: u8 = 0;
+/// An error that may pass (an underrun, a glitch as a stream starts
+/// through PulseAudio): fatal only with a stall.
+const ERROR_PASSING: u8 = 1;
+/// The device or the sound server is gone: no more samples will be taken.
+const ERROR_GONE: u8 = 2;
+
+/// A stream that takes no samples for this long is dead, whatever it
+/// says. Long: on a loaded machine a live stream has been seen to stall for
+/// 1.5 s; a dead server is told far sooner by [`ERROR_STORM`].
+pub const STALL: Duration = Duration::from_secs(4);
+/// A stream that reports this many errors without taking a sample is dead:
+/// through PulseAudio's ALSA plugin, a server that died makes the stream
+/// fail hundreds of thousands of times a second, while a live one reports
+/// a few underruns at most.
+const ERROR_STORM: u32 = 500;
+/// How long the storm must last, so a burst as a stream starts is not one.
+const STORM: Duration = Duration::from_millis(100);
+/// A stream that has not started within this long never will. Generous: an
+/// idle sound server may take a few seconds to wake up for a new stream
+/// (a PulseAudio null sink left idle while speech was made has taken over
+/// six), and a dead one is told sooner by its errors.
+const NEVER_STARTED: Duration = Duration::from_secs(10);
+/// Pulls between two notes of the time: cheap, and often enough (at
+/// 22 050 Hz, every 12 ms).
+const NOTE_EVERY: u32 = 256;
+
+impl Health {
+    fn new() -> Arc<Health> {
+        Arc::new(Health {
+            since: Instant::now(),
+            pulled: AtomicU64::new(0),
+            started: AtomicU64::new(0),
+            error: AtomicU8::new(ERROR_NONE),
+            errors: AtomicU32::new(0),
+        })
+    }
+
+    fn note_pull(&self) {
+        self.pulled.store(self.now(), Ordering::Relaxed);
+        self.errors.store(0, Ordering::Relaxed);
+    }
+
+    /// 1 + milliseconds since `since`.
+    fn now(&self) -> u64 {
+        self.since.elapsed().as_millis() as u64 + 1
+    }
+
+    fn report(&self, e: &rodio::cpal::Error) {
+        use rodio::cpal::ErrorKind;
+        let level = match e.kind() {
+            ErrorKind::DeviceNotAvailable | ErrorKind::HostUnavailable => ERROR_GONE,
+            _ => ERROR_PASSING,
+        };
+        self.error.fetch_max(level, Ordering::Relaxed);
+        self.errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn lost(&self) -> Option<String> {
+        let (pulled, started) = (self.pulled.load(Ordering::Relaxed), self.started.load(Ordering::Relaxed));
+        let since = |at: u64| Duration::from_millis(self.now().saturating_sub(at));
+        if pulled == 0 {
+            return match self.error.load(Ordering::Relaxed) {
+                ERROR_GONE => Some("the device or the sound server went away".into()),
+                _ if started > 0 && since(started) > NEVER_STARTED => {
+                    Some(format!("the device never started ({} s)", since(started).as_secs()))
+                }
+                _ => None,
+            };
+        }
+        let quiet = since(pulled);
+        match self.error.load(Ordering::Relaxed) {
+            ERROR_GONE => Some("the device or the sound server went away".into()),
+            ERROR_PASSING if quiet > STORM && self.errors.load(Ordering::Relaxed) >= ERROR_STORM => {
+                Some("the device or the sound server went away (it fails on every try)".into())
+            }
+            ERROR_PASSING if quiet > STALL => {
+                Some(format!("the device failed and took no sound for {:.1} s", quiet.as_secs_f32()))
+            }
+            _ if quiet > STALL => Some(format!("the device took no sound for {:.1} s", quiet.as_secs_f32())),
+            _ => None,
+        }
+    }
+}
+
+/// The session's stream as the device gets it, noting each time it pulls.
+struct Watched {
+    stream: Stream,
+    health: Arc<Health>,
+    count: u32,
+}
+
+impl Iterator for Watched {
+    type Item = f32;
+
+    fn next(&mut self) -> Option<f32> {
+        self.count += 1;
+        if self.count == NOTE_EVERY {
+            self.count = 0;
+            self.health.note_pull();
+        }
+        self.stream.next()
+    }
+}
+
+impl rodio::Source for Watched {
+    fn current_span_len(&self) -> Option<usize> {
+        self.stream.current_span_len()
+    }
+    fn channels(&self) -> rodio::ChannelCount {
+        self.stream.channels()
+    }
+    fn sample_rate(&self) -> rodio::SampleRate {
+        self.stream.sample_rate()
+    }
+    fn total_duration(&self) -> Option<Duration> {
+        self.stream.total_duration()
+    }
 }
 
 impl Device {
     /// Opens the named output, or the default one.
     pub fn open(name: Option<&str>) -> Result<Device, Failure> {
         use rodio::DeviceTrait;
+        let name_wanted = name.map(str::to_string);
         let no_device = |detail: String| {
             Failure::new(code::NO_DEVICE, format!("no audio output device found ({detail})")).hint(
                 "start a sound server (PulseAudio or PipeWire) or plug in an output, \
                  or write the session to a file instead: backease render ROUTINE -o session.wav",
             )
         };
-        let mut sink = quietly(|| match name {
-            None => rodio::DeviceSinkBuilder::from_default_device()
-                .and_then(|b| low_latency(b).with_error_callback(stream_error).open_stream())
-                .or_else(|_| rodio::DeviceSinkBuilder::open_default_sink())
-                .map_err(|e| no_device(e.to_string())),
-            Some(wanted) => {
-                let device = list_devices()
-                    .map_err(no_device)?
-                    .into_iter()
-                    .find(|(n, d)| n == wanted || describe(d) == wanted)
-                    .map(|(_, d)| d)
-                    .ok_or_else(|| {
-                        Failure::new(code::NO_DEVICE, format!("no output device named \"{wanted}\""))
-                            .hint("`backease devices` lists the outputs")
-                    })?;
-                rodio::DeviceSinkBuilder::from_device(device)
-                    .and_then(|b| b.open_stream())
-                    .map_err(|e| no_device(e.to_string()))
-            }
-        })?;
+        let health = Health::new();
+        let reporter = health.clone();
+        let on_error = move |e: rodio::cpal::Error| {
+            reporter.report(&e);
+            stream_error(e);
+        };
+        // "default", as `devices` lists it, is the default output.
+        let name = name.filter(|n| *n != DEFAULT);
+        // Opened at real-time priority where the system allows it, so the
+        // threads that carry the sound inherit it (see `priority`).
+        let (sink, raised) = priority::open_raised(|| {
+            quietly(|| match name {
+                None => rodio::DeviceSinkBuilder::from_default_device()
+                    .and_then(|b| low_latency(b).with_error_callback(on_error).open_stream())
+                    .or_else(|_| rodio::DeviceSinkBuilder::open_default_sink())
+                    .map_err(|e| no_device(e.to_string())),
+                Some(wanted) => {
+                    let device = list_devices()
+                        .map_err(no_device)?
+                        .into_iter()
+                        .find(|(n, d)| n == wanted || describe(d) == wanted)
+                        .map(|(_, d)| d)
+                        .ok_or_else(|| {
+                            Failure::new(code::NO_DEVICE, format!("no output device named \"{wanted}\""))
+                                .hint("`backease devices` lists the outputs")
+                        })?;
+                    rodio::DeviceSinkBuilder::from_device(device)
+                        .and_then(|b| low_latency(b).with_error_callback(on_error).open_stream())
+                        .map_err(|e| no_device(e.to_string()))
+                }
+            })
+        });
+        let mut sink = sink?;
         sink.log_on_drop(false);
         if crate::timing() {
             eprintln!(
@@ -67,6 +238,7 @@ impl Device {
                 sink.config().buffer_size(),
                 sink.config().sample_rate()
             );
+            eprintln!("timing: audio threads {raised}");
         }
         let player = rodio::Player::connect_new(sink.mixer());
         player.pause();
@@ -76,7 +248,7 @@ impl Device {
                 .and_then(|d| d.description().ok().map(|d| d.name().to_string()))
                 .unwrap_or_else(|| "default".into()),
         };
-        Ok(Device { _sink: sink, player, name })
+        Ok(Device { sink: Some(sink), player, name, health, wanted: name_wanted })
     }
 
     pub fn name(&self) -> &str {
@@ -93,7 +265,8 @@ impl Output for Device {
         let one = std::num::NonZero::new(1).expect("one");
         let rate = std::num::NonZero::new(crate::timeline::SAMPLE_RATE).expect("non-zero");
         self.player.append(rodio::source::Zero::new(one, rate).take_duration(PRE_ROLL));
-        self.player.append(stream);
+        self.health.started.store(self.health.now(), Ordering::Relaxed);
+        self.player.append(Watched { stream, health: self.health.clone(), count: 0 });
         self.player.play();
         if crate::timing() {
             eprintln!("timing: stream handed to the device {} ms after start", crate::started().elapsed().as_millis());
@@ -101,6 +274,44 @@ impl Output for Device {
     }
     fn drained(&self) -> bool {
         self.player.empty()
+    }
+    fn lost(&self) -> Option<String> {
+        self.health.lost()
+    }
+    fn reopen(&mut self) -> Result<(), String> {
+        // The dead stream's thread spins on its errors until it is closed.
+        if let Some(sink) = self.sink.take() {
+            let_go(sink);
+        }
+        let fresh = Device::open(self.wanted.as_deref()).map_err(|f| f.message)?;
+        *self = fresh;
+        Ok(())
+    }
+}
+
+impl Drop for Device {
+    fn drop(&mut self) {
+        let Some(sink) = self.sink.take() else { return };
+        if self.health.lost().is_none() {
+            drop(sink);
+        } else {
+            let_go(sink);
+        }
+    }
+}
+
+/// Closes a dead device's stream. Closing joins its audio thread, which may
+/// be stuck in the sound library, so it is done on a thread of its own,
+/// given a moment, and otherwise left to finish (or to end with the
+/// process).
+fn let_go(sink: rodio::MixerDeviceSink) {
+    let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(1);
+    let closing = std::thread::Builder::new().name("backease-close-device".into()).spawn(move || {
+        drop(sink);
+        let _ = done_tx.send(());
+    });
+    if closing.is_ok() {
+        let _ = done_rx.recv_timeout(Duration::from_millis(300));
     }
 }
 
@@ -117,10 +328,17 @@ pub const PERIOD_FRAMES: u32 = 1536;
 /// ALSA plugin a stream reports a few transient I/O errors as it starts,
 /// which mean nothing to a user, so they are kept quiet unless
 /// `BACKEASE_AUDIO_DEBUG` is set.
+///
+/// This runs on the device's thread, which retries at once after an error:
+/// after an underrun the plugin answers "I/O error" until its stream is set
+/// up again, and without a pause the thread spins on it (tens of thousands
+/// of errors a second) and starves the very threads that set it up. A
+/// short sleep lets them.
 fn stream_error(e: rodio::cpal::Error) {
     if std::env::var_os("BACKEASE_AUDIO_DEBUG").is_some() {
-        eprintln!("audio stream error: {e}");
+        eprintln!("audio stream error: {e} at {} ms", crate::started().elapsed().as_millis());
     }
+    std::thread::sleep(Duration::from_millis(2));
 }
 
 /// Runs `f` with the process's stderr sent to /dev/null. Probing audio
@@ -164,10 +382,180 @@ fn list_devices_noisy() -> Result<Vec<(String, rodio::Device)>, String> {
         .collect())
 }
 
+/// The name of the default output, in listings and for `--device`.
+pub const DEFAULT: &str = "default";
+
+/// ALSA plugins that convert or reshape sound for another output, and the
+/// one that discards it: listed by ALSA, but not outputs to play a session
+/// on. (Prefixes: the converters come in variants, `samplerate_best`…)
+const NOT_OUTPUTS: [&str; 7] = ["null", "lavrate", "samplerate", "speexrate", "speex", "upmix", "vdownmix"];
+
+/// An output a user can pick.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listed {
+    pub name: String,
+    pub description: String,
+    pub default: bool,
+}
+
+/// The outputs a user can pick, the default first. ALSA lists every plugin
+/// it has a configuration for, most of which never open (`jack` with no
+/// JACK server, `oss` with no `/dev/dsp`, the rate converters with no
+/// output behind them), so each is listed only if it opens now; the
+/// converters and `null` are left out even then, as is the sound server's
+/// own name (`pulse`, `pipewire`) when the default already plays through
+/// it. Opening a plugin that fails can leave ALSA unable to open others in
+/// the same process, so only `devices` calls this, never `play`.
+pub fn list_outputs() -> Result<Vec<Listed>, String> {
+    use rodio::DeviceTrait;
+    use rodio::cpal::traits::HostTrait;
+    quietly(|| {
+        let all = list_devices_noisy()?;
+        let mut out = Vec::new();
+        let opens = |d: &rodio::Device| d.default_output_config().is_ok();
+        let host = rodio::cpal::default_host();
+        let default_description = all
+            .iter()
+            .find(|(n, _)| n == DEFAULT)
+            .map(|(_, d)| describe(d))
+            .unwrap_or_else(|| "the system's default output".into());
+        if host.default_output_device().is_some_and(|d| opens(&d)) {
+            out.push(Listed { name: DEFAULT.into(), description: default_description.clone(), default: true });
+        }
+        let server = default_description.to_lowercase();
+        for (name, device) in all {
+            let wrapper = NOT_OUTPUTS.iter().any(|w| name == *w || name.starts_with(&format!("{w}_")));
+            let same_as_default = (name == "pulse" && server.contains("pulseaudio"))
+                || (name == "pipewire" && server.contains("pipewire"));
+            if name == DEFAULT || wrapper || (same_as_default && !out.is_empty()) || !opens(&device) {
+                continue;
+            }
+            out.push(Listed { description: describe(&device), name, default: false });
+        }
+        Ok(out)
+    })
+}
+
 /// A device's description, for listings.
 pub fn describe(device: &rodio::Device) -> String {
     use rodio::DeviceTrait;
     device.description().map(|d| d.name().to_string()).unwrap_or_default()
+}
+
+/// Real-time priority for the threads that carry the sound, as sound
+/// servers and players do: a user's laptop is busy (a browser, a build),
+/// and at normal priority the device's thread and the sound server's
+/// client thread in this process wait behind it for longer than the
+/// device's 64 ms buffer lasts, so the sound breaks up and falls behind.
+///
+/// The device is opened from a short-lived thread raised to round-robin
+/// real-time priority, so the threads the opening creates (cpal's, and
+/// through PulseAudio's ALSA plugin, its client's) inherit it; the rest of
+/// the program stays at normal priority. Raising a thread needs a limit
+/// (`RLIMIT_RTPRIO`) or a privilege; failing that, RealtimeKit (rtkit, on
+/// the system bus, as PulseAudio and PipeWire use) raises each new thread;
+/// failing that too, the session plays at normal priority.
+#[cfg(target_os = "linux")]
+mod priority {
+    use std::time::Duration;
+
+    /// Under PulseAudio's own real-time priority (5 by default), so the
+    /// server is never kept waiting by its client.
+    const PRIORITY: u8 = 4;
+
+    /// How the audio threads were raised.
+    pub enum Raised {
+        Directly,
+        ByRtkit(usize),
+        Not(String),
+    }
+
+    impl std::fmt::Display for Raised {
+        fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            match self {
+                Raised::Directly => write!(f, "at real-time priority {PRIORITY}"),
+                Raised::ByRtkit(n) => write!(f, "at real-time priority through rtkit ({n} threads)"),
+                Raised::Not(why) => write!(f, "at normal priority ({why})"),
+            }
+        }
+    }
+
+    pub fn open_raised<T: Send>(open: impl FnOnce() -> T + Send) -> (T, Raised) {
+        let before = threads();
+        let (out, direct) = std::thread::scope(|s| {
+            let opener = s.spawn(|| {
+                let direct = raise_current();
+                (open(), direct)
+            });
+            opener.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        });
+        let raised = match direct {
+            Ok(()) => Raised::Directly,
+            Err(direct) => {
+                // rtkit's threads do not pass their priority on: raise each.
+                let new: Vec<u64> = threads().into_iter().filter(|t| !before.contains(t)).collect();
+                match rtkit(&new) {
+                    Ok(()) => Raised::ByRtkit(new.len()),
+                    Err(rtkit) => Raised::Not(format!("{direct}; rtkit: {rtkit}")),
+                }
+            }
+        };
+        (out, raised)
+    }
+
+    fn raise_current() -> Result<(), String> {
+        use thread_priority::unix::{RealtimeThreadSchedulePolicy, ThreadSchedulePolicy};
+        use thread_priority::{ThreadPriority, ThreadPriorityValue};
+        let priority = ThreadPriorityValue::try_from(PRIORITY).map_err(|e| e.to_string())?;
+        thread_priority::unix::set_thread_priority_and_policy(
+            thread_priority::unix::thread_native_id(),
+            ThreadPriority::Crossplatform(priority),
+            ThreadSchedulePolicy::Realtime(RealtimeThreadSchedulePolicy::RoundRobin),
+        )
+        .map_err(|e| format!("not permitted ({e:?})"))
+    }
+
+    /// The ids of this process's threads.
+    fn threads() -> Vec<u64> {
+        std::fs::read_dir("/proc/self/task")
+            .map(|dir| dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect())
+            .unwrap_or_default()
+    }
+
+    fn rtkit(threads: &[u64]) -> Result<(), String> {
+        use dbus::blocking::stdintf::org_freedesktop_dbus::Properties;
+        const RTKIT: &str = "org.freedesktop.RealtimeKit1";
+        let bus = dbus::blocking::Connection::new_system().map_err(|e| e.to_string())?;
+        let rtkit = bus.with_proxy(RTKIT, "/org/freedesktop/RealtimeKit1", Duration::from_millis(500));
+        let max_priority: i32 = rtkit.get(RTKIT, "MaxRealtimePriority").map_err(|e| e.to_string())?;
+        let max_cpu: i64 = rtkit.get(RTKIT, "RTTimeUSecMax").map_err(|e| e.to_string())?;
+        // rtkit serves only a process that limits how long a real-time
+        // thread may run without blocking; the audio threads block every
+        // period, far sooner.
+        let max_cpu = u64::try_from(max_cpu).map_err(|e| e.to_string())?;
+        nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_RTTIME, max_cpu, max_cpu)
+            .map_err(|e| e.to_string())?;
+        let priority = u32::from(PRIORITY).min(max_priority.max(1) as u32);
+        for &t in threads {
+            rtkit.method_call::<(), _, _, _>(RTKIT, "MakeThreadRealtime", (t, priority)).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod priority {
+    pub struct Raised;
+
+    impl std::fmt::Display for Raised {
+        fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(f, "at the system's priority")
+        }
+    }
+
+    pub fn open_raised<T>(open: impl FnOnce() -> T) -> (T, Raised) {
+        (open(), Raised)
+    }
 }
 
 /// An output for tests: pulls samples only when [`Manual::advance`] is

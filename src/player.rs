@@ -26,7 +26,11 @@ pub enum Command {
     /// Back to the start of this step; pressed twice quickly, the one
     /// before.
     Back,
+    /// Say "stopping", fade out and end.
     Stop,
+    /// Fade out and end at once, with nothing said: nobody is listening
+    /// (the terminal is gone) or the system wants the process gone.
+    Halt,
     /// Set the volume, 0.0 to 2.0.
     Volume(f32),
     /// Finish the round playing, then play the closing ("Last round.").
@@ -76,6 +80,14 @@ pub enum PlayerEvent {
     Finished {
         stopped: bool,
     },
+    /// The output stopped working (the device or the sound server is
+    /// gone), and why: the player tries to open it again for a while.
+    Reconnecting(String),
+    /// The output is back: the session goes on where it stood.
+    Reconnected,
+    /// The output stopped working and did not come back: the session ended
+    /// there.
+    Lost(String),
 }
 
 /// A second [`Command::Back`] within this long goes to the step before.
@@ -84,6 +96,9 @@ pub const BACK_TWICE: Duration = Duration::from_millis(1500);
 pub const NOTICE_GAP: Duration = Duration::from_millis(150);
 /// Silence after "resuming" before the session goes on.
 pub const LEAD_IN: Duration = Duration::from_millis(400);
+/// How long to keep trying to open a lost output again (a sound server
+/// restarting) before giving up.
+pub const RECONNECT: Duration = Duration::from_secs(5);
 
 /// The rounds of an endless session after the first, as they are made:
 /// `stream` feeds the audio, `announced` gets the same segments so the
@@ -126,9 +141,10 @@ impl Player {
                     Some(u) => (Some(u.stream), Some(u.announced)),
                     None => (None, None),
                 };
-                output.start(Stream::new(first.clone(), stream_rx, control.clone()));
+                output.start(Stream::new(first.clone(), stream_rx.clone(), control.clone()));
                 let mut actor = Actor {
                     output,
+                    upcoming: stream_rx,
                     control,
                     segments: Segments::new(first),
                     announced,
@@ -158,6 +174,9 @@ impl Player {
 
 struct Actor {
     output: Box<dyn Output>,
+    /// Further segments for the stream, kept to start a new stream on an
+    /// output opened again.
+    upcoming: Option<Receiver<Arc<Segment>>>,
     control: Arc<Control>,
     /// Segments seen so far, by number (an endless session keeps the last
     /// two; older ones are dropped).
@@ -191,6 +210,14 @@ struct Waiting {
     give_up: Option<Instant>,
 }
 
+/// How an attempt to open a lost output again ended.
+enum Reconnect {
+    Done,
+    Stopped,
+    /// Why the output was lost.
+    GaveUp(String),
+}
+
 struct Pending {
     gate: u64,
     text: String,
@@ -212,8 +239,13 @@ impl Actor {
         loop {
             select! {
                 recv(commands) -> cmd => match cmd {
-                    Ok(Command::Stop) | Err(_) => {
-                        self.stop();
+                    Ok(cmd @ (Command::Stop | Command::Halt)) => {
+                        self.stop(cmd == Command::Stop);
+                        let _ = self.events.send(PlayerEvent::Finished { stopped: true });
+                        return;
+                    }
+                    Err(_) => {
+                        self.stop(false);
                         let _ = self.events.send(PlayerEvent::Finished { stopped: true });
                         return;
                     }
@@ -256,6 +288,22 @@ impl Actor {
                 let total = self.segment(segment).map_or(0, |s| s.timeline.total);
                 let _ = self.events.send(PlayerEvent::Position { segment, sample, total });
             }
+            // A device that died takes nothing more: try to open it again,
+            // or say so and end.
+            if !self.control.is_finished()
+                && let Some(why) = self.output.lost()
+            {
+                match self.reconnect(&commands, why) {
+                    Reconnect::Done => continue,
+                    Reconnect::Stopped => {
+                        let _ = self.events.send(PlayerEvent::Finished { stopped: true });
+                    }
+                    Reconnect::GaveUp(why) => {
+                        let _ = self.events.send(PlayerEvent::Lost(why));
+                    }
+                }
+                return;
+            }
             if self.control.is_finished() && self.output.drained() {
                 // Let the device play out what it has buffered.
                 std::thread::sleep(Duration::from_millis(150));
@@ -296,6 +344,38 @@ impl Actor {
             self.control.release(w.request.gate);
             let _ = self.events.send(PlayerEvent::Waiting(false));
         }
+    }
+
+    /// Tries to open a lost output again for [`RECONNECT`], still taking
+    /// commands meanwhile, and starts a stream on it where the session
+    /// stood, after "resuming" and a breath of silence.
+    fn reconnect(&mut self, commands: &Receiver<Command>, why: String) -> Reconnect {
+        let _ = self.events.send(PlayerEvent::Reconnecting(why.clone()));
+        let deadline = Instant::now() + RECONNECT;
+        while Instant::now() < deadline {
+            match commands.recv_timeout(Duration::from_millis(250)) {
+                Ok(Command::Stop | Command::Halt) | Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                    return Reconnect::Stopped;
+                }
+                Ok(cmd) => self.handle(cmd),
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+            }
+            if self.output.reopen().is_err() {
+                continue;
+            }
+            let (segment, sample) = self.control.position();
+            let Some(seg) = self.segment(segment) else { break };
+            self.output.start(Stream::new(seg, self.upcoming.clone(), self.control.clone()));
+            self.control.seek(sample);
+            self.notify(Notice::Resuming);
+            if !self.paused {
+                let lead = self.notice_length(Notice::Resuming) + samples(LEAD_IN);
+                self.control.resume(lead);
+            }
+            let _ = self.events.send(PlayerEvent::Reconnected);
+            return Reconnect::Done;
+        }
+        Reconnect::GaveUp(why)
     }
 
     fn segment(&mut self, number: u32) -> Option<Arc<Segment>> {
@@ -424,7 +504,10 @@ impl Actor {
                 // The notice is heard first, then the step starts: what
                 // plays fades out, and the step waits for the notice.
                 let notice = if cmd == Command::Next { Notice::Next } else { Notice::Back };
-                let lead = self.notice_length(notice) + samples(NOTICE_GAP);
+                let lead = match self.notice_length(notice) {
+                    0 => 0,
+                    spoken => spoken + samples(NOTICE_GAP),
+                };
                 self.control.skip(target, lead);
                 self.notify(notice);
             }
@@ -455,23 +538,28 @@ impl Actor {
             }
             Command::Notify(clip) => self.control.notify(clip),
             Command::Closing(segment) => self.closing = Some(segment),
-            Command::Stop => {}
+            Command::Stop | Command::Halt => {}
         }
     }
 
-    /// Says "stopping", fades out, and waits (briefly) for both to play.
-    fn stop(&mut self) {
+    /// Says "stopping" if asked to, fades out, and waits (briefly) for both
+    /// to play; not for a device that has died.
+    fn stop(&mut self, say: bool) {
         if let Some(v) = &self.voice {
             v.stop();
         }
         self.release();
-        self.notify(Notice::Stopping);
+        if say {
+            self.notify(Notice::Stopping);
+        }
         self.control.stop();
         if self.paused {
             self.control.resume(0);
         }
-        let deadline = Instant::now() + Duration::from_millis(1500);
-        while !self.control.is_finished() && Instant::now() < deadline {
+        // Room for "stopping" to be said; a halt only waits for the fade,
+        // and not for long: whoever halts wants the process gone.
+        let deadline = Instant::now() + Duration::from_millis(if say { 1500 } else { 300 });
+        while !self.control.is_finished() && Instant::now() < deadline && self.output.lost().is_none() {
             std::thread::sleep(Duration::from_millis(5));
         }
         if self.control.is_finished() {
@@ -527,6 +615,20 @@ mod tests {
         (p, out)
     }
 
+    /// Plays `quarters` quarter-seconds, taking the player's events as it
+    /// goes: after each quarter, until it has been quiet for a tick or two,
+    /// so that on a busy machine it still sees every three-second step.
+    fn play_along(p: &Player, out: &Manual, quarters: usize) -> Vec<PlayerEvent> {
+        let mut events = Vec::new();
+        for _ in 0..quarters {
+            out.advance(SAMPLE_RATE as usize / 4);
+            while let Ok(ev) = p.events.recv_timeout(Duration::from_millis(100)) {
+                events.push(ev);
+            }
+        }
+        events
+    }
+
     /// Sends a command, gives the player a moment, then plays `n` samples
     /// and returns the level of the last.
     fn press(p: &Player, out: &Manual, cmd: Command, n: usize) -> i16 {
@@ -555,20 +657,15 @@ mod tests {
     fn plays_through_and_reports_each_step() {
         let (p, out) = start(None);
         let mut steps = Vec::new();
-        for _ in 0..10 {
-            out.advance(SAMPLE_RATE as usize);
-            std::thread::sleep(Duration::from_millis(30));
-        }
-        while let Ok(ev) = p.events.recv_timeout(Duration::from_secs(2)) {
+        let mut finished = None;
+        for ev in play_along(&p, &out, 40) {
             match ev {
                 PlayerEvent::Step { .. } => steps.push(step_text(&ev)),
-                PlayerEvent::Finished { stopped } => {
-                    assert!(!stopped);
-                    break;
-                }
+                PlayerEvent::Finished { stopped } => finished = Some(stopped),
                 _ => {}
             }
         }
+        assert_eq!(finished, Some(false));
         assert_eq!(steps, ["a", "b", "c"]);
         assert_eq!(out.played().len(), 9 * SAMPLE_RATE as usize);
         p.join();
@@ -625,12 +722,8 @@ mod tests {
         let seconds = second.timeline.total / SAMPLE_RATE as u64 + 2;
         stream_tx.send(second).unwrap();
         let (p, out) = start(Some(Upcoming { stream: stream_rx, announced: announce_rx }));
-        for _ in 0..seconds {
-            out.advance(SAMPLE_RATE as usize);
-            std::thread::sleep(Duration::from_millis(30));
-        }
         let mut seen = Vec::new();
-        while let Ok(ev) = p.events.try_recv() {
+        for ev in play_along(&p, &out, seconds as usize * 4) {
             if let PlayerEvent::Step { segment, .. } = &ev {
                 seen.push((*segment, step_text(&ev)));
             }

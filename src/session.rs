@@ -11,6 +11,12 @@
 //! The stream is steered through a shared [`Control`] (seek, stop, volume)
 //! and reports its position there; it never blocks, since it runs on the
 //! audio thread.
+//!
+//! Nothing it sends can hurt: every cut of a sounding clip is faded (a
+//! skip over [`SKIP_FADE`], a stop over [`FADE`], a pause over [`RAMP`]),
+//! volume changes glide, and its last stage is a look-ahead limiter, so a
+//! volume above 1 is louder but never clipped. At volume 1 or below the
+//! limiter passes every sample through unchanged.
 
 use std::collections::HashMap;
 use std::num::NonZero;
@@ -345,6 +351,132 @@ struct Active {
     clip: Arc<[i16]>,
     /// Where in the segment the clip's first sample plays.
     start: u64,
+    /// Samples of fade-in left: a clip a seek lands in the middle of rises
+    /// from silence rather than starting with a step.
+    fade_in: u32,
+}
+
+/// A clip cut by a seek, fading out where it was.
+struct Fading {
+    clip: Arc<[i16]>,
+    /// The next sample of the clip.
+    at: usize,
+    /// Samples of fade left, out of `samples(SKIP_FADE)`.
+    left: u32,
+    /// The level it fades from (below 1 if it was still fading in).
+    from: f32,
+}
+
+/// How long a clip cut by a skip takes to fade out, and a clip a skip
+/// lands in the middle of to fade in: a step from a sounding sample to
+/// silence is a click, and 8 ms is too short to hear as a fade.
+pub const SKIP_FADE: Duration = Duration::from_millis(8);
+
+/// Samples the limiter looks ahead (2.9 ms): long enough to bring the gain
+/// down smoothly before a peak, short enough not to be felt on the keys.
+const LOOKAHEAD: usize = 64;
+
+/// The highest level the limiter lets through, -0.18 dBFS: above the peaks
+/// of speech (espeak-ng's reach -0.4 dBFS) and chimes, so a session at
+/// volume 1 or below passes through unchanged, unless clips sounding
+/// together add up past it (which would otherwise clip).
+pub const CEILING: f32 = 0.98;
+
+/// How long the volume takes to glide by 1 (a key press moves it by 0.1,
+/// in 10 ms).
+pub const VOLUME_GLIDE: Duration = Duration::from_millis(100);
+
+/// How fast the limiter's gain comes back up once a peak has passed
+/// (the time constant of an exponential): slow enough not to pump.
+const RELEASE: Duration = Duration::from_millis(80);
+
+/// A look-ahead peak limiter, the last stage of the stream: the volume can
+/// go above 1 without a hard clip. For each sample it works out the gain
+/// that keeps it under [`CEILING`]; the gain applied is the least of those
+/// over the look-ahead window, averaged over the window again, so it ramps
+/// down over [`LOOKAHEAD`] samples and reaches each peak's gain in time; it
+/// then recovers over [`RELEASE`]. Below the ceiling the gain is exactly 1
+/// and every sample passes through bit for bit. Fixed arrays, no allocation:
+/// it runs on the audio thread.
+struct Limiter {
+    /// The last `LOOKAHEAD` samples in; the oldest goes out next.
+    delay: [f32; LOOKAHEAD],
+    /// The gain each of those samples needs.
+    need: [f32; LOOKAHEAD],
+    /// For each, the least gain needed in the window ending there.
+    held: [f32; LOOKAHEAD],
+    /// The sum of `held`, and how many of them are below 1.
+    held_sum: f64,
+    held_below: usize,
+    /// The least gain needed in the window, and the sample it came from.
+    least: f32,
+    least_at: u64,
+    /// Samples taken in so far.
+    taken: u64,
+    /// The gain applied, with the release.
+    gain: f32,
+    release: f32,
+}
+
+impl Limiter {
+    fn new() -> Limiter {
+        Limiter {
+            delay: [0.0; LOOKAHEAD],
+            need: [1.0; LOOKAHEAD],
+            held: [1.0; LOOKAHEAD],
+            held_sum: LOOKAHEAD as f64,
+            held_below: 0,
+            least: 1.0,
+            least_at: 0,
+            taken: 0,
+            gain: 1.0,
+            release: 1.0 - (-1.0 / (RELEASE.as_secs_f32() * SAMPLE_RATE as f32)).exp(),
+        }
+    }
+
+    /// Takes sample `n` in and gives out sample `n - LOOKAHEAD + 1`, limited.
+    fn process(&mut self, x: f32) -> f32 {
+        let n = self.taken;
+        let i = (n % LOOKAHEAD as u64) as usize;
+        let need = if x.abs() > CEILING { CEILING / x.abs() } else { 1.0 };
+        self.delay[i] = x;
+        self.need[i] = need;
+        if need <= self.least {
+            self.least = need;
+            self.least_at = n;
+        } else if self.least_at + LOOKAHEAD as u64 <= n {
+            // The least has left the window: find the next, the newest of equals.
+            self.least = 1.0;
+            for back in 0..LOOKAHEAD as u64 {
+                let Some(m) = n.checked_sub(back) else { break };
+                let v = self.need[(m % LOOKAHEAD as u64) as usize];
+                if v < self.least {
+                    self.least = v;
+                    self.least_at = m;
+                }
+            }
+            if self.least == 1.0 {
+                self.least_at = n;
+            }
+        }
+        let old = self.held[i];
+        self.held_below = self.held_below + usize::from(self.least < 1.0) - usize::from(old < 1.0);
+        self.held[i] = self.least;
+        self.held_sum += self.least as f64 - old as f64;
+        let target = if self.held_below == 0 {
+            // Exactly 1 again, with no rounding left over from the sums.
+            self.held_sum = LOOKAHEAD as f64;
+            1.0
+        } else {
+            ((self.held_sum / LOOKAHEAD as f64) as f32).min(1.0)
+        };
+        self.gain = if target < self.gain { target } else { self.gain + (target - self.gain) * self.release };
+        if target == 1.0 && self.gain > 1.0 - 1e-6 {
+            self.gain = 1.0;
+        }
+        self.taken += 1;
+        self.delay[(i + 1) % LOOKAHEAD] * self.gain
+    }
 }
 
 /// The session's samples, mono f32 at [`SAMPLE_RATE`].
@@ -356,6 +488,16 @@ pub struct Stream {
     pos: u64,
     next_event: usize,
     active: Vec<Active>,
+    /// Clips cut by a seek, fading out.
+    fading: Vec<Fading>,
+    /// The volume applied, gliding towards the control's.
+    volume: f32,
+    /// The last stage: the volume may go above 1, the sound never clips.
+    limiter: Limiter,
+    /// Samples the session has made (the limiter holds the last few back),
+    /// and whether it has ended.
+    made: u64,
+    made_all: bool,
     /// Samples left in a fade-out, once stopping.
     fade_left: Option<u64>,
     /// The session's gain, ramped towards 0 when pausing, 1 when playing.
@@ -391,12 +533,17 @@ pub struct Stream {
 impl Stream {
     pub fn new(segment: Arc<Segment>, upcoming: Option<Receiver<Arc<Segment>>>, control: Arc<Control>) -> Stream {
         Stream {
+            volume: control.volume(),
             segment,
             upcoming,
             control,
             pos: 0,
             next_event: 0,
-            active: Vec::new(),
+            active: Vec::with_capacity(8),
+            fading: Vec::with_capacity(8),
+            limiter: Limiter::new(),
+            made: 0,
+            made_all: false,
             fade_left: None,
             gain: 1.0,
             lead_left: 0,
@@ -426,13 +573,22 @@ impl Stream {
         self.wait_end = None;
         self.control.gate_event.store(0, Ordering::Release);
         let target = target.min(self.segment.timeline.total);
+        // What was sounding fades out from where it was, over whatever the
+        // seek lands on.
+        let fade = samples(SKIP_FADE) as u32;
+        for a in self.active.drain(..) {
+            let at = (self.pos - a.start) as usize;
+            if at < a.clip.len() {
+                let from = 1.0 - a.fade_in as f32 / fade as f32;
+                self.fading.push(Fading { clip: a.clip, at, left: fade, from });
+            }
+        }
         self.pos = target;
-        self.active.clear();
         let segment = self.segment.clone();
         let events = &segment.timeline.events;
         for e in events.iter().filter(|e| e.start < target && e.end() > target) {
             if let Some(clip) = segment.clips.for_sound(&e.sound) {
-                self.active.push(Active { clip: clip.clone(), start: e.start });
+                self.active.push(Active { clip: clip.clone(), start: e.start, fade_in: fade });
             }
         }
         self.next_event = events.partition_point(|e| e.start < target);
@@ -494,23 +650,51 @@ impl Stream {
         }
     }
 
+    /// The end, once the limiter has given out every sample made.
     fn finish(&mut self) -> Option<f32> {
         self.control.position.store(self.pos, Ordering::Release);
         self.control.finished.store(true, Ordering::Release);
         None
     }
 
-    /// The next sample.
+    /// The next sample: the session's, through the limiter, which gives
+    /// out each sample `LOOKAHEAD - 1` samples after it was made.
     fn sample(&mut self) -> Option<f32> {
         if self.trace_start {
             self.trace_start = false;
             eprintln!("timing: first sample taken {} ms after start", crate::started().elapsed().as_millis());
         }
+        loop {
+            let x = match (!self.made_all).then(|| self.make()).flatten() {
+                Some(x) => {
+                    self.made += 1;
+                    x
+                }
+                None => {
+                    self.made_all = true;
+                    0.0
+                }
+            };
+            let y = self.limiter.process(x);
+            let Some(out) = self.limiter.taken.checked_sub(LOOKAHEAD as u64) else {
+                // Filling the look-ahead before the first sample goes out.
+                continue;
+            };
+            if out >= self.made {
+                return self.finish();
+            }
+            return Some(y.clamp(-1.0, 1.0));
+        }
+    }
+
+    /// The next sample the session makes, at its volume, before the
+    /// limiter: `None` at its end.
+    fn make(&mut self) -> Option<f32> {
         if self.control.stop.load(Ordering::Relaxed) && self.fade_left.is_none() {
             self.fade_left = Some(samples(FADE));
         }
         if self.fade_left == Some(0) && self.notices.is_empty() {
-            return self.finish();
+            return None;
         }
         // Steer by samples sent, not session position: a paused session's
         // position stands still, and it must still hear "resume".
@@ -519,13 +703,23 @@ impl Stream {
         }
         self.sent += 1;
         let session = if self.fade_left == Some(0) { Some(0.0) } else { self.session_sample() };
-        let Some(mut v) = session else { return self.finish() };
+        let mut v = session?;
         if let Some(left) = self.fade_left.as_mut().filter(|l| **l > 0) {
             v *= *left as f32 / samples(FADE) as f32;
             *left -= 1;
         }
         let notice = self.notice_sample();
-        Some(((v + notice) * self.control.volume()).clamp(-1.0, 1.0))
+        // A change of volume glides rather than jumps, which would click.
+        let wanted = self.control.volume();
+        if self.volume != wanted {
+            let glide = 1.0 / samples(VOLUME_GLIDE) as f32;
+            self.volume = if wanted > self.volume {
+                (self.volume + glide).min(wanted)
+            } else {
+                (self.volume - glide).max(wanted)
+            };
+        }
+        Some((v + notice) * self.volume)
     }
 
     /// With `BACKEASE_TIMING`, says when the stream acted on a control.
@@ -620,7 +814,7 @@ impl Stream {
                 }
                 self.next_event += 1;
                 if let Some(clip) = segment.clips.for_sound(&e.sound) {
-                    self.active.push(Active { clip: clip.clone(), start: e.start });
+                    self.active.push(Active { clip: clip.clone(), start: e.start, fade_in: 0 });
                 } else if let Sound::Wait { text, remind, timeout } = &e.sound
                     && self.control.live_waits.load(Ordering::Relaxed)
                 {
@@ -650,9 +844,17 @@ impl Stream {
             }
         }
         let mut sum = 0i32;
-        self.active.retain(|a| {
+        // Clips fading in or out after a seek, scaled.
+        let mut faded = 0.0f32;
+        let fade = samples(SKIP_FADE) as f32;
+        self.active.retain_mut(|a| {
             let i = (pos - a.start) as usize;
             match a.clip.get(i) {
+                Some(&s) if a.fade_in > 0 => {
+                    faded += s as f32 * (1.0 - a.fade_in as f32 / fade);
+                    a.fade_in -= 1;
+                    true
+                }
                 Some(&s) => {
                     sum += s as i32;
                     true
@@ -660,8 +862,23 @@ impl Stream {
                 None => false,
             }
         });
+        if !self.fading.is_empty() {
+            self.fading.retain_mut(|f| match f.clip.get(f.at) {
+                Some(&s) if f.left > 0 => {
+                    faded += s as f32 * f.from * (f.left as f32 / fade);
+                    f.at += 1;
+                    f.left -= 1;
+                    true
+                }
+                _ => false,
+            });
+        }
         self.pos += 1;
-        Some(sum as f32 / 32768.0 * self.gain)
+        let mut v = sum as f32 / 32768.0;
+        if faded != 0.0 {
+            v += faded / 32768.0;
+        }
+        Some(v * self.gain)
     }
 
     fn notice_sample(&mut self) -> f32 {
@@ -871,9 +1088,11 @@ mod tests {
         }
         let last = seg.timeline.events.last().unwrap();
         control.seek(last.start);
-        // The seek is taken at the next reporting boundary.
+        // The stream has made the limiter's look-ahead more than it gave
+        // out (73 samples), and takes the seek at the next reporting
+        // boundary, sample 128.
         let rest: Vec<f32> = stream.by_ref().collect();
-        assert_eq!(rest.len() as u64, 54 + last.length, "64-sample boundary, then the last cue");
+        assert_eq!(rest.len() as u64, 128 - 10 + last.length, "64-sample boundary, then the last cue");
         assert!(control.is_finished());
 
         let control = Control::new(1.0);
@@ -881,7 +1100,7 @@ mod tests {
         stream.next();
         control.stop();
         let tail: Vec<f32> = stream.collect();
-        assert_eq!(tail.len() as u64, samples(FADE));
+        assert_eq!(tail.len() as u64, LOOKAHEAD as u64 - 1 + samples(FADE), "what was made ahead, then the fade");
         // The fade ends near silence.
         assert!(tail.last().unwrap().abs() < 0.01);
     }
@@ -903,7 +1122,7 @@ mod tests {
         assert!(take(1000).iter().all(|&v| v == 1000));
         control.pause();
         let fading = take(2000);
-        let ramp = samples(RAMP) as usize + 64;
+        let ramp = samples(RAMP) as usize + 64 + LOOKAHEAD;
         assert!(fading[ramp..].iter().all(|&v| v == 0), "silent once the ramp is done");
         let held = control.position().1;
         assert!(take(5000).iter().all(|&v| v == 0));
@@ -923,6 +1142,122 @@ mod tests {
         let sounding =
             1000 + fading.iter().filter(|&&v| v != 0).count() as u64 + rest.iter().filter(|&&v| v != 0).count() as u64;
         assert!(sounding.abs_diff(total) < 64 + 2 * samples(RAMP), "{sounding} vs {total}");
+    }
+
+    /// A clip of a sine wave at `hz`, `level` of full scale, from zero.
+    fn sine(hz: f32, level: f32, len: Duration) -> Arc<[i16]> {
+        let w = 2.0 * std::f32::consts::PI * hz / SAMPLE_RATE as f32;
+        (0..samples(len)).map(|i| ((i as f32 * w).sin() * level * 32767.0).round() as i16).collect()
+    }
+
+    /// Cues "a" and "b" spoken as sines (200 and 300 Hz at half scale),
+    /// with steps written around them.
+    fn sines(steps: &str) -> Arc<Segment> {
+        let mut clips = Clips::default();
+        clips.speech.insert("a".into(), sine(200.0, 0.5, Duration::from_secs(2)));
+        clips.speech.insert("b".into(), sine(300.0, 0.5, Duration::from_secs(1)));
+        let (script, d) = load(&format!(r#"Routine(title: "T", summary: "S", steps: [{steps}])"#), None, "t");
+        let timeline = compile(&script.unwrap_or_else(|| panic!("{d:?}")), &Options::default(), &clips);
+        Arc::new(Segment { timeline, clips: Arc::new(clips) })
+    }
+
+    /// The largest step from one sample to the next.
+    fn max_step(out: &[f32]) -> f32 {
+        out.windows(2).map(|w| (w[1] - w[0]).abs()).fold(0.0, f32::max)
+    }
+
+    /// Plays `seg` for `before` samples, seeks to `target`, plays a second
+    /// more; returns what played and the sample the seek was taken at.
+    #[track_caller]
+    fn skip(seg: &Arc<Segment>, before: usize, target: u64) -> (Vec<f32>, usize) {
+        let control = Control::new(1.0);
+        let mut stream = Stream::new(seg.clone(), None, control.clone());
+        let mut out: Vec<f32> = stream.by_ref().take(before).collect();
+        control.seek(target);
+        out.extend(stream.by_ref().take(SAMPLE_RATE as usize));
+        // The stream made the limiter's look-ahead more than it gave out,
+        // and takes the seek at its next reporting boundary.
+        let at = (before + LOOKAHEAD - 1).next_multiple_of(64);
+        let uncut: Vec<f32> = render(seg, &Control::new(1.0));
+        assert_eq!(out[..at], uncut[..at], "the same until the seek");
+        // A half-scale sine steps by at most 0.029 a sample at 200 Hz,
+        // 0.043 at 300 Hz, so 0.072 both at once; a cut mid-wave is a step
+        // of up to 0.5.
+        assert!(max_step(&out) < 0.08, "a step of {} at a skip", max_step(&out));
+        (out, at)
+    }
+
+    #[test]
+    fn a_skip_fades_out_what_it_cuts() {
+        let seg = sines(r#"Say("a"), Pause("2s"), Say("b")"#);
+        let pause = seg.timeline.events.iter().find(|e| e.sound == Sound::Silence).unwrap().start;
+        // Cut "a" partway, onto the silent pause: what remains is the fade.
+        let (out, at) = skip(&seg, 5_000, pause);
+        let a = &seg.clips.speech["a"];
+        let heard = out[at..].iter().rposition(|&v| v != 0.0).unwrap();
+        let fade = samples(SKIP_FADE) as usize;
+        assert!(heard + 1 >= samples(Duration::from_millis(5)) as usize, "faded over {heard} samples");
+        assert!(heard < fade, "silent after {heard} samples");
+        // The envelope only falls: each sample is the cut clip scaled by
+        // less than the one before.
+        let mut last = 1.0f32;
+        for (i, &v) in out[at..at + heard].iter().enumerate() {
+            let s = a[at + i] as f32 / 32768.0;
+            if s.abs() > 0.05 {
+                let gain = v / s;
+                assert!(gain <= last + 1e-4 && gain > 0.0, "gain {gain} after {last} at {i}");
+                last = gain;
+            }
+        }
+
+        // Cut "a" onto "b": "b" starts from its first sample, under the fade.
+        let b_start = seg.timeline.events.iter().find(|e| e.sound == Sound::Speech("b".into())).unwrap().start;
+        let (out, at) = skip(&seg, 5_000, b_start);
+        let b = &seg.clips.speech["b"];
+        for i in fade..SAMPLE_RATE as usize / 2 {
+            assert_eq!(to_i16(out[at + i]), to_i16(b[i] as f32 / 32768.0), "sample {i} of b");
+        }
+    }
+
+    #[test]
+    fn a_skip_into_the_middle_of_a_clip_fades_it_in() {
+        let seg = sines(r#"Pause("1s"), Say("a")"#);
+        let a_start = seg.timeline.events.iter().find(|e| e.sound == Sound::Speech("a".into())).unwrap().start;
+        // From the silent pause to 37 samples past a crest of "a".
+        let (out, at) = skip(&seg, 5_000, a_start + SAMPLE_RATE as u64 / 800 + 37);
+        assert!(out[..at].iter().all(|&v| v == 0.0));
+        assert!(out[at + samples(SKIP_FADE) as usize..].iter().any(|&v| v.abs() > 0.45), "at full level after");
+    }
+
+    #[test]
+    fn the_limiter_holds_loud_volumes_under_full_scale() {
+        // A sine at 90 % of full scale, sharply after silence, at twice the
+        // volume: 1.8 before the limiter.
+        let mut clips = Clips::default();
+        let loud = sine(150.0, 0.9, Duration::from_secs(2));
+        clips.speech.insert("a".into(), loud.clone());
+        let (script, _) = load(r#"Routine(title: "T", summary: "S", steps: [Pause("1s"), Say("a")])"#, None, "t");
+        let timeline = compile(&script.unwrap(), &Options::default(), &clips);
+        let seg = Arc::new(Segment { timeline, clips: Arc::new(clips) });
+        #[track_caller]
+        fn check(out: &[f32], unity: &[f32]) {
+            let peak = out.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            assert!(peak <= CEILING + 1e-4, "peak {peak}");
+            let energy = |s: &[f32]| s.iter().map(|v| v * v).sum::<f32>();
+            assert!(energy(out) > 1.1 * energy(unity), "louder than at unity");
+            // The gain moves smoothly: no step much beyond the sine's own
+            // (1.8 × 2π × 150 / 22 050 = 0.077).
+            assert!(max_step(out) < 0.1, "a step of {}", max_step(out));
+        }
+        let unity = render(&seg, &Control::new(1.0));
+        check(&render(&seg, &Control::new(2.0)), &unity);
+        // The volume raised mid-sound, as the + key does.
+        let control = Control::new(1.0);
+        let mut stream = Stream::new(seg.clone(), None, control.clone());
+        let mut out: Vec<f32> = stream.by_ref().take(SAMPLE_RATE as usize * 3 / 2).collect();
+        control.set_volume(2.0);
+        out.extend(stream);
+        check(&out, &unity);
     }
 
     #[test]

@@ -2,71 +2,9 @@
 //! (tmux), keys are sent to it, and what it played is recorded from a
 //! PulseAudio null sink.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::support::{Pulse, RECORD_RATE, Sandbox, onsets, read_raw, stop};
-
-struct Tmux {
-    socket: std::path::PathBuf,
-}
-
-impl Tmux {
-    /// Runs `command` in a new detached tmux session on a private server.
-    fn start(sb: &Sandbox, command: &str) -> Tmux {
-        let t = Tmux { socket: sb.path().join("tmux.sock") };
-        let ok = t.tmux(&["new-session", "-d", "-s", "s", "-x", "100", "-y", "20", command]).status.success();
-        assert!(ok, "tmux starts");
-        t
-    }
-
-    fn tmux(&self, args: &[&str]) -> std::process::Output {
-        std::process::Command::new("tmux").arg("-S").arg(&self.socket).args(args).output().expect("tmux is installed")
-    }
-
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "s"]).stdout).into_owned()
-    }
-
-    fn keys(&self, keys: &str) {
-        self.tmux(&["send-keys", "-t", "s", keys]);
-    }
-
-    /// Waits until the screen shows `text`.
-    fn wait_for(&self, text: &str, limit: Duration) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.screen();
-            if screen.contains(text) {
-                return screen;
-            }
-            assert!(start.elapsed() < limit, "waited {limit:?} for {text:?}; the screen:\n{screen}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        self.tmux(&["kill-server"]);
-    }
-}
-
-/// The shell command that runs backease in the pane with this sandbox's
-/// environment and the test's sound server, then reports how it ended.
-fn pane_command(sb: &Sandbox, pulse: &Pulse, args: &str) -> String {
-    let mut cmd = sb.command(&[]);
-    pulse.apply(&mut cmd);
-    let env: Vec<String> = cmd
-        .get_envs()
-        .filter_map(|(k, v)| v.map(|v| format!("{}='{}'", k.to_string_lossy(), v.to_string_lossy())))
-        .collect();
-    format!(
-        "cd '{}' && env {} '{}' {args}; echo EXIT=$?; stty -a | grep -o -- '-\\?icanon' ; sleep 60",
-        sb.path().display(),
-        env.join(" "),
-        env!("CARGO_BIN_EXE_backease")
-    )
-}
+use crate::support::{Pulse, RECORD_RATE, Sandbox, Tmux, onsets, pane_command, read_raw, stop};
 
 /// A routine written, its speech made once (so the session starts at
 /// once), and played in a terminal with its own sound server.

@@ -1,14 +1,19 @@
 //! The integration tests, one binary (see Cargo.toml): the real `backease`
 //! executable driven as a user would, and the loader fed bad input.
 
+mod audio_quality;
 mod bad_scripts;
 mod cli;
 mod controls;
 mod cues;
+mod devices;
+mod flow;
 mod fuzz;
 mod fuzz_sounds;
 mod lengths;
+mod lifecycle;
 mod live;
+mod load;
 mod loudness;
 mod media_keys;
 mod piper;

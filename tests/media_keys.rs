@@ -116,3 +116,42 @@ fn media_buttons_pause_resume_skip_and_stop() {
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
     assert!(!stderr.contains("media buttons will not work"), "{stderr}");
 }
+
+#[test]
+fn a_session_bus_that_hangs_does_not_hold_the_start() {
+    let sb = Sandbox::new();
+    let script = sb.write("mp.ron", r#"Routine(title: "Media", summary: "s", steps: [Chime("tick"), Pause("20s")])"#);
+    assert_eq!(sb.run(&["render", script.to_str().unwrap(), "-o", "warm.wav"]).code, 0);
+    let pulse = Pulse::start(&sb);
+    // A bus that takes the connection and never answers.
+    let socket = sb.path().join("silent-bus.sock");
+    let mut silent = Command::new("python3")
+        .args(["-c", "import socket,sys,time; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(8); c=[s.accept() for _ in range(8)]; time.sleep(120)"])
+        .arg(&socket)
+        .spawn()
+        .unwrap();
+    while !socket.exists() {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut cmd = sb.command(&["play", script.to_str().unwrap()]);
+    pulse.apply(&mut cmd);
+    let started = Instant::now();
+    let mut child = cmd
+        .env("DBUS_SESSION_BUS_ADDRESS", format!("unix:path={}", socket.display()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let playing = lines.any(|l| l.is_ok_and(|l| l.contains("pause")));
+    let took = started.elapsed();
+    let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    let status = child.wait().unwrap();
+    let _ = silent.kill();
+    let _ = silent.wait();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(playing && took < Duration::from_secs(8), "playing after {took:?}: {stderr}");
+    assert!(stderr.contains("the session bus did not answer within 2 s"), "{stderr}");
+    assert_eq!(status.code(), Some(130), "{stderr}");
+}

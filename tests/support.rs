@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 pub struct Sandbox {
     pub dir: tempfile::TempDir,
@@ -159,12 +160,31 @@ pub const SINK: &str = "backease_test";
 
 impl Pulse {
     pub fn start(sb: &Sandbox) -> Pulse {
+        Pulse::start_with(sb, false)
+    }
+
+    /// With shared memory and every thread at real-time priority (where
+    /// the test may raise them), as a desktop's sound server runs its data
+    /// path: otherwise the server's main thread, at normal priority, stalls
+    /// behind a loaded machine and its gaps would be blamed on the client.
+    pub fn start_shared(sb: &Sandbox) -> Pulse {
+        let pulse = Pulse::start_with(sb, true);
+        let _ = Command::new("chrt")
+            .args(["-r", "-p", "6", &pulse.child.id().to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+        pulse
+    }
+
+    fn start_with(sb: &Sandbox, shared_memory: bool) -> Pulse {
         let runtime = sb.path().join("pulse-run");
         std::fs::create_dir_all(&runtime).unwrap();
         std::fs::set_permissions(&runtime, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
         let log = std::fs::File::create(sb.path().join("pulse.log")).unwrap();
         let child = Command::new("pulseaudio")
-            .args(["-n", "--daemonize=no", "--exit-idle-time=-1", "--disable-shm=yes", "--use-pid-file=no"])
+            .args(["-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no"])
+            .arg(format!("--disable-shm={}", if shared_memory { "no" } else { "yes" }))
             .arg(format!("--load=module-null-sink sink_name={SINK} rate=44100 channels=2"))
             .arg("--load=module-native-protocol-unix")
             .env("XDG_RUNTIME_DIR", &runtime)
@@ -196,6 +216,17 @@ impl Pulse {
         }
         let log = std::fs::read_to_string(sb.path().join("pulse.log")).unwrap_or_default();
         panic!("pulseaudio did not start:\n{log}");
+    }
+
+    /// Kills the server (and its keepalive stream) by PID, as a crash
+    /// would, and waits for it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(mut k) = self.keepalive.take() {
+            let _ = k.kill();
+            let _ = k.wait();
+        }
     }
 
     /// A command that talks to this server.
@@ -265,4 +296,68 @@ pub fn onsets(samples: &[i16]) -> Vec<f64> {
 /// A raw recording from `parec`: mono 16-bit little-endian.
 pub fn read_raw(path: &Path) -> Vec<i16> {
     std::fs::read(path).unwrap().chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect()
+}
+
+/// A terminal for the binary: a private tmux server, killed on drop.
+pub struct Tmux {
+    socket: std::path::PathBuf,
+}
+
+impl Tmux {
+    /// Runs `command` in a new detached tmux session on a private server.
+    pub fn start(sb: &Sandbox, command: &str) -> Tmux {
+        let t = Tmux { socket: sb.path().join("tmux.sock") };
+        let ok = t.tmux(&["new-session", "-d", "-s", "s", "-x", "100", "-y", "20", command]).status.success();
+        assert!(ok, "tmux starts");
+        t
+    }
+
+    pub fn tmux(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new("tmux").arg("-S").arg(&self.socket).args(args).output().expect("tmux is installed")
+    }
+
+    pub fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "s"]).stdout).into_owned()
+    }
+
+    pub fn keys(&self, keys: &str) {
+        self.tmux(&["send-keys", "-t", "s", keys]);
+    }
+
+    /// Waits until the screen shows `text`.
+    pub fn wait_for(&self, text: &str, limit: Duration) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if screen.contains(text) {
+                return screen;
+            }
+            assert!(start.elapsed() < limit, "waited {limit:?} for {text:?}; the screen:\n{screen}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.tmux(&["kill-server"]);
+    }
+}
+
+/// The shell command that runs backease in the pane with this sandbox's
+/// environment and the test's sound server, then reports how it ended.
+pub fn pane_command(sb: &Sandbox, pulse: &Pulse, args: &str) -> String {
+    format!("{} {args}; echo EXIT=$?; stty -a | grep -o -- '-\\?icanon' ; sleep 60", pane_backease(sb, pulse))
+}
+
+/// A shell command line that starts backease (arguments to follow) in the
+/// sandbox with the test's sound server: `cd DIR && env K=V... BIN`.
+pub fn pane_backease(sb: &Sandbox, pulse: &Pulse) -> String {
+    let mut cmd = sb.command(&[]);
+    pulse.apply(&mut cmd);
+    let env: Vec<String> = cmd
+        .get_envs()
+        .filter_map(|(k, v)| v.map(|v| format!("{}='{}'", k.to_string_lossy(), v.to_string_lossy())))
+        .collect();
+    format!("cd '{}' && env {} '{}'", sb.path().display(), env.join(" "), env!("CARGO_BIN_EXE_backease"))
 }

@@ -62,8 +62,13 @@ pub trait Engine: Send + Sync {
 }
 
 /// Runs a speech program with `text` on its stdin and waits for it, within
-/// a time that grows with the text; a program that hangs is killed. Returns
-/// its exit status, stdout and stderr.
+/// a time that grows with the text; a program that hangs is killed, and so
+/// is one still running when a signal asks backease to stop. Returns its
+/// exit status, stdout and stderr.
+///
+/// The program runs in a process group of its own, and the whole group is
+/// killed: a shell line's own children (`sh -c "sleep 9; tts ..."`) go
+/// with it, rather than living on with our pipes open.
 pub fn run(
     cmd: &mut std::process::Command,
     name: &str,
@@ -72,6 +77,11 @@ pub fn run(
     use std::io::{Read, Write as _};
     use std::process::Stdio;
     use std::time::{Duration, Instant};
+    if crate::signals::stopping() {
+        return Err(SpeechError::new("stopped"));
+    }
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(cmd, 0);
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -101,15 +111,20 @@ pub fn run(
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break status,
+            Ok(None) if crate::signals::stopping() => {
+                kill_group(&mut child);
+                return Err(SpeechError::new("stopped"));
+            }
             Ok(None) if start.elapsed() > limit => {
-                let _ = child.kill();
-                let _ = child.wait();
+                kill_group(&mut child);
                 return Err(SpeechError::new(format!("`{name}` did not finish speaking within {} s", limit.as_secs())));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(2)),
             Err(e) => return Err(SpeechError::new(format!("waiting for `{name}`: {e}"))),
         }
     };
+    // Anything it left running in its group would hold the pipes open.
+    kill_group(&mut child);
     let _ = writer.join();
     Ok((status, reader.join().unwrap_or_default(), err_reader.join().unwrap_or_default()))
 }
@@ -118,6 +133,18 @@ pub fn run(
 pub fn unique() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Kills a speech program and everything it started in its process group,
+/// and reaps it.
+fn kill_group(child: &mut std::process::Child) {
+    #[cfg(unix)]
+    {
+        use nix::sys::signal::{Signal, killpg};
+        let _ = killpg(nix::unistd::Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// Synthesized speech, by text.

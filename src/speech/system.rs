@@ -72,10 +72,21 @@ impl SystemVoice {
                 }
             })
             .map_err(|e| e.to_string())?;
-        match ready_rx.recv_timeout(timeout) {
-            Ok(Ok(())) => Ok(SystemVoice { requests: req_tx, ended: end_rx }),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(format!("the speech service did not answer within {} s", timeout.as_secs())),
+        // Waited for in slices, so that a signal (Ctrl-C) need not wait out
+        // a service that hangs.
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            match ready_rx.recv_timeout(Duration::from_millis(20)) {
+                Ok(Ok(())) => return Ok(SystemVoice { requests: req_tx, ended: end_rx }),
+                Ok(Err(e)) => return Err(e),
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) if crate::signals::stopping() => {
+                    return Err("stopped while connecting".into());
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) if std::time::Instant::now() < deadline => {}
+                Err(_) => {
+                    return Err(format!("the speech service did not answer within {} s", timeout.as_secs()));
+                }
+            }
         }
     }
 
