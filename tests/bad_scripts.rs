@@ -45,8 +45,8 @@ fn unknown_names() {
     check(
         r#"Beep("hi")"#,
         expect![[r#"
-        2:1: Error: unknown step `Beep` [steps are Say, Pause, Chime, Sound, Hold, Repeat, Sides and Strokes]
-    "#]],
+            2:1: Error: unknown step `Beep` [steps are Say, Pause, Chime, Sound, Hold, Repeat, Sides, Strokes and Wait]
+        "#]],
     );
     check(
         r#"Chime("bel")"#,

@@ -103,13 +103,19 @@ fn hold_rounds_and_rest_change_exactly_what_they_should() {
         ROUTINE,
         Options { rounds: Some(3), rest: Some(Duration::from_millis(1500)), ..Options::default() },
     );
-    assert_eq!(rounds.timeline.total, 3 * base + 2 * samples(Duration::from_millis(1500)));
-    // The rests are exact silence between the rounds.
+    // Between rounds, the rest and then the spoken marker.
+    let events = &rounds.timeline.events;
+    let marker = |text: &str| events.iter().find(|e| e.sound == Sound::Speech(text.into())).unwrap().clone();
+    let (two, last) = (marker("Round two."), marker("Last round."));
+    let rest = samples(Duration::from_millis(1500));
+    assert_eq!(rounds.timeline.total, 3 * base + 2 * rest + two.length + last.length);
+    // The rests are exact silence between the rounds, each just before its marker.
     let wav = render(rounds.clone(), &sb.path().join("rounds.wav"));
-    let rests: Vec<_> = rounds.timeline.events.iter().filter(|e| e.sound == Sound::Rest).collect();
+    let rests: Vec<_> = events.iter().filter(|e| e.sound == Sound::Rest).collect();
     assert_eq!(rests.len(), 2);
+    assert_eq!((rests[0].start, rests[0].end()), (base, two.start));
+    assert_eq!((rests[1].start, rests[1].end()), (2 * base + rest + two.length, last.start));
     for r in rests {
-        assert_eq!(r.start % (base + samples(Duration::from_millis(1500))), base);
         assert!(wav[r.start as usize..r.end() as usize].iter().all(|&s| s == 0));
     }
 }
