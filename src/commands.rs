@@ -403,7 +403,10 @@ fn choose(
             match SystemVoice::connect(&settings, crate::speech::system::CONNECT_TIMEOUT) {
                 Ok(live) => {
                     if voice.verbose {
-                        let _ = writeln!(err, "speech: the system voice (picked by auto: no engine that makes samples), {v}");
+                        let _ = writeln!(
+                            err,
+                            "speech: the system voice (picked by auto: no engine that makes samples), {v}"
+                        );
                     }
                     return Ok(Choices { engine: None, live: Some(live), volume });
                 }
