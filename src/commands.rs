@@ -416,7 +416,7 @@ fn choose(
                 "render cannot use the system voice: it speaks through the system's speech service, \
                  straight to the speakers, so there is no sound to write",
             )
-            .hint("render with --engine espeak (the default) or --engine command"));
+            .hint("render with --engine auto (the default), piper, espeak, flite or command"));
         }
         match SystemVoice::connect(&settings, crate::speech::system::CONNECT_TIMEOUT) {
             Ok(live) => {
@@ -438,13 +438,16 @@ fn choose(
     let kind = if kind == EngineKind::System { EngineKind::Espeak } else { kind };
     let (engine, description) = match make_engine(kind, settings.clone(), command.as_deref()) {
         Ok(made) => made,
-        // With neither espeak-ng nor a command, auto takes the system voice
-        // for a live session.
+        // With no engine that makes samples (Piper, espeak-ng, flite or a
+        // command), auto takes the system voice for a live session.
         Err(e) if kind == EngineKind::Auto && !rendering => {
             match SystemVoice::connect(&settings, crate::speech::system::CONNECT_TIMEOUT) {
                 Ok(live) => {
                     if voice.verbose {
-                        let _ = writeln!(err, "speech: the system voice (picked by auto: no espeak-ng), {v}");
+                        let _ = writeln!(
+                            err,
+                            "speech: the system voice (picked by auto: no engine that makes samples), {v}"
+                        );
                     }
                     return Ok(Choices { engine: None, live: Some(live), volume });
                 }
