@@ -90,3 +90,57 @@ fn show_loop_shows_one_round_and_says_so() {
     let both = sb.run(&["show", "deep-spinal", "--loop", "--rounds", "2"]);
     assert_eq!(both.code, 2, "--loop and --rounds conflict");
 }
+
+#[test]
+fn a_wait_is_its_timeout_of_silence_in_a_render_and_show_marks_it() {
+    let sb = Sandbox::new();
+    let script = sb.write(
+        "w.ron",
+        r#"Routine(title: "W", summary: "S", steps: [
+            Wait(text: "Ready?", remind: "20s", timeout: "2m"), Chime("tick"), Wait("Again?"), Chime("tick")])"#,
+    );
+    let path = script.to_str().unwrap();
+    let run = sb.run(&["render", path, "-o", "w.wav"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let show = sb.run(&["show", path]);
+    assert!(show.stdout.contains("wait     for a key, at most 2m, said again every 20s"), "{}", show.stdout);
+    assert!(show.stdout.contains("wait     for a key (a rendered file waits 30s)"), "{}", show.stdout);
+    let doc: serde_json::Value = serde_json::from_str(&sb.run(&["show", path, "--json"]).stdout).unwrap();
+    let waits: Vec<_> = doc["events"].as_array().unwrap().iter().filter(|e| e["kind"] == "wait").collect();
+    assert_eq!(waits.len(), 2);
+    assert_eq!(
+        (&waits[0]["length_ms"], &waits[0]["timeout_ms"], &waits[0]["remind_ms"]),
+        (&120_000.into(), &120_000.into(), &20_000.into())
+    );
+    assert_eq!(waits[1]["length_ms"], 30_000);
+    // In the file: the text, then exact silence of the wait's length.
+    let samples = backease::wav::parse(&std::fs::read(sb.path().join("w.wav")).unwrap()).unwrap().samples;
+    assert_eq!(samples.len() as u64, doc["total_samples"].as_u64().unwrap());
+    for w in waits {
+        let (start, len) =
+            (w["start_sample"].as_u64().unwrap() as usize, w["length_samples"].as_u64().unwrap() as usize);
+        assert!(samples[start..start + len].iter().all(|&s| s == 0));
+    }
+}
+
+#[test]
+fn a_wait_written_wrong_is_reported_where_it_is() {
+    let sb = Sandbox::new();
+    let script = sb.write(
+        "bad.ron",
+        "Routine(title: \"W\", summary: \"S\", steps: [\n  Wait(remind: \"3m\", timeout: \"2m\"),\n  Wait(text: \"a\", timeout: \"11m\"),\n])\n",
+    );
+    let run = sb.run(&["check", script.to_str().unwrap()]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("bad.ron:2:3: error: Wait is missing the field `text`"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("bad.ron:2:16: error: a reminder every 3m never comes in a wait of 2m"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("bad.ron:3:28: error: a wait's timeout of 11 minutes is longer than the limit"),
+        "{}",
+        run.stderr
+    );
+}
