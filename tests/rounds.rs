@@ -144,3 +144,36 @@ fn a_wait_written_wrong_is_reported_where_it_is() {
         run.stderr
     );
 }
+
+#[test]
+fn the_opening_and_closing_count_towards_the_limit_before_anything_is_built() {
+    let sb = Sandbox::new();
+    let big = r#"Repeat(times: 1000, steps: [Repeat(times: 101, steps: [Pause("1s")])])"#;
+    let script = sb.write(
+        "big.ron",
+        &format!("Routine(title: \"T\", summary: \"S\",\n  opening: [{big}],\n  steps: [Say(\"a\")])\n"),
+    );
+    let run = sb.run(&["check", script.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "big.ron:2:13: error: this Repeat expands to 101000 steps and cues; a session holds at most 100000"
+        ),
+        "{}",
+        run.stderr
+    );
+    // Each fits alone; together, with the rounds, they do not: counted,
+    // not built.
+    let half = r#"Repeat(times: 500, steps: [Repeat(times: 100, steps: [Pause("1s")])])"#;
+    let script = sb.write(
+        "two.ron",
+        &format!("Routine(title: \"T\", summary: \"S\",\n  opening: [{half}],\n  steps: [Say(\"a\")],\n  closing: [{half}, {half}])\n"),
+    );
+    let run = sb.run(&["check", script.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("two.ron:4:13: error: the steps up to here expand to 100001 steps and cues"),
+        "{}",
+        run.stderr
+    );
+}
