@@ -1,8 +1,10 @@
 //! The player thread: an actor that owns the output and the session stream.
 //!
 //! It takes [`Command`]s over a channel (pause, resume, next, back, stop,
-//! volume) and sends [`PlayerEvent`]s back (a step started, the position,
-//! finished) for whatever shows the session. The samples themselves are
+//! volume, finish the round, go on from a wait, where am I) and sends
+//! [`PlayerEvent`]s back (a step started, the position, waiting, finished)
+//! for whatever shows the session. It keeps the clocks of a `Wait` step:
+//! its reminders and its timeout. The samples themselves are
 //! made by `session::Stream` on the audio thread; this thread only steers
 //! it through `session::Control` and watches where it is.
 

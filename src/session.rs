@@ -8,9 +8,11 @@
 //! cannot drift. Memory holds the distinct clips of one routine, not the
 //! session: a two-hour session needs no more than a two-minute one.
 //!
-//! The stream is steered through a shared [`Control`] (seek, stop, volume)
-//! and reports its position there; it never blocks, since it runs on the
-//! audio thread.
+//! The stream is steered through a shared [`Control`] (seek, stop, volume,
+//! "finish this round") and reports its position there; it never blocks,
+//! since it runs on the audio thread. Where the session must wait for
+//! something outside it — a live voice speaking, a person at a `Wait` step —
+//! it stands still at a gate, giving silence, until the player releases it.
 //!
 //! Nothing it sends can hurt: every cut of a sounding clip is faded (a
 //! skip over [`SKIP_FADE`], a stop over [`FADE`], a pause over [`RAMP`]),
