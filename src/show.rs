@@ -28,7 +28,8 @@ pub fn text(script: &Script, timeline: &Timeline, looped: bool) -> String {
     let _ = writeln!(out, "{}", escape_controls(&script.summary));
     let hold = if script.uses_hold() { format!("hold {} · ", duration::short(timeline.hold)) } else { String::new() };
     let guess = if timeline.estimated { " (estimated: the speech is not made yet)" } else { "" };
-    let _ = writeln!(out, "{hold}{rounds} · {} in all{guess}\n", timeline.length_shown());
+    let all = if looped { "with one round" } else { "in all" };
+    let _ = writeln!(out, "{hold}{rounds} · {} {all}{guess}\n", timeline.length_shown());
     if looped {
         let _ = writeln!(
             out,
