@@ -309,7 +309,11 @@ impl Display {
                 self.position = (*segment, event.start);
                 if self.style == Style::Plain {
                     let (kind, what) = crate::show::describe(event);
-                    let round = if self.looped { format!("round {}  ", segment + 1) } else { String::new() };
+                    let round = match () {
+                        _ if event.section == crate::script::Section::Closing && self.looped => "closing  ".into(),
+                        _ if self.looped => format!("round {}  ", segment + 1),
+                        _ => String::new(),
+                    };
                     let at = duration::clock(to_duration(event.start));
                     let _ = write!(out, "{round}{at}  {kind:<8} {what}{}", self.newline);
                 }
@@ -365,10 +369,15 @@ impl Display {
     /// The block's lines, without escape codes: what a person sees.
     pub fn lines(&mut self) -> Vec<String> {
         let closing = self.closing.as_ref().filter(|(n, _)| *n == self.position.0).map(|(_, s)| s.clone());
+        let closing_shown = closing.is_some();
         let Some(seg) = closing.or_else(|| self.segments.get(self.position.0)) else { return Vec::new() };
         let t = &seg.timeline;
         let pos = self.position.1.min(t.total);
-        let round = if self.looped { format!(" · round {}", self.position.0 + 1) } else { String::new() };
+        let round = match () {
+            _ if closing_shown => " · closing".to_string(),
+            _ if self.looped => format!(" · round {}", self.position.0 + 1),
+            _ => String::new(),
+        };
         let mut lines = vec![format!("backease · {}{round}", self.title)];
         let step = self.step.filter(|(s, _)| *s == self.position.0).and_then(|(_, i)| t.events.get(i));
         let steps = t.steps().count();

@@ -86,6 +86,8 @@ fn enter_finishes_the_round_then_plays_the_closing() {
     std::thread::sleep(Duration::from_millis(500));
     tmux.keys("Enter");
     tmux.wait_for("LAST ROUND", Duration::from_secs(5));
+    // The display names the closing when it comes.
+    tmux.wait_for("Rounds · closing", Duration::from_secs(15));
     // The loop, which never ends by itself, ends after the closing.
     let heard = finish(&sb, &tmux, recorder, "Session complete.", Duration::from_secs(30));
     let samples = read_raw(&sb.path().join("rec.raw"));
