@@ -32,16 +32,19 @@ pulseaudio -n --daemonize=no --exit-idle-time=-1 --use-pid-file=no \
   --load="module-null-sink sink_name=bench rate=44100 channels=2" --load=module-native-protocol-unix \
   --log-level=info >"$work/pulse.log" 2>&1 &
 pulse=$!
-[ -n "${BENCH_PLAIN_SERVER:-}" ] || chrt -r -p 6 "$pulse" >/dev/null 2>&1 || true
 burners=()
 cleanup() {
   for b in "${burners[@]}"; do kill "$b" 2>/dev/null || true; done
+  [ -n "${player:-}" ] && kill -INT "$player" 2>/dev/null
+  [ -n "${rec:-}" ] && kill "$rec" 2>/dev/null
   [ -n "${keepalive:-}" ] && kill "$keepalive" 2>/dev/null
   kill "$pulse" 2>/dev/null; wait "$pulse" 2>/dev/null; rm -rf "$work"
 }
 trap cleanup EXIT
 for _ in $(seq 50); do pactl info >/dev/null 2>&1 && break; sleep 0.1; done
 pactl set-default-sink bench
+# Once it is up: the server sets its own priorities as it starts.
+[ -n "${BENCH_PLAIN_SERVER:-}" ] || chrt -r -p 6 "$pulse" >/dev/null 2>&1 || true
 # Keep the null sink at low latency, as a desktop's always-running streams
 # would: an idle null sink sleeps in blocks of up to two seconds.
 pacat --playback --raw --latency-msec=10 --format=s16le --rate=44100 --channels=2 /dev/zero &
@@ -71,11 +74,15 @@ RON
 
 play_recorded() {
   parec -d bench.monitor --format=s16le --channels=1 --rate=22050 --raw --latency-msec=10 >"$work/$1.raw" &
-  local rec=$!
+  rec=$!
   sleep 0.3
-  BACKEASE_AUDIO_DEBUG=1 BACKEASE_TIMING=1 ${BENCH_WRAP:-} "$bin" play "$work/gaps.ron" >/dev/null 2>"$work/$1.log"
+  BACKEASE_AUDIO_DEBUG=1 BACKEASE_TIMING=1 ${BENCH_WRAP:-} "$bin" play "$work/gaps.ron" >/dev/null 2>"$work/$1.log" &
+  player=$!
+  wait "$player" || true
+  player=
   sleep 0.3
   kill -TERM "$rec"; wait "$rec" || true
+  rec=
 }
 
 analyse() {

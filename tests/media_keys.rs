@@ -155,3 +155,33 @@ fn a_session_bus_that_hangs_does_not_hold_the_start() {
     assert!(stderr.contains("the session bus did not answer within 2 s"), "{stderr}");
     assert_eq!(status.code(), Some(130), "{stderr}");
 }
+
+#[test]
+fn a_session_bus_that_stops_answering_mid_session_does_not_hold_the_end() {
+    let sb = Sandbox::new();
+    let script = sb.write("mp.ron", r#"Routine(title: "Media", summary: "s", steps: [Chime("tick"), Pause("20s")])"#);
+    assert_eq!(sb.run(&["render", script.to_str().unwrap(), "-o", "warm.wav"]).code, 0);
+    let pulse = Pulse::start(&sb);
+    let bus = Bus::start();
+    let mut cmd = sb.command(&["play", script.to_str().unwrap()]);
+    pulse.apply(&mut cmd);
+    let mut child =
+        cmd.env("DBUS_SESSION_BUS_ADDRESS", &bus.address).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert!(lines.any(|l| l.is_ok_and(|l| l.contains("pause"))));
+    bus.call("PlayPause");
+    assert!(lines.any(|l| l.is_ok_and(|l| l.contains("paused"))));
+    // The bus freezes; then the session is stopped.
+    let _ = Command::new("kill").args(["-STOP", &bus.pid.to_string()]).status();
+    let sent = Instant::now();
+    let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    while child.try_wait().unwrap().is_none() && sent.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let took = sent.elapsed();
+    let _ = child.kill();
+    let status = child.wait().unwrap();
+    let _ = Command::new("kill").args(["-CONT", &bus.pid.to_string()]).status();
+    assert_eq!(status.code(), Some(130), "after {took:?}");
+    assert!(took < Duration::from_secs(4), "ended {took:?} after Ctrl-C");
+}
