@@ -334,8 +334,14 @@ impl Actor {
             w.remind_at = Some(now + every);
             let text = w.request.text.clone();
             let (segment, _) = self.control.position();
-            if let Some(clip) = self.segment(segment).and_then(|s| s.clips.speech.get(&text).cloned()) {
-                self.control.notify(clip);
+            match self.segment(segment).and_then(|s| s.clips.speech.get(&text).cloned()) {
+                Some(clip) => self.control.notify(clip),
+                // The system voice speaks the cues itself, reminders too.
+                None => {
+                    if let Some(v) = &self.voice {
+                        let _ = v.speak(&text);
+                    }
+                }
             }
         }
     }
@@ -535,7 +541,16 @@ impl Actor {
                     if self.control.is_finishing() && looped {
                         text.push_str(" Last round.");
                     }
-                    let _ = self.events.send(PlayerEvent::Say(text));
+                    // The system voice says it at once; otherwise whoever
+                    // runs the player makes the speech.
+                    match &self.voice {
+                        Some(v) => {
+                            let _ = v.speak(&text);
+                        }
+                        None => {
+                            let _ = self.events.send(PlayerEvent::Say(text));
+                        }
+                    }
                 }
             }
             Command::Notify(clip) => self.control.notify(clip),
