@@ -46,7 +46,7 @@ fn normalize(v: Vec<f64>, peak_dbfs: f64) -> Vec<i16> {
 fn write(dir: &Path, name: &str, samples: &[i16]) -> std::io::Result<()> {
     let path = dir.join(format!("{name}.wav"));
     let file = std::io::BufWriter::new(std::fs::File::create(&path)?);
-    let mut w = WavStream::new(file, SAMPLE_RATE, samples.len() as u64)?;
+    let mut w = WavStream::new(file, SAMPLE_RATE, 1, samples.len() as u64)?;
     w.write(samples)?;
     w.finish()?;
     println!("{} ({:.2} s)", path.display(), samples.len() as f64 / SAMPLE_RATE as f64);

@@ -292,7 +292,9 @@ fn cached_timeline(script: &Script, options: &Options, config: &Settings, estima
     );
     impl timeline::Lengths for Known {
         fn speech(&self, text: &str) -> u64 {
-            self.0.get(text).copied().unwrap_or(0)
+            // Cached at the speech rate; played at the session's.
+            let n = self.0.get(text).copied().unwrap_or(0);
+            crate::resample::length(n, crate::speech::SAMPLE_RATE, timeline::SAMPLE_RATE)
         }
         fn chime(&self, c: crate::script::Chime) -> u64 {
             crate::sound::chime(c).len() as u64
@@ -353,6 +355,8 @@ struct Choices {
     /// The system voice, speaking live.
     live: Option<SystemVoice>,
     volume: f32,
+    /// Every cue from the middle (the setting `pan: false`).
+    centred: bool,
 }
 
 /// The speech engine and volume: flags, then the config file, then the
@@ -368,6 +372,7 @@ fn choose(
     let kind = voice.engine.or(config.engine).unwrap_or_default();
     let command = voice.command.clone().or_else(|| config.command.clone());
     let volume = voice.volume.or(config.volume).or(script.defaults.volume).unwrap_or(1.0);
+    let centred = config.pan == Some(false);
     let v = settings.voice.as_deref().unwrap_or("the default voice");
     if kind == EngineKind::System {
         if rendering {
@@ -384,7 +389,7 @@ fn choose(
                 if voice.verbose {
                     let _ = writeln!(err, "speech: the system voice, {v}");
                 }
-                return Ok(Choices { engine, live: Some(live), volume });
+                return Ok(Choices { engine, live: Some(live), volume, centred });
             }
             Err(e) => {
                 if let Some(stopped) = stopped_by_signal("while connecting to the system voice") {
@@ -405,7 +410,7 @@ fn choose(
                     if voice.verbose {
                         let _ = writeln!(err, "speech: the system voice (picked by auto: no espeak-ng), {v}");
                     }
-                    return Ok(Choices { engine: None, live: Some(live), volume });
+                    return Ok(Choices { engine: None, live: Some(live), volume, centred });
                 }
                 Err(_) => return Err(stopped_by_signal("while connecting to the system voice").unwrap_or(e)),
             }
@@ -415,7 +420,7 @@ fn choose(
     if voice.verbose {
         let _ = writeln!(err, "speech: {description}, {v}");
     }
-    Ok(Choices { engine: Some(engine), live: None, volume })
+    Ok(Choices { engine: Some(engine), live: None, volume, centred })
 }
 
 /// Makes the session (or round `round` of an endless one) ready: speaks
@@ -434,7 +439,7 @@ fn make_segment(
     let cache = Cache::default_location();
     let live = choices.live.is_some();
     let engine = choices.engine.as_deref();
-    let (segment, report) =
+    let (mut segment, report) =
         session::prepare(script, options, round, engine, live, &cache, &mut |done, total, synthesized| {
             // Cached cues are instant: show progress only while speaking anew.
             if synthesized > 0 && !quiet {
@@ -442,6 +447,7 @@ fn make_segment(
             }
         })
         .map_err(|f| stopped_by_signal("while preparing speech").unwrap_or(f))?;
+    segment.centre(choices.centred);
     progress.finish();
     if let Some(e) = report.cache_errors.first().filter(|_| !quiet) {
         let dir = cache.dir().map_or_else(String::new, |d| format!(" in {}", d.display()));
@@ -494,7 +500,7 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
         let (stream_tx, stream_rx) = crossbeam_channel::bounded::<Arc<Segment>>(1);
         let (announce_tx, announce_rx) = crossbeam_channel::unbounded();
         let (script, options) = (script.clone(), options);
-        let (engine, is_live) = (choices.engine, live.is_some());
+        let (engine, is_live, centred) = (choices.engine, live.is_some(), choices.centred);
         std::thread::spawn(move || {
             let _done = made_all_tx;
             let cache = Cache::default_location();
@@ -508,7 +514,8 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
                     &cache,
                     &mut |_, _, _| {},
                 );
-                let Ok((segment, _)) = made else { break };
+                let Ok((mut segment, _)) = made else { break };
+                segment.centre(centred);
                 let segment = Arc::new(segment);
                 if announce_tx.send(segment.clone()).is_err() || stream_tx.send(segment).is_err() {
                     break;
@@ -683,7 +690,7 @@ fn render(
         }
         f
     })?;
-    let mb = (44 + samples * 2) as f64 / 1e6;
+    let mb = (44 + samples * 2 * session::CHANNELS as u64) as f64 / 1e6;
     let shown = if to_stdout { "standard output".to_string() } else { path.display().to_string() };
     let done = format!("wrote {shown} ({}, {mb:.1} MB)\n", duration::clock(total));
     // With the WAV on standard output, the words go with the progress.

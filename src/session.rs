@@ -38,6 +38,9 @@ pub struct Clips {
     pub files: HashMap<PathBuf, Arc<[i16]>>,
     /// The spoken confirmations of the live controls.
     pub notices: HashMap<Notice, Arc<[i16]>>,
+    /// Every clip from the middle, the cues of `Sides` too (the setting
+    /// `pan: false`).
+    pub centred: bool,
 }
 
 /// What the live controls say, so a person with eyes closed knows the key
@@ -77,6 +80,34 @@ impl Clips {
     }
 }
 
+/// How far a side's cues are panned: 0 is the middle, 1 all the way.
+/// Not all the way: a cue from one ear only is unnatural and tiring.
+pub const PAN: f32 = 0.6;
+
+/// The gains (left, right) of a clip at `pan` (-1 left, 1 right), by the
+/// constant-power law, scaled so that the nearer ear gets the clip at its
+/// own level: the two ears differ by what the law gives (9.8 dB at
+/// [`PAN`]), a centred clip is the same in both, and no pan makes a clip
+/// louder than it was levelled to (so it never meets the limiter at unity).
+pub fn pan_gains(pan: f32) -> (f32, f32) {
+    let angle = (pan.clamp(-1.0, 1.0) + 1.0) * std::f32::consts::FRAC_PI_4;
+    let (left, right) = (angle.cos(), angle.sin());
+    let near = left.max(right);
+    if pan == 0.0 { (1.0, 1.0) } else { (left / near, right / near) }
+}
+
+/// Where an event's clip sounds: the cues inside `Sides` from their side,
+/// everything else from the middle.
+fn gains_for(event: &Event, centred: bool) -> Option<(f32, f32)> {
+    match (&event.sound, event.side) {
+        (Sound::Speech(_), Some(side)) if !centred => Some(pan_gains(match side {
+            crate::script::Side::Left => -PAN,
+            crate::script::Side::Right => PAN,
+        })),
+        _ => None,
+    }
+}
+
 /// Real lengths, from the clips themselves.
 impl Lengths for Clips {
     fn speech(&self, text: &str) -> u64 {
@@ -96,6 +127,15 @@ impl Lengths for Clips {
 pub struct Segment {
     pub timeline: Timeline,
     pub clips: Arc<Clips>,
+}
+
+impl Segment {
+    /// With `centred`, plays every clip from the middle (`pan: false`).
+    pub fn centre(&mut self, centred: bool) {
+        if centred != self.clips.centred {
+            Arc::make_mut(&mut self.clips).centred = centred;
+        }
+    }
 }
 
 /// The segments of a session by number, keeping only the recent ones: an
@@ -270,6 +310,8 @@ struct Active {
     /// Samples of fade-in left: a clip a seek lands in the middle of rises
     /// from silence rather than starting with a step.
     fade_in: u32,
+    /// Panned (left, right), or `None` in the middle.
+    pan: Option<(f32, f32)>,
 }
 
 /// A clip cut by a seek, fading out where it was.
@@ -281,6 +323,7 @@ struct Fading {
     left: u32,
     /// The level it fades from (below 1 if it was still fading in).
     from: f32,
+    pan: Option<(f32, f32)>,
 }
 
 /// How long a clip cut by a skip takes to fade out, and a clip a skip
@@ -288,7 +331,7 @@ struct Fading {
 /// silence is a click, and 8 ms is too short to hear as a fade.
 pub const SKIP_FADE: Duration = Duration::from_millis(8);
 
-/// Samples the limiter looks ahead (2.9 ms): long enough to bring the gain
+/// Frames the limiter looks ahead (1.3 ms): long enough to bring the gain
 /// down smoothly before a peak, short enough not to be felt on the keys.
 const LOOKAHEAD: usize = 64;
 
@@ -312,11 +355,12 @@ const RELEASE: Duration = Duration::from_millis(80);
 /// over the look-ahead window, averaged over the window again, so it ramps
 /// down over [`LOOKAHEAD`] samples and reaches each peak's gain in time; it
 /// then recovers over [`RELEASE`]. Below the ceiling the gain is exactly 1
-/// and every sample passes through bit for bit. Fixed arrays, no allocation:
-/// it runs on the audio thread.
+/// and every sample passes through bit for bit. Both channels share one
+/// gain (from the louder), so limiting never moves a sound sideways. Fixed
+/// arrays, no allocation: it runs on the audio thread.
 struct Limiter {
-    /// The last `LOOKAHEAD` samples in; the oldest goes out next.
-    delay: [f32; LOOKAHEAD],
+    /// The last `LOOKAHEAD` frames in; the oldest goes out next.
+    delay: [[f32; 2]; LOOKAHEAD],
     /// The gain each of those samples needs.
     need: [f32; LOOKAHEAD],
     /// For each, the least gain needed in the window ending there.
@@ -337,7 +381,7 @@ struct Limiter {
 impl Limiter {
     fn new() -> Limiter {
         Limiter {
-            delay: [0.0; LOOKAHEAD],
+            delay: [[0.0; 2]; LOOKAHEAD],
             need: [1.0; LOOKAHEAD],
             held: [1.0; LOOKAHEAD],
             held_sum: LOOKAHEAD as f64,
@@ -350,11 +394,12 @@ impl Limiter {
         }
     }
 
-    /// Takes sample `n` in and gives out sample `n - LOOKAHEAD + 1`, limited.
-    fn process(&mut self, x: f32) -> f32 {
+    /// Takes frame `n` in and gives out frame `n - LOOKAHEAD + 1`, limited.
+    fn process(&mut self, x: [f32; 2]) -> [f32; 2] {
         let n = self.taken;
         let i = (n % LOOKAHEAD as u64) as usize;
-        let need = if x.abs() > CEILING { CEILING / x.abs() } else { 1.0 };
+        let peak = x[0].abs().max(x[1].abs());
+        let need = if peak > CEILING { CEILING / peak } else { 1.0 };
         self.delay[i] = x;
         self.need[i] = need;
         if need <= self.least {
@@ -391,11 +436,13 @@ impl Limiter {
             self.gain = 1.0;
         }
         self.taken += 1;
-        self.delay[(i + 1) % LOOKAHEAD] * self.gain
+        let [l, r] = self.delay[(i + 1) % LOOKAHEAD];
+        [l * self.gain, r * self.gain]
     }
 }
 
-/// The session's samples, mono f32 at [`SAMPLE_RATE`].
+/// The session's samples, stereo f32 at [`SAMPLE_RATE`]: frames of (left,
+/// right), or interleaved samples as an iterator.
 pub struct Stream {
     segment: Arc<Segment>,
     /// Further segments (`--loop`): taken when the current one ends.
@@ -430,6 +477,8 @@ pub struct Stream {
     notices: Vec<(Arc<[i16]>, usize)>,
     /// Samples between position reports to the control.
     report_every: u64,
+    /// The right half of the frame whose left was last given out.
+    right: Option<f32>,
     /// Say on stderr when the first sample is taken (`BACKEASE_TIMING`).
     trace_start: bool,
     /// Say on stderr when controls take effect (`BACKEASE_TIMING`).
@@ -459,6 +508,7 @@ impl Stream {
             waiting: None,
             notices: Vec::new(),
             report_every: 64,
+            right: None,
             trace_start: crate::timing(),
             timing: crate::timing(),
         }
@@ -481,7 +531,7 @@ impl Stream {
             let at = (self.pos - a.start) as usize;
             if at < a.clip.len() {
                 let from = 1.0 - a.fade_in as f32 / fade as f32;
-                self.fading.push(Fading { clip: a.clip, at, left: fade, from });
+                self.fading.push(Fading { clip: a.clip, at, left: fade, from, pan: a.pan });
             }
         }
         self.pos = target;
@@ -489,7 +539,8 @@ impl Stream {
         let events = &segment.timeline.events;
         for e in events.iter().filter(|e| e.start < target && e.end() > target) {
             if let Some(clip) = segment.clips.for_sound(&e.sound) {
-                self.active.push(Active { clip: clip.clone(), start: e.start, fade_in: fade });
+                let pan = gains_for(e, segment.clips.centred);
+                self.active.push(Active { clip: clip.clone(), start: e.start, fade_in: fade, pan });
             }
         }
         self.next_event = events.partition_point(|e| e.start < target);
@@ -515,16 +566,16 @@ impl Stream {
         }
     }
 
-    /// The end, once the limiter has given out every sample made.
-    fn finish(&mut self) -> Option<f32> {
+    /// The end, once the limiter has given out every frame made.
+    fn finish(&mut self) -> Option<[f32; 2]> {
         self.control.position.store(self.pos, Ordering::Release);
         self.control.finished.store(true, Ordering::Release);
         None
     }
 
-    /// The next sample: the session's, through the limiter, which gives
-    /// out each sample `LOOKAHEAD - 1` samples after it was made.
-    fn sample(&mut self) -> Option<f32> {
+    /// The next frame: the session's, through the limiter, which gives
+    /// out each frame `LOOKAHEAD - 1` frames after it was made.
+    pub fn next_frame(&mut self) -> Option<[f32; 2]> {
         if self.trace_start {
             self.trace_start = false;
             eprintln!("timing: first sample taken {} ms after start", crate::started().elapsed().as_millis());
@@ -537,7 +588,7 @@ impl Stream {
                 }
                 None => {
                     self.made_all = true;
-                    0.0
+                    [0.0; 2]
                 }
             };
             let y = self.limiter.process(x);
@@ -548,13 +599,13 @@ impl Stream {
             if out >= self.made {
                 return self.finish();
             }
-            return Some(y.clamp(-1.0, 1.0));
+            return Some([y[0].clamp(-1.0, 1.0), y[1].clamp(-1.0, 1.0)]);
         }
     }
 
-    /// The next sample the session makes, at its volume, before the
+    /// The next frame the session makes, at its volume, before the
     /// limiter: `None` at its end.
-    fn make(&mut self) -> Option<f32> {
+    fn make(&mut self) -> Option<[f32; 2]> {
         if self.control.stop.load(Ordering::Relaxed) && self.fade_left.is_none() {
             self.fade_left = Some(samples(FADE));
         }
@@ -567,10 +618,12 @@ impl Stream {
             self.steer();
         }
         self.sent += 1;
-        let session = if self.fade_left == Some(0) { Some(0.0) } else { self.session_sample() };
-        let mut v = session?;
+        let session = if self.fade_left == Some(0) { Some([0.0; 2]) } else { self.session_sample() };
+        let [mut l, mut r] = session?;
         if let Some(left) = self.fade_left.as_mut().filter(|l| **l > 0) {
-            v *= *left as f32 / samples(FADE) as f32;
+            let g = *left as f32 / samples(FADE) as f32;
+            l *= g;
+            r *= g;
             *left -= 1;
         }
         let notice = self.notice_sample();
@@ -584,7 +637,7 @@ impl Stream {
                 (self.volume - glide).max(wanted)
             };
         }
-        Some((v + notice) * self.volume)
+        Some([(l + notice) * self.volume, (r + notice) * self.volume])
     }
 
     /// With `BACKEASE_TIMING`, says when the stream acted on a control.
@@ -616,8 +669,8 @@ impl Stream {
         self.control.position.store(self.pos, Ordering::Release);
     }
 
-    /// The session's own sample, unscaled: `None` at its end.
-    fn session_sample(&mut self) -> Option<f32> {
+    /// The session's own frame, unscaled: `None` at its end.
+    fn session_sample(&mut self) -> Option<[f32; 2]> {
         let hold_still = self.paused || self.lead_left > 0;
         let step = 1.0 / samples(RAMP).max(1) as f32;
         self.gain = if hold_still { (self.gain - step).max(0.0) } else { (self.gain + step).min(1.0) };
@@ -626,12 +679,12 @@ impl Stream {
             if !self.paused {
                 self.lead_left -= 1;
             }
-            return Some(0.0);
+            return Some([0.0; 2]);
         }
         if let Some(gate) = self.waiting {
             // A live voice is speaking this step: time waits for it.
             if self.control.released.load(Ordering::Acquire) < gate {
-                return Some(0.0);
+                return Some([0.0; 2]);
             }
             self.waiting = None;
             self.control.gate_event.store(0, Ordering::Release);
@@ -641,7 +694,7 @@ impl Stream {
                 return None;
             }
             if self.pos >= self.segment.timeline.total {
-                return Some(0.0);
+                return Some([0.0; 2]);
             }
         }
         let pos = self.pos;
@@ -653,7 +706,8 @@ impl Stream {
                 }
                 self.next_event += 1;
                 if let Some(clip) = segment.clips.for_sound(&e.sound) {
-                    self.active.push(Active { clip: clip.clone(), start: e.start, fade_in: 0 });
+                    let pan = gains_for(e, segment.clips.centred);
+                    self.active.push(Active { clip: clip.clone(), start: e.start, fade_in: 0, pan });
                 } else if let Sound::Speech(text) = &e.sound {
                     // No clip: a live voice speaks it; a step waits for it.
                     let gate = (!e.overlay).then(|| {
@@ -664,25 +718,38 @@ impl Stream {
                     if gate.is_some() {
                         self.waiting = gate;
                         self.control.gate_event.store(self.next_event as u64, Ordering::Release);
-                        return Some(0.0);
+                        return Some([0.0; 2]);
                     }
                 }
             }
         }
+        // Centred clips are summed exactly, as integers; panned ones, and
+        // clips fading in or out after a seek, as scaled floats.
         let mut sum = 0i32;
-        // Clips fading in or out after a seek, scaled.
-        let mut faded = 0.0f32;
+        let mut panned = [0.0f32; 2];
         let fade = samples(SKIP_FADE) as f32;
         self.active.retain_mut(|a| {
             let i = (pos - a.start) as usize;
             match a.clip.get(i) {
-                Some(&s) if a.fade_in > 0 => {
-                    faded += s as f32 * (1.0 - a.fade_in as f32 / fade);
-                    a.fade_in -= 1;
-                    true
-                }
                 Some(&s) => {
-                    sum += s as i32;
+                    let level = if a.fade_in > 0 {
+                        let level = 1.0 - a.fade_in as f32 / fade;
+                        a.fade_in -= 1;
+                        level
+                    } else {
+                        1.0
+                    };
+                    match a.pan {
+                        None if level == 1.0 => sum += s as i32,
+                        None => {
+                            panned[0] += s as f32 * level;
+                            panned[1] += s as f32 * level;
+                        }
+                        Some((l, r)) => {
+                            panned[0] += s as f32 * level * l;
+                            panned[1] += s as f32 * level * r;
+                        }
+                    }
                     true
                 }
                 None => false,
@@ -691,7 +758,10 @@ impl Stream {
         if !self.fading.is_empty() {
             self.fading.retain_mut(|f| match f.clip.get(f.at) {
                 Some(&s) if f.left > 0 => {
-                    faded += s as f32 * f.from * (f.left as f32 / fade);
+                    let v = s as f32 * f.from * (f.left as f32 / fade);
+                    let (l, r) = f.pan.unwrap_or((1.0, 1.0));
+                    panned[0] += v * l;
+                    panned[1] += v * r;
                     f.at += 1;
                     f.left -= 1;
                     true
@@ -700,11 +770,13 @@ impl Stream {
             });
         }
         self.pos += 1;
-        let mut v = sum as f32 / 32768.0;
-        if faded != 0.0 {
-            v += faded / 32768.0;
+        let centre = sum as f32 / 32768.0;
+        let [mut l, mut r] = [centre; 2];
+        if panned != [0.0; 2] {
+            l += panned[0] / 32768.0;
+            r += panned[1] / 32768.0;
         }
-        Some(v * self.gain)
+        Some([l * self.gain, r * self.gain])
     }
 
     fn notice_sample(&mut self) -> f32 {
@@ -727,8 +799,14 @@ impl Stream {
 impl Iterator for Stream {
     type Item = f32;
 
+    /// Left, then right.
     fn next(&mut self) -> Option<f32> {
-        self.sample()
+        if let Some(r) = self.right.take() {
+            return Some(r);
+        }
+        let [l, r] = self.next_frame()?;
+        self.right = Some(r);
+        Some(l)
     }
 }
 
@@ -737,7 +815,7 @@ impl rodio::Source for Stream {
         None
     }
     fn channels(&self) -> rodio::ChannelCount {
-        NonZero::new(1).expect("one")
+        NonZero::new(CHANNELS).expect("two")
     }
     fn sample_rate(&self) -> rodio::SampleRate {
         NonZero::new(SAMPLE_RATE).expect("non-zero")
@@ -746,6 +824,9 @@ impl rodio::Source for Stream {
         None
     }
 }
+
+/// The stream's channels: left and right.
+pub const CHANNELS: u16 = 2;
 
 /// Quantizes a stream sample the way a 16-bit WAV stores it.
 pub fn to_i16(v: f32) -> i16 {
@@ -808,6 +889,12 @@ pub fn prepare(
         })?,
         None => Default::default(),
     };
+    // Speech is made and cached at the engines' rate; it is brought to the
+    // session's here, once.
+    let speech: HashMap<String, Arc<[i16]>> = speech
+        .into_iter()
+        .map(|(text, clip)| (text, crate::resample::clip(&clip, crate::speech::SAMPLE_RATE, SAMPLE_RATE).into()))
+        .collect();
     clips.notices = Notice::ALL.iter().filter_map(|&n| speech.get(n.text()).map(|c| (n, c.clone()))).collect();
     clips.speech = speech;
     let timeline = build(&clips);
@@ -844,8 +931,13 @@ mod tests {
         Arc::new(Segment { timeline, clips: Arc::new(clips) })
     }
 
+    /// The left channel: all of a session with nothing in `Sides`.
+    fn left(stream: &mut Stream) -> impl Iterator<Item = f32> + '_ {
+        std::iter::from_fn(move || stream.next_frame().map(|[l, _]| l))
+    }
+
     fn render(seg: &Arc<Segment>, control: &Arc<Control>) -> Vec<f32> {
-        Stream::new(seg.clone(), None, control.clone()).collect()
+        left(&mut Stream::new(seg.clone(), None, control.clone())).collect()
     }
 
     #[test]
@@ -884,22 +976,22 @@ mod tests {
         let mut stream = Stream::new(seg.clone(), None, control.clone());
         // Ten samples in, jump to the last cue.
         for _ in 0..10 {
-            stream.next();
+            stream.next_frame();
         }
         let last = seg.timeline.events.last().unwrap();
         control.seek(last.start);
         // The stream has made the limiter's look-ahead more than it gave
-        // out (73 samples), and takes the seek at the next reporting
-        // boundary, sample 128.
-        let rest: Vec<f32> = stream.by_ref().collect();
-        assert_eq!(rest.len() as u64, 128 - 10 + last.length, "64-sample boundary, then the last cue");
+        // out, and takes the seek at the next reporting boundary.
+        let rest: Vec<f32> = left(&mut stream).collect();
+        let boundary = (10 + LOOKAHEAD as u64 - 1).next_multiple_of(64);
+        assert_eq!(rest.len() as u64, boundary - 10 + last.length, "64-sample boundary, then the last cue");
         assert!(control.is_finished());
 
         let control = Control::new(1.0);
         let mut stream = Stream::new(seg.clone(), None, control.clone());
-        stream.next();
+        stream.next_frame();
         control.stop();
-        let tail: Vec<f32> = stream.collect();
+        let tail: Vec<f32> = left(&mut stream).collect();
         assert_eq!(tail.len() as u64, LOOKAHEAD as u64 - 1 + samples(FADE), "what was made ahead, then the fade");
         // The fade ends near silence.
         assert!(tail.last().unwrap().abs() < 0.01);
@@ -917,7 +1009,7 @@ mod tests {
         let control = Control::new(1.0);
         let mut stream = Stream::new(seg, None, control.clone());
         let level = |v: f32| (v * 32768.0).round() as i16;
-        let mut take = |n: usize| -> Vec<i16> { stream.by_ref().take(n).map(level).collect() };
+        let mut take = |n: usize| -> Vec<i16> { left(&mut stream).take(n).map(level).collect() };
 
         assert!(take(1000).iter().all(|&v| v == 1000));
         control.pause();
@@ -972,9 +1064,9 @@ mod tests {
     fn skip(seg: &Arc<Segment>, before: usize, target: u64) -> (Vec<f32>, usize) {
         let control = Control::new(1.0);
         let mut stream = Stream::new(seg.clone(), None, control.clone());
-        let mut out: Vec<f32> = stream.by_ref().take(before).collect();
+        let mut out: Vec<f32> = left(&mut stream).take(before).collect();
         control.seek(target);
-        out.extend(stream.by_ref().take(SAMPLE_RATE as usize));
+        out.extend(left(&mut stream).take(SAMPLE_RATE as usize));
         // The stream made the limiter's look-ahead more than it gave out,
         // and takes the seek at its next reporting boundary.
         let at = (before + LOOKAHEAD - 1).next_multiple_of(64);
@@ -1054,10 +1146,67 @@ mod tests {
         // The volume raised mid-sound, as the + key does.
         let control = Control::new(1.0);
         let mut stream = Stream::new(seg.clone(), None, control.clone());
-        let mut out: Vec<f32> = stream.by_ref().take(SAMPLE_RATE as usize * 3 / 2).collect();
+        let mut out: Vec<f32> = left(&mut stream).take(SAMPLE_RATE as usize * 3 / 2).collect();
         control.set_volume(2.0);
-        out.extend(stream);
+        out.extend(left(&mut stream));
         check(&out, &unity);
+    }
+
+    #[test]
+    fn the_pan_law_keeps_the_near_ear_at_the_clips_level() {
+        #[track_caller]
+        fn check(pan: f32, left_db: f32, right_db: f32) {
+            let (l, r) = pan_gains(pan);
+            let db = |g: f32| 20.0 * g.log10();
+            assert!((db(l) - left_db).abs() < 0.05 && (db(r) - right_db).abs() < 0.05, "{pan}: {l} {r}");
+        }
+        check(0.0, 0.0, 0.0);
+        check(-PAN, 0.0, -9.76);
+        check(PAN, -9.76, 0.0);
+        assert_eq!(pan_gains(-1.0), (1.0, 0.0), "all the way: one ear only");
+    }
+
+    #[test]
+    fn sides_cues_come_from_their_side_and_the_rest_from_the_middle() {
+        let mut clips = Clips::default();
+        clips.speech.insert("a left".into(), sine(200.0, 0.5, Duration::from_millis(300)));
+        clips.speech.insert("a right".into(), sine(200.0, 0.5, Duration::from_millis(300)));
+        clips.chimes.insert(Chime::Tick, crate::sound::chime(Chime::Tick));
+        let (script, d) =
+            load(r#"Routine(title: "T", summary: "S", steps: [Sides([Say("a {side}"), Chime("tick")])])"#, None, "t");
+        let timeline = compile(&script.unwrap_or_else(|| panic!("{d:?}")), &Options::default(), &clips);
+        let mut seg = Segment { timeline, clips: Arc::new(clips) };
+        let frames = |seg: &Segment| -> Vec<[f32; 2]> {
+            let mut stream = Stream::new(Arc::new(seg.clone()), None, Control::new(1.0));
+            std::iter::from_fn(|| stream.next_frame()).collect()
+        };
+        let energy_db = |f: &[[f32; 2]], ch: usize| 10.0 * f.iter().map(|v| v[ch] * v[ch]).sum::<f32>().log10();
+        let out = frames(&seg);
+        let mut sounds = Vec::new();
+        for e in &seg.timeline.events {
+            let part = &out[e.start as usize..e.end() as usize];
+            sounds.push((e.sound.clone(), energy_db(part, 0) - energy_db(part, 1)));
+            if let Sound::Speech(_) = e.sound {
+                // The near ear hears the cue exactly as it was levelled.
+                let (near, clip) = (
+                    usize::from(e.side == Some(crate::script::Side::Right)),
+                    &seg.clips.speech[match e.side {
+                        Some(crate::script::Side::Left) => "a left",
+                        _ => "a right",
+                    }],
+                );
+                assert!(part.iter().zip(clip.iter()).all(|(f, &s)| f[near] == s as f32 / 32768.0));
+            }
+        }
+        let [(_, left), (_, tick_l), (_, right), (_, tick_r)] = &sounds[..] else { panic!("{sounds:?}") };
+        // Left louder in the left ear by the pan law's 9.8 dB, right the other way; chimes even.
+        assert!((left - 9.76).abs() < 0.05, "left cue: {left} dB");
+        assert!((right + 9.76).abs() < 0.05, "right cue: {right} dB");
+        assert_eq!((*tick_l, *tick_r), (0.0, 0.0), "chimes centred");
+
+        // pan: false: every frame the same in both ears.
+        seg.centre(true);
+        assert!(frames(&seg).iter().all(|f| f[0] == f[1]));
     }
 
     #[test]
@@ -1086,7 +1235,7 @@ mod tests {
         tx.send(seg.clone()).unwrap();
         drop(tx);
         let control = Control::new(1.0);
-        let two: Vec<f32> = Stream::new(seg.clone(), Some(rx), control.clone()).collect();
+        let two: Vec<f32> = left(&mut Stream::new(seg.clone(), Some(rx), control.clone())).collect();
         assert_eq!(two.len() as u64, 2 * seg.timeline.total);
         assert_eq!(control.position().0, 1);
     }

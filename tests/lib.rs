@@ -8,6 +8,7 @@ mod controls;
 mod devices;
 mod fuzz;
 mod fuzz_sounds;
+mod headphones;
 mod lifecycle;
 mod live;
 mod load;
