@@ -12,6 +12,9 @@
 //! and reports its position there; it never blocks, since it runs on the
 //! audio thread.
 //!
+//! It is stereo: the cues of `Sides` are panned to their side as they are
+//! mixed (the clips stay mono), everything else plays from the middle.
+//!
 //! Nothing it sends can hurt: every cut of a sounding clip is faded (a
 //! skip over [`SKIP_FADE`], a stop over [`FADE`], a pause over [`RAMP`]),
 //! volume changes glide, and its last stage is a look-ahead limiter, so a
