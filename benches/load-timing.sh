@@ -29,7 +29,7 @@ export XDG_CACHE_HOME=$work/cache XDG_CONFIG_HOME=$work/config HOME=$work
 export XDG_RUNTIME_DIR=$work/run
 mkdir -m 700 -p "$XDG_RUNTIME_DIR"
 pulseaudio -n --daemonize=no --exit-idle-time=-1 --use-pid-file=no \
-  --load="module-null-sink sink_name=bench rate=44100 channels=2" --load=module-native-protocol-unix \
+  --load="module-null-sink sink_name=bench rate=48000 channels=2" --load=module-native-protocol-unix \
   --log-level=info >"$work/pulse.log" 2>&1 &
 pulse=$!
 burners=()
@@ -47,7 +47,7 @@ pactl set-default-sink bench
 [ -n "${BENCH_PLAIN_SERVER:-}" ] || chrt -r -p 6 "$pulse" >/dev/null 2>&1 || true
 # Keep the null sink at low latency, as a desktop's always-running streams
 # would: an idle null sink sleeps in blocks of up to two seconds.
-pacat --playback --raw --latency-msec=10 --format=s16le --rate=44100 --channels=2 /dev/zero &
+pacat --playback --raw --latency-msec=10 --format=s16le --rate=48000 --channels=2 /dev/zero &
 keepalive=$!
 
 cat > "$work/gaps.ron" <<RON
@@ -73,8 +73,8 @@ RON
 "$bin" render "$work/gaps.ron" -o "$work/render.wav" >/dev/null 2>&1
 
 play_recorded() {
-  parec -d bench.monitor --format=s16le --channels=1 --rate=22050 --raw --latency-msec=10 >"$work/$1.raw" &
-  rec=$!
+  parec -d bench.monitor --format=s16le --channels=2 --rate=48000 --raw --latency-msec=10 >"$work/$1.raw" &
+  local rec=$!
   sleep 0.3
   BACKEASE_AUDIO_DEBUG=1 BACKEASE_TIMING=1 ${BENCH_WRAP:-} "$bin" play "$work/gaps.ron" >/dev/null 2>"$work/$1.log" &
   player=$!
@@ -88,9 +88,10 @@ play_recorded() {
 analyse() {
   python3 - "$work/render.wav" "$work/$1.raw" "$1" <<'PY'
 import sys, wave, array
-RATE = 22050
-w = wave.open(sys.argv[1]); rendered = array.array("h", w.readframes(w.getnframes()))
-heard = array.array("h", open(sys.argv[2], "rb").read())
+RATE = 48000
+# Both stereo: the left channel of each.
+w = wave.open(sys.argv[1]); rendered = array.array("h", w.readframes(w.getnframes()))[::2]
+heard = array.array("h", open(sys.argv[2], "rb").read())[::2]
 win = RATE // 200
 def env(s):
     return [max((abs(x) for x in s[i:i + win]), default=0) for i in range(0, len(s), win)]
@@ -139,7 +140,7 @@ print(f"{sys.argv[3]}: {len(want)} onsets rendered, {len(got)} heard; worst onse
 PY
 }
 
-[ "${BENCH_ONLY:-}" = loaded ] || echo "== idle: $(python3 -c "import wave; w=wave.open('$work/render.wav'); print(f'{w.getnframes()/22050:.0f} s')") routine through PulseAudio, recorded (target: onsets within 10 ms, no gap)"
+[ "${BENCH_ONLY:-}" = loaded ] || echo "== idle: $(python3 -c "import wave; w=wave.open('$work/render.wav'); print(f'{w.getnframes()/48000:.0f} s')") routine through PulseAudio, recorded (target: onsets within 10 ms, no gap)"
 if [ "${BENCH_ONLY:-}" != loaded ]; then
   play_recorded idle
   analyse idle

@@ -1,6 +1,7 @@
 //! Makes the built-in chimes in `sounds/` by additive synthesis: a few
 //! sine partials with exponential decay each, written as 16-bit mono WAV at
-//! the session rate. Deterministic: run it again and the files are the same.
+//! 22 050 Hz (they are resampled to the session's rate when loaded).
+//! Deterministic: run it again and the files are the same.
 //!
 //!     cargo run --example make-sounds
 //!
@@ -10,8 +11,10 @@
 use std::f64::consts::TAU;
 use std::path::Path;
 
-use backease::timeline::SAMPLE_RATE;
 use backease::wav::WavStream;
+
+/// The rate the chimes were made at: the session's rate when they were.
+const SAMPLE_RATE: u32 = 22_050;
 
 /// One sine partial: frequency (Hz), amplitude, decay time constant (s).
 struct Partial(f64, f64, f64);
@@ -46,7 +49,7 @@ fn normalize(v: Vec<f64>, peak_dbfs: f64) -> Vec<i16> {
 fn write(dir: &Path, name: &str, samples: &[i16]) -> std::io::Result<()> {
     let path = dir.join(format!("{name}.wav"));
     let file = std::io::BufWriter::new(std::fs::File::create(&path)?);
-    let mut w = WavStream::new(file, SAMPLE_RATE, samples.len() as u64)?;
+    let mut w = WavStream::new(file, SAMPLE_RATE, 1, samples.len() as u64)?;
     w.write(samples)?;
     w.finish()?;
     println!("{} ({:.2} s)", path.display(), samples.len() as f64 / SAMPLE_RATE as f64);

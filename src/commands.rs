@@ -312,8 +312,12 @@ fn known_timeline(script: &Script, options: &Options, config: &Settings) -> Time
     }
     impl timeline::Lengths for Known {
         fn speech(&self, text: &str) -> u64 {
+            // Cached at the speech rate; played at the session's.
             match &self.speech {
-                Some(known) => known.get(text).copied().unwrap_or_else(|| Estimate::default().speech(text)),
+                Some(known) => known.get(text).map_or_else(
+                    || Estimate::default().speech(text),
+                    |&n| crate::resample::length(n, crate::speech::SAMPLE_RATE, timeline::SAMPLE_RATE),
+                ),
                 None => Estimate::default().speech(text),
             }
         }
@@ -394,6 +398,8 @@ struct Choices {
     /// The system voice, speaking live.
     live: Option<SystemVoice>,
     volume: f32,
+    /// Every cue from the middle (the setting `pan: false`).
+    centred: bool,
 }
 
 /// The speech engine and volume: flags, then the config file, then the
@@ -409,6 +415,7 @@ fn choose(
     let kind = voice.engine.or(config.engine).unwrap_or_default();
     let command = voice.command.clone().or_else(|| config.command.clone());
     let volume = voice.volume.or(config.volume).or(script.defaults.volume).unwrap_or(1.0);
+    let centred = config.pan == Some(false);
     let v = settings.voice.as_deref().unwrap_or("the default voice");
     if kind == EngineKind::System {
         if rendering {
@@ -425,7 +432,7 @@ fn choose(
                 if voice.verbose {
                     let _ = writeln!(err, "speech: the system voice, {v}");
                 }
-                return Ok(Choices { engine, live: Some(live), volume });
+                return Ok(Choices { engine, live: Some(live), volume, centred });
             }
             Err(e) => {
                 if let Some(stopped) = stopped_by_signal("while connecting to the system voice") {
@@ -449,7 +456,7 @@ fn choose(
                             "speech: the system voice (picked by auto: no engine that makes samples), {v}"
                         );
                     }
-                    return Ok(Choices { engine: None, live: Some(live), volume });
+                    return Ok(Choices { engine: None, live: Some(live), volume, centred });
                 }
                 Err(_) => return Err(stopped_by_signal("while connecting to the system voice").unwrap_or(e)),
             }
@@ -459,7 +466,7 @@ fn choose(
     if voice.verbose {
         let _ = writeln!(err, "speech: {description}, {v}");
     }
-    Ok(Choices { engine: Some(engine), live: None, volume })
+    Ok(Choices { engine: Some(engine), live: None, volume, centred })
 }
 
 /// Makes the session (or round `round` of an endless one) ready: speaks
@@ -478,7 +485,7 @@ fn make_segment(
     let cache = Cache::default_location();
     let live = choices.live.is_some();
     let engine = choices.engine.as_deref();
-    let (segment, report) =
+    let (mut segment, report) =
         session::prepare(script, options, round, engine, live, &cache, &mut |done, total, synthesized| {
             // Cached cues are instant: show progress only while speaking anew.
             if synthesized > 0 && !quiet {
@@ -486,6 +493,7 @@ fn make_segment(
             }
         })
         .map_err(|f| stopped_by_signal("while preparing speech").unwrap_or(f))?;
+    segment.centre(choices.centred);
     progress.finish();
     if let Some(e) = report.cache_errors.first().filter(|_| !quiet) {
         let dir = cache.dir().map_or_else(String::new, |d| format!(" in {}", d.display()));
@@ -567,7 +575,9 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
             &Cache::default_location(),
             &mut |_, _, _| {},
         )?;
-        Some(Arc::new(made.0))
+        let mut closing = made.0;
+        closing.centre(choices.centred);
+        Some(Arc::new(closing))
     } else {
         None
     };
@@ -579,7 +589,7 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
         let (stream_tx, stream_rx) = crossbeam_channel::bounded::<Arc<Segment>>(1);
         let (announce_tx, announce_rx) = crossbeam_channel::unbounded();
         let (script, options) = (script.clone(), options);
-        let (engine, is_live) = (engine.clone(), live.is_some());
+        let (engine, is_live, centred) = (engine.clone(), live.is_some(), choices.centred);
         std::thread::spawn(move || {
             let _done = made_all_tx;
             let cache = Cache::default_location();
@@ -593,7 +603,8 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
                     &cache,
                     &mut |_, _, _| {},
                 );
-                let Ok((segment, _)) = made else { break };
+                let Ok((mut segment, _)) = made else { break };
+                segment.centre(centred);
                 let segment = Arc::new(segment);
                 if announce_tx.send(segment.clone()).is_err() || stream_tx.send(segment).is_err() {
                     break;
@@ -783,7 +794,7 @@ fn render(
         }
         f
     })?;
-    let mb = (44 + samples * 2) as f64 / 1e6;
+    let mb = (44 + samples * 2 * session::CHANNELS as u64) as f64 / 1e6;
     let shown = if to_stdout { "standard output".to_string() } else { path.display().to_string() };
     let done = format!("wrote {shown} ({}, {mb:.1} MB)\n", duration::clock(total));
     // With the WAV on standard output, the words go with the progress.

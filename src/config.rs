@@ -61,9 +61,11 @@ pub struct Settings {
     pub chime: Option<Chime>,
     /// The command engine's template.
     pub command: Option<String>,
+    /// `false`: the cues of `Sides` from the middle too, not from their side.
+    pub pan: Option<bool>,
 }
 
-const FIELDS: [&str; 8] = ["engine", "voice", "rate", "pitch", "volume", "hold", "chime", "command"];
+const FIELDS: [&str; 9] = ["engine", "voice", "rate", "pitch", "volume", "hold", "chime", "command", "pan"];
 
 /// The settings file is read only up to this size: a few lines of text,
 /// never megabytes.
@@ -175,6 +177,16 @@ fn settings(lower: &mut Lower, fields: &[syntax::Field]) -> Settings {
     if let Some(n) = f.get("command") {
         s.command = lower.line(n, "the command");
     }
+    if let Some(n) = f.get("pan") {
+        match n.value {
+            Value::Bool(b) => s.pan = Some(b),
+            Value::Error => {}
+            _ => {
+                let d = lower.error(n.span.clone(), "pan is true or false");
+                d.help = Some("pan: false plays the cues of Sides from the middle".into());
+            }
+        }
+    }
     s
 }
 
@@ -196,16 +208,16 @@ mod tests {
     #[test]
     fn reads_every_setting() {
         check(
-            r#"Config(engine: "espeak", voice: "en-gb", rate: 150, pitch: 40, volume: 0.8, hold: "40s", chime: "soft", command: "piper")"#,
+            r#"Config(engine: "espeak", voice: "en-gb", rate: 150, pitch: 40, volume: 0.8, hold: "40s", chime: "soft", command: "piper", pan: false)"#,
             expect_test::expect![[r#"
-                Some(Settings { engine: Some(Espeak), voice: Some("en-gb"), rate: Some(150), pitch: Some(40), volume: Some(0.8), hold: Some(40s), chime: Some(Soft), command: Some("piper") })
+                Some(Settings { engine: Some(Espeak), voice: Some("en-gb"), rate: Some(150), pitch: Some(40), volume: Some(0.8), hold: Some(40s), chime: Some(Soft), command: Some("piper"), pan: Some(false) })
             "#]],
         );
         check(
             "Config()",
             expect_test::expect![[r#"
-            Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: None, chime: None, command: None })
-        "#]],
+                Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: None, chime: None, command: None, pan: None })
+            "#]],
         );
     }
 
@@ -214,7 +226,7 @@ mod tests {
         check(
             "Config(\n  voise: \"en\",\n  hold: \"45\",\n  engine: \"festival\",\n  rate: 9000,\n)",
             expect_test::expect![[r#"
-                Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: None, chime: None, command: None })
+                Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: None, chime: None, command: None, pan: None })
                 2:3: Config has no field `voise`
                 3:9: "45" has no unit; write "45s" for seconds
                 4:11: unknown engine "festival"
@@ -222,11 +234,18 @@ mod tests {
             "#]],
         );
         check(
+            "Config(pan: \"no\")",
+            expect_test::expect![[r#"
+            Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: None, chime: None, command: None, pan: None })
+            1:13: pan is true or false
+        "#]],
+        );
+        check(
             "Config(hold: \"40s\"",
             expect_test::expect![[r#"
-            Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: Some(40s), chime: None, command: None })
-            1:7: this `(` is never closed
-        "#]],
+                Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: Some(40s), chime: None, command: None, pan: None })
+                1:7: this `(` is never closed
+            "#]],
         );
     }
 }

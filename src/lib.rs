@@ -17,6 +17,7 @@ pub mod media_keys;
 pub mod output;
 pub mod player;
 pub mod render;
+pub mod resample;
 pub mod script;
 pub mod session;
 pub mod show;

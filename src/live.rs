@@ -515,7 +515,7 @@ mod tests {
         let script = script.unwrap();
         let mut clips = crate::session::Clips::default();
         for t in ["lean in", "breathe out"] {
-            clips.speech.insert(t.into(), vec![1; 22_050 * 2].into());
+            clips.speech.insert(t.into(), vec![1; 2 * crate::timeline::SAMPLE_RATE as usize].into());
         }
         let timeline = crate::timeline::compile(&script, &Default::default(), &clips);
         let hold = timeline.events[1].clone();
@@ -524,7 +524,14 @@ mod tests {
         let mut sink = Vec::new();
         d.event(&PlayerEvent::Step { index: 1, event: hold.clone(), segment: 0 }, &mut sink);
         // Eleven seconds into the hold: the cue at 10 s is being spoken.
-        d.event(&PlayerEvent::Position { segment: 0, sample: hold.start + 11 * 22_050, total: 0 }, &mut sink);
+        d.event(
+            &PlayerEvent::Position {
+                segment: 0,
+                sample: hold.start + 11 * crate::timeline::SAMPLE_RATE as u64,
+                total: 0,
+            },
+            &mut sink,
+        );
         expect_test::expect![[r#"
             backease · Test
             step 2/2  hold 30s of silence  00:19 left

@@ -262,9 +262,9 @@ impl Output for Device {
         // A device drops the first few milliseconds it is sent while it
         // starts up (about 10 ms through PulseAudio); a moment of silence
         // first keeps the session's opening sound whole.
-        let one = std::num::NonZero::new(1).expect("one");
+        let channels = std::num::NonZero::new(crate::session::CHANNELS).expect("two");
         let rate = std::num::NonZero::new(crate::timeline::SAMPLE_RATE).expect("non-zero");
-        self.player.append(rodio::source::Zero::new(one, rate).take_duration(PRE_ROLL));
+        self.player.append(rodio::source::Zero::new(channels, rate).take_duration(PRE_ROLL));
         self.health.started.store(self.health.now(), Ordering::Relaxed);
         self.player.append(Watched { stream, health: self.health.clone(), count: 0 });
         self.player.play();
@@ -573,13 +573,14 @@ struct ManualState {
 }
 
 impl Manual {
-    /// Pulls up to `n` samples, as a device would in `n` sample periods.
+    /// Pulls up to `n` frames, as a device would in `n` sample periods,
+    /// and keeps each mixed down to one channel.
     pub fn advance(&self, n: usize) {
         let mut s = self.inner.lock().expect("not poisoned");
         let Some(mut stream) = s.stream.take() else { return };
         for _ in 0..n {
-            match stream.next() {
-                Some(v) => s.played.push(v),
+            match stream.next_frame() {
+                Some([l, r]) => s.played.push((l + r) / 2.0),
                 None => {
                     s.done = true;
                     return;

@@ -714,16 +714,17 @@ mod tests {
     fn next_and_back_move_between_steps() {
         let (p, out) = start(None);
         out.advance(64);
-        // A skip fades out and in (a ramp each way), so a thousand samples on.
-        assert_eq!(press(&p, &out, Command::Next, 1000), 2000, "skipped to the second step");
+        // A skip fades out and in (a ramp each way), so 50 ms on.
+        let on = samples(Duration::from_millis(50)) as usize;
+        assert_eq!(press(&p, &out, Command::Next, on), 2000, "skipped to the second step");
         next_event(&p, |e| step_text(e) == "b");
 
         // Back once restarts the step: half a second in, then back to its start.
         out.advance(SAMPLE_RATE as usize / 2);
-        assert_eq!(press(&p, &out, Command::Back, 1000), 2000, "still the second step");
+        assert_eq!(press(&p, &out, Command::Back, on), 2000, "still the second step");
         let restarted = out.played().len();
         // Twice quickly: the step before.
-        assert_eq!(press(&p, &out, Command::Back, 1000), 1000, "back to the first step");
+        assert_eq!(press(&p, &out, Command::Back, on), 1000, "back to the first step");
         assert!(out.played().len() > restarted);
         stop(p);
     }

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{Failure, code, io_reason};
-use crate::session::{Control, Segment, Stream, to_i16};
+use crate::session::{CHANNELS, Control, Segment, Stream, to_i16};
 use crate::timeline::SAMPLE_RATE;
 
 /// Samples written between progress reports and interruption checks.
@@ -184,7 +184,7 @@ fn stream(
     out: &mut dyn Write,
 ) -> Result<u64, Stop> {
     let total = segment.timeline.total;
-    let mut w = crate::wav::WavStream::new(out, SAMPLE_RATE, total).map_err(Stop::Io)?;
+    let mut w = crate::wav::WavStream::new(out, SAMPLE_RATE, CHANNELS, total).map_err(Stop::Io)?;
     let mut stream = Stream::new(segment, None, Control::new(volume));
     let mut buf = Vec::with_capacity(CHUNK);
     let mut done = 0u64;
@@ -195,7 +195,7 @@ fn stream(
             break;
         }
         w.write(&buf).map_err(Stop::Io)?;
-        done += buf.len() as u64;
+        done += (buf.len() / CHANNELS as usize) as u64;
         progress(done, total);
         if interrupted.load(Ordering::Relaxed) {
             return Err(Stop::Interrupted);

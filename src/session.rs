@@ -14,6 +14,9 @@
 //! something outside it — a live voice speaking, a person at a `Wait` step —
 //! it stands still at a gate, giving silence, until the player releases it.
 //!
+//! It is stereo: the cues of `Sides` are panned to their side as they are
+//! mixed (the clips stay mono), everything else plays from the middle.
+//!
 //! Nothing it sends can hurt: every cut of a sounding clip is faded (a
 //! skip over [`SKIP_FADE`], a stop over [`FADE`], a pause over [`RAMP`]),
 //! volume changes glide, and its last stage is a look-ahead limiter, so a
@@ -40,6 +43,9 @@ pub struct Clips {
     pub files: HashMap<PathBuf, Arc<[i16]>>,
     /// The spoken confirmations of the live controls.
     pub notices: HashMap<Notice, Arc<[i16]>>,
+    /// Every clip from the middle, the cues of `Sides` too (the setting
+    /// `pan: false`).
+    pub centred: bool,
 }
 
 /// What the live controls say, so a person with eyes closed knows the key
@@ -83,6 +89,34 @@ impl Clips {
     }
 }
 
+/// How far a side's cues are panned: 0 is the middle, 1 all the way.
+/// Not all the way: a cue from one ear only is unnatural and tiring.
+pub const PAN: f32 = 0.6;
+
+/// The gains (left, right) of a clip at `pan` (-1 left, 1 right), by the
+/// constant-power law, scaled so that the nearer ear gets the clip at its
+/// own level: the two ears differ by what the law gives (9.8 dB at
+/// [`PAN`]), a centred clip is the same in both, and no pan makes a clip
+/// louder than it was levelled to (so it never meets the limiter at unity).
+pub fn pan_gains(pan: f32) -> (f32, f32) {
+    let angle = (pan.clamp(-1.0, 1.0) + 1.0) * std::f32::consts::FRAC_PI_4;
+    let (left, right) = (angle.cos(), angle.sin());
+    let near = left.max(right);
+    if pan == 0.0 { (1.0, 1.0) } else { (left / near, right / near) }
+}
+
+/// Where an event's clip sounds: the cues inside `Sides` from their side,
+/// everything else from the middle.
+fn gains_for(event: &Event, centred: bool) -> Option<(f32, f32)> {
+    match (&event.sound, event.side) {
+        (Sound::Speech(_), Some(side)) if !centred => Some(pan_gains(match side {
+            crate::script::Side::Left => -PAN,
+            crate::script::Side::Right => PAN,
+        })),
+        _ => None,
+    }
+}
+
 /// Real lengths, from the clips themselves.
 impl Lengths for Clips {
     fn speech(&self, text: &str) -> u64 {
@@ -102,6 +136,15 @@ impl Lengths for Clips {
 pub struct Segment {
     pub timeline: Timeline,
     pub clips: Arc<Clips>,
+}
+
+impl Segment {
+    /// With `centred`, plays every clip from the middle (`pan: false`).
+    pub fn centre(&mut self, centred: bool) {
+        if centred != self.clips.centred {
+            Arc::make_mut(&mut self.clips).centred = centred;
+        }
+    }
 }
 
 /// The segments of a session by number, keeping only the recent ones: an
@@ -356,6 +399,8 @@ struct Active {
     /// Samples of fade-in left: a clip a seek lands in the middle of rises
     /// from silence rather than starting with a step.
     fade_in: u32,
+    /// Panned (left, right), or `None` in the middle.
+    pan: Option<(f32, f32)>,
 }
 
 /// A clip cut by a seek, fading out where it was.
@@ -367,6 +412,7 @@ struct Fading {
     left: u32,
     /// The level it fades from (below 1 if it was still fading in).
     from: f32,
+    pan: Option<(f32, f32)>,
 }
 
 /// How long a clip cut by a skip takes to fade out, and a clip a skip
@@ -374,7 +420,7 @@ struct Fading {
 /// silence is a click, and 8 ms is too short to hear as a fade.
 pub const SKIP_FADE: Duration = Duration::from_millis(8);
 
-/// Samples the limiter looks ahead (2.9 ms): long enough to bring the gain
+/// Frames the limiter looks ahead (1.3 ms): long enough to bring the gain
 /// down smoothly before a peak, short enough not to be felt on the keys.
 const LOOKAHEAD: usize = 64;
 
@@ -398,11 +444,12 @@ const RELEASE: Duration = Duration::from_millis(80);
 /// over the look-ahead window, averaged over the window again, so it ramps
 /// down over [`LOOKAHEAD`] samples and reaches each peak's gain in time; it
 /// then recovers over [`RELEASE`]. Below the ceiling the gain is exactly 1
-/// and every sample passes through bit for bit. Fixed arrays, no allocation:
-/// it runs on the audio thread.
+/// and every sample passes through bit for bit. Both channels share one
+/// gain (from the louder), so limiting never moves a sound sideways. Fixed
+/// arrays, no allocation: it runs on the audio thread.
 struct Limiter {
-    /// The last `LOOKAHEAD` samples in; the oldest goes out next.
-    delay: [f32; LOOKAHEAD],
+    /// The last `LOOKAHEAD` frames in; the oldest goes out next.
+    delay: [[f32; 2]; LOOKAHEAD],
     /// The gain each of those samples needs.
     need: [f32; LOOKAHEAD],
     /// For each, the least gain needed in the window ending there.
@@ -423,7 +470,7 @@ struct Limiter {
 impl Limiter {
     fn new() -> Limiter {
         Limiter {
-            delay: [0.0; LOOKAHEAD],
+            delay: [[0.0; 2]; LOOKAHEAD],
             need: [1.0; LOOKAHEAD],
             held: [1.0; LOOKAHEAD],
             held_sum: LOOKAHEAD as f64,
@@ -436,11 +483,12 @@ impl Limiter {
         }
     }
 
-    /// Takes sample `n` in and gives out sample `n - LOOKAHEAD + 1`, limited.
-    fn process(&mut self, x: f32) -> f32 {
+    /// Takes frame `n` in and gives out frame `n - LOOKAHEAD + 1`, limited.
+    fn process(&mut self, x: [f32; 2]) -> [f32; 2] {
         let n = self.taken;
         let i = (n % LOOKAHEAD as u64) as usize;
-        let need = if x.abs() > CEILING { CEILING / x.abs() } else { 1.0 };
+        let peak = x[0].abs().max(x[1].abs());
+        let need = if peak > CEILING { CEILING / peak } else { 1.0 };
         self.delay[i] = x;
         self.need[i] = need;
         if need <= self.least {
@@ -477,11 +525,13 @@ impl Limiter {
             self.gain = 1.0;
         }
         self.taken += 1;
-        self.delay[(i + 1) % LOOKAHEAD] * self.gain
+        let [l, r] = self.delay[(i + 1) % LOOKAHEAD];
+        [l * self.gain, r * self.gain]
     }
 }
 
-/// The session's samples, mono f32 at [`SAMPLE_RATE`].
+/// The session's samples, stereo f32 at [`SAMPLE_RATE`]: frames of (left,
+/// right), or interleaved samples as an iterator.
 pub struct Stream {
     segment: Arc<Segment>,
     /// Further segments (`--loop`): taken when the current one ends.
@@ -526,6 +576,8 @@ pub struct Stream {
     notices: Vec<(Arc<[i16]>, usize)>,
     /// Samples between position reports to the control.
     report_every: u64,
+    /// The right half of the frame whose left was last given out.
+    right: Option<f32>,
     /// Say on stderr when the first sample is taken (`BACKEASE_TIMING`).
     trace_start: bool,
     /// Say on stderr when controls take effect (`BACKEASE_TIMING`).
@@ -559,6 +611,7 @@ impl Stream {
             in_closing: false,
             notices: Vec::new(),
             report_every: 64,
+            right: None,
             trace_start: crate::timing(),
             timing: crate::timing(),
         }
@@ -582,7 +635,7 @@ impl Stream {
             let at = (self.pos - a.start) as usize;
             if at < a.clip.len() {
                 let from = 1.0 - a.fade_in as f32 / fade as f32;
-                self.fading.push(Fading { clip: a.clip, at, left: fade, from });
+                self.fading.push(Fading { clip: a.clip, at, left: fade, from, pan: a.pan });
             }
         }
         self.pos = target;
@@ -590,7 +643,8 @@ impl Stream {
         let events = &segment.timeline.events;
         for e in events.iter().filter(|e| e.start < target && e.end() > target) {
             if let Some(clip) = segment.clips.for_sound(&e.sound) {
-                self.active.push(Active { clip: clip.clone(), start: e.start, fade_in: fade });
+                let pan = gains_for(e, segment.clips.centred);
+                self.active.push(Active { clip: clip.clone(), start: e.start, fade_in: fade, pan });
             }
         }
         self.next_event = events.partition_point(|e| e.start < target);
@@ -652,16 +706,16 @@ impl Stream {
         }
     }
 
-    /// The end, once the limiter has given out every sample made.
-    fn finish(&mut self) -> Option<f32> {
+    /// The end, once the limiter has given out every frame made.
+    fn finish(&mut self) -> Option<[f32; 2]> {
         self.control.position.store(self.pos, Ordering::Release);
         self.control.finished.store(true, Ordering::Release);
         None
     }
 
-    /// The next sample: the session's, through the limiter, which gives
-    /// out each sample `LOOKAHEAD - 1` samples after it was made.
-    fn sample(&mut self) -> Option<f32> {
+    /// The next frame: the session's, through the limiter, which gives
+    /// out each frame `LOOKAHEAD - 1` frames after it was made.
+    pub fn next_frame(&mut self) -> Option<[f32; 2]> {
         if self.trace_start {
             self.trace_start = false;
             eprintln!("timing: first sample taken {} ms after start", crate::started().elapsed().as_millis());
@@ -674,7 +728,7 @@ impl Stream {
                 }
                 None => {
                     self.made_all = true;
-                    0.0
+                    [0.0; 2]
                 }
             };
             let y = self.limiter.process(x);
@@ -685,13 +739,13 @@ impl Stream {
             if out >= self.made {
                 return self.finish();
             }
-            return Some(y.clamp(-1.0, 1.0));
+            return Some([y[0].clamp(-1.0, 1.0), y[1].clamp(-1.0, 1.0)]);
         }
     }
 
-    /// The next sample the session makes, at its volume, before the
+    /// The next frame the session makes, at its volume, before the
     /// limiter: `None` at its end.
-    fn make(&mut self) -> Option<f32> {
+    fn make(&mut self) -> Option<[f32; 2]> {
         if self.control.stop.load(Ordering::Relaxed) && self.fade_left.is_none() {
             self.fade_left = Some(samples(FADE));
         }
@@ -704,10 +758,12 @@ impl Stream {
             self.steer();
         }
         self.sent += 1;
-        let session = if self.fade_left == Some(0) { Some(0.0) } else { self.session_sample() };
-        let mut v = session?;
+        let session = if self.fade_left == Some(0) { Some([0.0; 2]) } else { self.session_sample() };
+        let [mut l, mut r] = session?;
         if let Some(left) = self.fade_left.as_mut().filter(|l| **l > 0) {
-            v *= *left as f32 / samples(FADE) as f32;
+            let g = *left as f32 / samples(FADE) as f32;
+            l *= g;
+            r *= g;
             *left -= 1;
         }
         let notice = self.notice_sample();
@@ -721,7 +777,7 @@ impl Stream {
                 (self.volume - glide).max(wanted)
             };
         }
-        Some((v + notice) * self.volume)
+        Some([(l + notice) * self.volume, (r + notice) * self.volume])
     }
 
     /// With `BACKEASE_TIMING`, says when the stream acted on a control.
@@ -761,8 +817,8 @@ impl Stream {
         self.control.position.store(self.pos, Ordering::Release);
     }
 
-    /// The session's own sample, unscaled: `None` at its end.
-    fn session_sample(&mut self) -> Option<f32> {
+    /// The session's own frame, unscaled: `None` at its end.
+    fn session_sample(&mut self) -> Option<[f32; 2]> {
         let hold_still = self.paused || self.lead_left > 0 || self.pending_skip.is_some();
         let step = 1.0 / samples(RAMP).max(1) as f32;
         self.gain = if hold_still { (self.gain - step).max(0.0) } else { (self.gain + step).min(1.0) };
@@ -776,12 +832,12 @@ impl Stream {
             if !self.paused {
                 self.lead_left = self.lead_left.saturating_sub(1);
             }
-            return Some(0.0);
+            return Some([0.0; 2]);
         }
         if let Some(gate) = self.waiting {
             // A live voice is speaking this step: time waits for it.
             if self.control.released.load(Ordering::Acquire) < gate {
-                return Some(0.0);
+                return Some([0.0; 2]);
             }
             self.waiting = None;
             self.control.gate_event.store(0, Ordering::Release);
@@ -804,7 +860,7 @@ impl Stream {
                 return None;
             }
             if self.pos >= self.segment.timeline.total {
-                return Some(0.0);
+                return Some([0.0; 2]);
             }
         }
         let pos = self.pos;
@@ -816,7 +872,8 @@ impl Stream {
                 }
                 self.next_event += 1;
                 if let Some(clip) = segment.clips.for_sound(&e.sound) {
-                    self.active.push(Active { clip: clip.clone(), start: e.start, fade_in: 0 });
+                    let pan = gains_for(e, segment.clips.centred);
+                    self.active.push(Active { clip: clip.clone(), start: e.start, fade_in: 0, pan });
                 } else if let Sound::Wait { text, remind, timeout } = &e.sound
                     && self.control.live_waits.load(Ordering::Relaxed)
                 {
@@ -829,7 +886,7 @@ impl Stream {
                     self.waiting = Some(self.gates);
                     self.wait_end = Some(e.end());
                     self.control.gate_event.store(self.next_event as u64, Ordering::Release);
-                    return Some(0.0);
+                    return Some([0.0; 2]);
                 } else if let Sound::Speech(text) = &e.sound {
                     // No clip: a live voice speaks it; a step waits for it.
                     let gate = (!e.overlay).then(|| {
@@ -840,25 +897,38 @@ impl Stream {
                     if gate.is_some() {
                         self.waiting = gate;
                         self.control.gate_event.store(self.next_event as u64, Ordering::Release);
-                        return Some(0.0);
+                        return Some([0.0; 2]);
                     }
                 }
             }
         }
+        // Centred clips are summed exactly, as integers; panned ones, and
+        // clips fading in or out after a seek, as scaled floats.
         let mut sum = 0i32;
-        // Clips fading in or out after a seek, scaled.
-        let mut faded = 0.0f32;
+        let mut panned = [0.0f32; 2];
         let fade = samples(SKIP_FADE) as f32;
         self.active.retain_mut(|a| {
             let i = (pos - a.start) as usize;
             match a.clip.get(i) {
-                Some(&s) if a.fade_in > 0 => {
-                    faded += s as f32 * (1.0 - a.fade_in as f32 / fade);
-                    a.fade_in -= 1;
-                    true
-                }
                 Some(&s) => {
-                    sum += s as i32;
+                    let level = if a.fade_in > 0 {
+                        let level = 1.0 - a.fade_in as f32 / fade;
+                        a.fade_in -= 1;
+                        level
+                    } else {
+                        1.0
+                    };
+                    match a.pan {
+                        None if level == 1.0 => sum += s as i32,
+                        None => {
+                            panned[0] += s as f32 * level;
+                            panned[1] += s as f32 * level;
+                        }
+                        Some((l, r)) => {
+                            panned[0] += s as f32 * level * l;
+                            panned[1] += s as f32 * level * r;
+                        }
+                    }
                     true
                 }
                 None => false,
@@ -867,7 +937,10 @@ impl Stream {
         if !self.fading.is_empty() {
             self.fading.retain_mut(|f| match f.clip.get(f.at) {
                 Some(&s) if f.left > 0 => {
-                    faded += s as f32 * f.from * (f.left as f32 / fade);
+                    let v = s as f32 * f.from * (f.left as f32 / fade);
+                    let (l, r) = f.pan.unwrap_or((1.0, 1.0));
+                    panned[0] += v * l;
+                    panned[1] += v * r;
                     f.at += 1;
                     f.left -= 1;
                     true
@@ -876,11 +949,13 @@ impl Stream {
             });
         }
         self.pos += 1;
-        let mut v = sum as f32 / 32768.0;
-        if faded != 0.0 {
-            v += faded / 32768.0;
+        let centre = sum as f32 / 32768.0;
+        let [mut l, mut r] = [centre; 2];
+        if panned != [0.0; 2] {
+            l += panned[0] / 32768.0;
+            r += panned[1] / 32768.0;
         }
-        Some(v * self.gain)
+        Some([l * self.gain, r * self.gain])
     }
 
     fn notice_sample(&mut self) -> f32 {
@@ -903,8 +978,14 @@ impl Stream {
 impl Iterator for Stream {
     type Item = f32;
 
+    /// Left, then right.
     fn next(&mut self) -> Option<f32> {
-        self.sample()
+        if let Some(r) = self.right.take() {
+            return Some(r);
+        }
+        let [l, r] = self.next_frame()?;
+        self.right = Some(r);
+        Some(l)
     }
 }
 
@@ -913,7 +994,7 @@ impl rodio::Source for Stream {
         None
     }
     fn channels(&self) -> rodio::ChannelCount {
-        NonZero::new(1).expect("one")
+        NonZero::new(CHANNELS).expect("two")
     }
     fn sample_rate(&self) -> rodio::SampleRate {
         NonZero::new(SAMPLE_RATE).expect("non-zero")
@@ -922,6 +1003,9 @@ impl rodio::Source for Stream {
         None
     }
 }
+
+/// The stream's channels: left and right.
+pub const CHANNELS: u16 = 2;
 
 /// Quantizes a stream sample the way a 16-bit WAV stores it.
 pub fn to_i16(v: f32) -> i16 {
@@ -1010,6 +1094,12 @@ pub fn prepare_part(
         })?,
         None => Default::default(),
     };
+    // Speech is made and cached at the engines' rate; it is brought to the
+    // session's here, once.
+    let speech: HashMap<String, Arc<[i16]>> = speech
+        .into_iter()
+        .map(|(text, clip)| (text, crate::resample::clip(&clip, crate::speech::SAMPLE_RATE, SAMPLE_RATE).into()))
+        .collect();
     clips.notices = Notice::ALL.iter().filter_map(|&n| speech.get(n.text()).map(|c| (n, c.clone()))).collect();
     clips.speech = speech;
     let timeline = build(&clips);
@@ -1046,8 +1136,13 @@ mod tests {
         Arc::new(Segment { timeline, clips: Arc::new(clips) })
     }
 
+    /// The left channel: all of a session with nothing in `Sides`.
+    fn left(stream: &mut Stream) -> impl Iterator<Item = f32> + '_ {
+        std::iter::from_fn(move || stream.next_frame().map(|[l, _]| l))
+    }
+
     fn render(seg: &Arc<Segment>, control: &Arc<Control>) -> Vec<f32> {
-        Stream::new(seg.clone(), None, control.clone()).collect()
+        left(&mut Stream::new(seg.clone(), None, control.clone())).collect()
     }
 
     #[test]
@@ -1086,22 +1181,22 @@ mod tests {
         let mut stream = Stream::new(seg.clone(), None, control.clone());
         // Ten samples in, jump to the last cue.
         for _ in 0..10 {
-            stream.next();
+            stream.next_frame();
         }
         let last = seg.timeline.events.last().unwrap();
         control.seek(last.start);
         // The stream has made the limiter's look-ahead more than it gave
-        // out (73 samples), and takes the seek at the next reporting
-        // boundary, sample 128.
-        let rest: Vec<f32> = stream.by_ref().collect();
-        assert_eq!(rest.len() as u64, 128 - 10 + last.length, "64-sample boundary, then the last cue");
+        // out, and takes the seek at the next reporting boundary.
+        let rest: Vec<f32> = left(&mut stream).collect();
+        let boundary = (10 + LOOKAHEAD as u64 - 1).next_multiple_of(64);
+        assert_eq!(rest.len() as u64, boundary - 10 + last.length, "64-sample boundary, then the last cue");
         assert!(control.is_finished());
 
         let control = Control::new(1.0);
         let mut stream = Stream::new(seg.clone(), None, control.clone());
-        stream.next();
+        stream.next_frame();
         control.stop();
-        let tail: Vec<f32> = stream.collect();
+        let tail: Vec<f32> = left(&mut stream).collect();
         assert_eq!(tail.len() as u64, LOOKAHEAD as u64 - 1 + samples(FADE), "what was made ahead, then the fade");
         // The fade ends near silence.
         assert!(tail.last().unwrap().abs() < 0.01);
@@ -1119,7 +1214,7 @@ mod tests {
         let control = Control::new(1.0);
         let mut stream = Stream::new(seg, None, control.clone());
         let level = |v: f32| (v * 32768.0).round() as i16;
-        let mut take = |n: usize| -> Vec<i16> { stream.by_ref().take(n).map(level).collect() };
+        let mut take = |n: usize| -> Vec<i16> { left(&mut stream).take(n).map(level).collect() };
 
         assert!(take(1000).iter().all(|&v| v == 1000));
         control.pause();
@@ -1174,9 +1269,9 @@ mod tests {
     fn skip(seg: &Arc<Segment>, before: usize, target: u64) -> (Vec<f32>, usize) {
         let control = Control::new(1.0);
         let mut stream = Stream::new(seg.clone(), None, control.clone());
-        let mut out: Vec<f32> = stream.by_ref().take(before).collect();
+        let mut out: Vec<f32> = left(&mut stream).take(before).collect();
         control.seek(target);
-        out.extend(stream.by_ref().take(SAMPLE_RATE as usize));
+        out.extend(left(&mut stream).take(SAMPLE_RATE as usize));
         // The stream made the limiter's look-ahead more than it gave out,
         // and takes the seek at its next reporting boundary.
         let at = (before + LOOKAHEAD - 1).next_multiple_of(64);
@@ -1256,9 +1351,9 @@ mod tests {
         // The volume raised mid-sound, as the + key does.
         let control = Control::new(1.0);
         let mut stream = Stream::new(seg.clone(), None, control.clone());
-        let mut out: Vec<f32> = stream.by_ref().take(SAMPLE_RATE as usize * 3 / 2).collect();
+        let mut out: Vec<f32> = left(&mut stream).take(SAMPLE_RATE as usize * 3 / 2).collect();
         control.set_volume(2.0);
-        out.extend(stream);
+        out.extend(left(&mut stream));
         check(&out, &unity);
     }
 
@@ -1278,7 +1373,7 @@ mod tests {
         let control = Control::new(1.0);
         control.hold_at_waits();
         let mut stream = Stream::new(seg.clone(), None, control.clone());
-        let before: Vec<f32> = stream.by_ref().take(wait.start as usize + 5 * SAMPLE_RATE as usize).collect();
+        let before: Vec<f32> = left(&mut stream).take(wait.start as usize + 5 * SAMPLE_RATE as usize).collect();
         let request = control.wait_requests().try_recv().expect("the wait is announced");
         assert_eq!((request.text.as_str(), request.timeout), ("ready", Some(Duration::from_secs(1))));
         assert!(before[wait.start as usize..].iter().all(|&v| v == 0.0), "silent while waiting");
@@ -1286,7 +1381,7 @@ mod tests {
         assert_eq!(control.waiting_at(), seg.timeline.events.iter().position(|e| *e == wait));
         // Released: straight on to the next cue, not through the wait's silence.
         control.release(request.gate);
-        let rest: Vec<f32> = stream.collect();
+        let rest: Vec<f32> = left(&mut stream).collect();
         assert!(rest.len() as u64 <= go.length + 64, "{} vs {}", rest.len(), go.length);
         assert!(rest.iter().any(|&v| v != 0.0), "the next cue plays");
     }
@@ -1325,9 +1420,9 @@ mod tests {
         let mut stream = Stream::new(seg.clone(), None, control.clone());
         // Into round two's first cue, then "finish this round".
         let a2 = seg.timeline.events.iter().find(|e| e.sound == Sound::Speech("a2".into())).unwrap().start;
-        let mut out: Vec<f32> = stream.by_ref().take(a2 as usize + 10).collect();
+        let mut out: Vec<f32> = left(&mut stream).take(a2 as usize + 10).collect();
         control.finish_round(None);
-        out.extend(stream.by_ref());
+        out.extend(left(&mut stream));
         assert_eq!(heard(&seg, &out), ["hi", "a1", "b1", "Round two.", "a2", "b2", "bye"]);
 
         // An endless session: the round's segment ends, then the closing
@@ -1342,9 +1437,9 @@ mod tests {
         tx.send(one.clone()).unwrap();
         let control = Control::new(1.0);
         let mut stream = Stream::new(one.clone(), Some(rx), control.clone());
-        let mut out: Vec<f32> = stream.by_ref().take(10).collect();
+        let mut out: Vec<f32> = left(&mut stream).take(10).collect();
         control.finish_round(Some(closing));
-        out.extend(stream.by_ref());
+        out.extend(left(&mut stream));
         assert_eq!(heard(&one, &out), ["hi", "a1", "b1", "bye"]);
         assert_eq!(control.closing_segment(), Some(1));
     }
@@ -1354,11 +1449,11 @@ mod tests {
         let seg = levels(r#"Routine(title: "T", summary: "S", steps: [Say("a"), Say("b")])"#, Options::default());
         let control = Control::new(1.0);
         let mut stream = Stream::new(seg.clone(), None, control.clone());
-        let mut out: Vec<f32> = stream.by_ref().take(100).collect();
+        let mut out: Vec<f32> = left(&mut stream).take(100).collect();
         let b = seg.timeline.events[1].start;
         let lead = 1000;
         control.skip(b, lead);
-        out.extend(stream.by_ref());
+        out.extend(left(&mut stream));
         let level = |v: f32| (v * 32768.0).round() as i16;
         let a = seg.clips.speech["a"][0];
         // The first cue fades rather than stops dead ...
@@ -1368,6 +1463,63 @@ mod tests {
         let gap = out[128..].iter().skip_while(|&&v| v != 0.0).take_while(|&&v| v == 0.0).count();
         assert!(gap as u64 >= lead, "{gap}");
         assert_eq!(heard(&seg, &out), ["a", "b"]);
+    }
+
+    #[test]
+    fn the_pan_law_keeps_the_near_ear_at_the_clips_level() {
+        #[track_caller]
+        fn check(pan: f32, left_db: f32, right_db: f32) {
+            let (l, r) = pan_gains(pan);
+            let db = |g: f32| 20.0 * g.log10();
+            assert!((db(l) - left_db).abs() < 0.05 && (db(r) - right_db).abs() < 0.05, "{pan}: {l} {r}");
+        }
+        check(0.0, 0.0, 0.0);
+        check(-PAN, 0.0, -9.76);
+        check(PAN, -9.76, 0.0);
+        assert_eq!(pan_gains(-1.0), (1.0, 0.0), "all the way: one ear only");
+    }
+
+    #[test]
+    fn sides_cues_come_from_their_side_and_the_rest_from_the_middle() {
+        let mut clips = Clips::default();
+        clips.speech.insert("a left".into(), sine(200.0, 0.5, Duration::from_millis(300)));
+        clips.speech.insert("a right".into(), sine(200.0, 0.5, Duration::from_millis(300)));
+        clips.chimes.insert(Chime::Tick, crate::sound::chime(Chime::Tick));
+        let (script, d) =
+            load(r#"Routine(title: "T", summary: "S", steps: [Sides([Say("a {side}"), Chime("tick")])])"#, None, "t");
+        let timeline = compile(&script.unwrap_or_else(|| panic!("{d:?}")), &Options::default(), &clips);
+        let mut seg = Segment { timeline, clips: Arc::new(clips) };
+        let frames = |seg: &Segment| -> Vec<[f32; 2]> {
+            let mut stream = Stream::new(Arc::new(seg.clone()), None, Control::new(1.0));
+            std::iter::from_fn(|| stream.next_frame()).collect()
+        };
+        let energy_db = |f: &[[f32; 2]], ch: usize| 10.0 * f.iter().map(|v| v[ch] * v[ch]).sum::<f32>().log10();
+        let out = frames(&seg);
+        let mut sounds = Vec::new();
+        for e in &seg.timeline.events {
+            let part = &out[e.start as usize..e.end() as usize];
+            sounds.push((e.sound.clone(), energy_db(part, 0) - energy_db(part, 1)));
+            if let Sound::Speech(_) = e.sound {
+                // The near ear hears the cue exactly as it was levelled.
+                let (near, clip) = (
+                    usize::from(e.side == Some(crate::script::Side::Right)),
+                    &seg.clips.speech[match e.side {
+                        Some(crate::script::Side::Left) => "a left",
+                        _ => "a right",
+                    }],
+                );
+                assert!(part.iter().zip(clip.iter()).all(|(f, &s)| f[near] == s as f32 / 32768.0));
+            }
+        }
+        let [(_, left), (_, tick_l), (_, right), (_, tick_r)] = &sounds[..] else { panic!("{sounds:?}") };
+        // Left louder in the left ear by the pan law's 9.8 dB, right the other way; chimes even.
+        assert!((left - 9.76).abs() < 0.05, "left cue: {left} dB");
+        assert!((right + 9.76).abs() < 0.05, "right cue: {right} dB");
+        assert_eq!((*tick_l, *tick_r), (0.0, 0.0), "chimes centred");
+
+        // pan: false: every frame the same in both ears.
+        seg.centre(true);
+        assert!(frames(&seg).iter().all(|f| f[0] == f[1]));
     }
 
     #[test]
@@ -1396,7 +1548,7 @@ mod tests {
         tx.send(seg.clone()).unwrap();
         drop(tx);
         let control = Control::new(1.0);
-        let two: Vec<f32> = Stream::new(seg.clone(), Some(rx), control.clone()).collect();
+        let two: Vec<f32> = left(&mut Stream::new(seg.clone(), Some(rx), control.clone())).collect();
         assert_eq!(two.len() as u64, 2 * seg.timeline.total);
         assert_eq!(control.position().0, 1);
     }

@@ -28,6 +28,7 @@ use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
 use crate::diagnostic::Diagnostic;
+use crate::resample::Resampler;
 use crate::script::Chime;
 use crate::timeline::{SAMPLE_RATE, Sound, Timeline, to_duration};
 
@@ -380,9 +381,11 @@ fn decode(path: &Path, file: std::fs::File) -> Result<Vec<i16>, Trouble> {
         delay -= skip;
         let take = (mono.len() - skip).min(usize::try_from(frames_left).unwrap_or(usize::MAX));
         frames_left -= take as u64;
-        for &s in &mono[skip..skip + take] {
-            r.push(s * gain, &mut out);
+        let part = &mut mono[skip..skip + take];
+        if gain != 1.0 {
+            part.iter_mut().for_each(|s| *s *= gain);
         }
+        r.push(part, &mut out);
         if frames_left == 0 {
             break;
         }
@@ -390,66 +393,13 @@ fn decode(path: &Path, file: std::fs::File) -> Result<Vec<i16>, Trouble> {
             return Err(Trouble::TooLong);
         }
     }
+    if let Some(r) = resampler.as_mut() {
+        r.finish(&mut out);
+    }
     if out.is_empty()
         && let Some(e) = last_error
     {
         return Err(format!("it is damaged ({e})").into());
     }
     Ok(out)
-}
-
-/// Linear interpolation, fed one sample at a time so that only the output
-/// is held in memory; the same as the resampling of speech and chimes.
-struct Resampler {
-    from: u32,
-    /// Input samples per output sample.
-    step: f64,
-    /// Input samples seen, and the last of them.
-    count: u64,
-    previous: f32,
-    /// Output samples made.
-    made: u64,
-}
-
-impl Resampler {
-    fn new(from: u32, to: u32) -> Self {
-        Resampler { from, step: from as f64 / to as f64, count: 0, previous: 0.0, made: 0 }
-    }
-
-    fn push(&mut self, x: f32, out: &mut Vec<i16>) {
-        let at = self.count as f64;
-        loop {
-            let want = self.made as f64 * self.step;
-            if want > at {
-                break;
-            }
-            let v = if self.count == 0 { x } else { self.previous + (x - self.previous) * (want - (at - 1.0)) as f32 };
-            out.push((v.clamp(-1.0, 1.0) * 32767.0).round() as i16);
-            self.made += 1;
-        }
-        self.previous = x;
-        self.count += 1;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn resampling_keeps_the_length_and_the_ramp() {
-        let mut out = Vec::new();
-        let mut r = Resampler::new(44_100, 22_050);
-        for i in 0..441 {
-            r.push(i as f32 / 1000.0, &mut out);
-        }
-        assert_eq!(out.len(), 221);
-        assert_eq!(out[10], (0.020f32 * 32767.0).round() as i16);
-        let mut up = Vec::new();
-        let mut r = Resampler::new(11_025, 22_050);
-        for x in [0.0, 0.5, 1.0] {
-            r.push(x, &mut up);
-        }
-        assert_eq!(up, [0, 8192, 16384, 24575, 32767]);
-    }
 }

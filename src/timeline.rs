@@ -15,9 +15,11 @@ use crate::diagnostic::{Diagnostic, MAX_PROBLEMS};
 use crate::duration;
 use crate::script::{Chime, Hold, Mark, Script, Section, Side, Step, StepKind, Vars};
 
-/// Samples per second of the session stream (mono). It is espeak-ng's own
-/// rate, so speech needs no resampling.
-pub const SAMPLE_RATE: u32 = 22_050;
+/// Frames per second of the session stream: the rate every source is
+/// resampled to once, at load, and the stream is mixed and played at. 48 kHz
+/// is what sound servers and headphones run at, so the device takes the
+/// stream as it is (see ARCHITECTURE.md).
+pub const SAMPLE_RATE: u32 = 48_000;
 /// The longest session backease will build.
 pub const MAX_SESSION: Duration = Duration::from_secs(12 * 3600);
 pub use crate::script::MAX_EVENTS;
@@ -1072,8 +1074,9 @@ mod tests {
 
     #[test]
     fn sample_conversion_is_exact_for_whole_milliseconds() {
-        assert_eq!(samples(Duration::from_secs(2)), 44_100);
-        assert_eq!(samples(Duration::from_millis(500)), 11_025);
-        assert_eq!(to_duration(44_100), Duration::from_secs(2));
+        assert_eq!(samples(Duration::from_secs(2)), 2 * SAMPLE_RATE as u64);
+        assert_eq!(samples(Duration::from_millis(500)), SAMPLE_RATE as u64 / 2);
+        assert_eq!(samples(Duration::from_nanos(1)), 1, "a part of a sample is a whole one");
+        assert_eq!(to_duration(2 * SAMPLE_RATE as u64), Duration::from_secs(2));
     }
 }

@@ -74,29 +74,14 @@ pub fn parse(bytes: &[u8]) -> Result<Pcm, FormatError> {
     Err(err("the WAV file has no data"))
 }
 
-/// Resamples to `rate` by linear interpolation; speech and chimes are
-/// band-limited enough that this is inaudible.
+/// Resamples to `rate`, band-limited (see `resample.rs`).
 pub fn resample(pcm: &Pcm, rate: u32) -> Vec<i16> {
-    if pcm.rate == rate || pcm.samples.is_empty() {
-        return pcm.samples.clone();
-    }
-    let out_len = (pcm.samples.len() as u64 * rate as u64 / pcm.rate as u64) as usize;
-    let step = pcm.rate as f64 / rate as f64;
-    (0..out_len)
-        .map(|i| {
-            let x = i as f64 * step;
-            let j = x as usize;
-            let frac = x - j as f64;
-            let a = pcm.samples[j.min(pcm.samples.len() - 1)] as f64;
-            let b = pcm.samples[(j + 1).min(pcm.samples.len() - 1)] as f64;
-            (a + (b - a) * frac).round() as i16
-        })
-        .collect()
+    crate::resample::clip(&pcm.samples, pcm.rate, rate)
 }
 
-/// Writes a mono 16-bit WAV of a length known in advance, as samples
-/// arrive: the header goes first, so the output need not be seekable
-/// (standard output, a FIFO).
+/// Writes a 16-bit WAV of a length known in advance, as samples arrive
+/// (interleaved, when there are several channels): the header goes first,
+/// so the output need not be seekable (standard output, a FIFO).
 pub struct WavStream<W: Write> {
     out: W,
     expected: u64,
@@ -104,12 +89,14 @@ pub struct WavStream<W: Write> {
 }
 
 impl<W: Write> WavStream<W> {
-    /// Fails at once if `samples` is too long for a WAV file.
-    pub fn new(mut out: W, rate: u32, samples: u64) -> io::Result<Self> {
-        if samples * 2 > u32::MAX as u64 - 36 {
+    /// `frames` of `channels` samples each. Fails at once if that is too
+    /// long for a WAV file.
+    pub fn new(mut out: W, rate: u32, channels: u16, frames: u64) -> io::Result<Self> {
+        let samples = frames.saturating_mul(channels as u64);
+        if samples.saturating_mul(2) > u32::MAX as u64 - 36 {
             return Err(io::Error::other("the recording is too long for a WAV file (over 4 GiB)"));
         }
-        out.write_all(&header(rate, samples))?;
+        out.write_all(&header(rate, channels, samples))?;
         Ok(WavStream { out, expected: samples, samples: 0 })
     }
 
@@ -136,7 +123,7 @@ impl<W: Write> WavStream<W> {
     }
 }
 
-fn header(rate: u32, samples: u64) -> [u8; 44] {
+fn header(rate: u32, channels: u16, samples: u64) -> [u8; 44] {
     let data = (samples * 2).min(u32::MAX as u64 - 36) as u32;
     let mut h = [0u8; 44];
     h[0..4].copy_from_slice(b"RIFF");
@@ -144,10 +131,10 @@ fn header(rate: u32, samples: u64) -> [u8; 44] {
     h[8..16].copy_from_slice(b"WAVEfmt ");
     h[16..20].copy_from_slice(&16u32.to_le_bytes());
     h[20..22].copy_from_slice(&1u16.to_le_bytes());
-    h[22..24].copy_from_slice(&1u16.to_le_bytes());
+    h[22..24].copy_from_slice(&channels.to_le_bytes());
     h[24..28].copy_from_slice(&rate.to_le_bytes());
-    h[28..32].copy_from_slice(&(rate * 2).to_le_bytes());
-    h[32..34].copy_from_slice(&2u16.to_le_bytes());
+    h[28..32].copy_from_slice(&(rate * 2 * channels as u32).to_le_bytes());
+    h[32..34].copy_from_slice(&(2 * channels).to_le_bytes());
     h[34..36].copy_from_slice(&16u16.to_le_bytes());
     h[36..40].copy_from_slice(b"data");
     h[40..44].copy_from_slice(&data.to_le_bytes());
@@ -167,7 +154,7 @@ mod tests {
 
     #[test]
     fn round_trips_and_reads_a_bogus_length() {
-        let mut w = WavStream::new(Vec::new(), 22_050, 4).unwrap();
+        let mut w = WavStream::new(Vec::new(), 22_050, 1, 4).unwrap();
         w.write(&[1, -2, 300, i16::MIN]).unwrap();
         let mut bytes = w.finish().unwrap();
         assert_eq!(parse(&bytes).unwrap(), Pcm { rate: 22_050, samples: vec![1, -2, 300, i16::MIN] });
@@ -178,11 +165,11 @@ mod tests {
 
     #[test]
     fn a_stream_holds_to_its_announced_length() {
-        let mut w = WavStream::new(Vec::new(), 22_050, 2).unwrap();
+        let mut w = WavStream::new(Vec::new(), 22_050, 1, 2).unwrap();
         w.write(&[1]).unwrap();
         assert!(w.write(&[2, 3]).is_err());
         assert!(w.finish().is_err());
-        assert!(WavStream::new(Vec::new(), 22_050, 1 << 31).is_err());
+        assert!(WavStream::new(Vec::new(), 22_050, 1, 1 << 31).is_err());
     }
 
     #[test]
@@ -195,7 +182,8 @@ mod tests {
     fn resamples_by_ratio() {
         let pcm = Pcm { rate: 44_100, samples: (0..441).map(|i| i as i16).collect() };
         let out = resample(&pcm, 22_050);
-        assert_eq!(out.len(), 220);
-        assert_eq!(out[10], 20);
+        assert_eq!(out.len(), 221);
+        // A slow ramp passes the filter unchanged, away from its ends.
+        assert!(out[50..170].iter().enumerate().all(|(i, &v)| (v - 2 * (i as i16 + 50)).abs() <= 2), "{out:?}");
     }
 }

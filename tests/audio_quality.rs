@@ -41,11 +41,9 @@ fn loud_volumes_are_louder_and_never_clip() {
     sb.write("loud.ron", ROUTINE);
     let unity = render(&sb, "1.0");
     let peak = unity.iter().map(|s| s.unsigned_abs()).max().unwrap();
-    // Levelled speech stops at -1 dBTP: over full scale at 1.2 already.
-    assert!(
-        peak as f64 * 1.2 > 32_767.0,
-        "the speech peaks near full scale at unity ({peak}), so louder must be limited"
-    );
+    // Speech is levelled to a true peak of -1 dBTP: at 1.2 its peaks would
+    // pass full scale, so louder must be limited.
+    assert!(peak as f64 * 1.2 > 32_767.0, "the speech peaks near full scale at unity ({peak})");
     assert_eq!(clipped(&unity), 0);
     let check = |volume: &str, min_gain: f64| {
         let loud = render(&sb, volume);

@@ -46,8 +46,8 @@ fn space_pauses_a_hold_which_then_finishes_its_time() {
     // The hold went on for exactly what was left of it after the lead-in.
     let tick_len = backease::sound::chime(backease::script::Chime::Tick).len() as f64 / RECORD_RATE as f64;
     let engine = backease::speech::espeak::Espeak::new(Default::default()).unwrap();
-    let resuming_len =
-        backease::speech::Engine::synthesize(&engine, "Resuming.").unwrap().len() as f64 / RECORD_RATE as f64;
+    let resuming_len = backease::speech::Engine::synthesize(&engine, "Resuming.").unwrap().len() as f64
+        / backease::speech::SAMPLE_RATE as f64;
     let held_before = paused - (tick + tick_len);
     let expected = resuming_len + backease::player::LEAD_IN.as_secs_f64() + (3.0 - held_before);
     let got = last - resuming;

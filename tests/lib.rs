@@ -10,6 +10,7 @@ mod devices;
 mod flow;
 mod fuzz;
 mod fuzz_sounds;
+mod headphones;
 mod lengths;
 mod lifecycle;
 mod live;

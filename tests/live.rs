@@ -1,13 +1,13 @@
 //! `play` through a real sound server: PulseAudio with a null sink, started
 //! by the test, its output recorded from the sink's monitor with `parec`
-//! and compared with `render` of the same routine.
+//! and compared with `render` of the same routine, each channel.
 
 use std::time::Duration;
 
-use crate::support::{Pulse, RECORD_RATE, Sandbox, onsets, read_raw, stop};
+use crate::support::{Pulse, RECORD_RATE, Sandbox, onsets, read_raw_stereo, stop};
 
 /// Single words and chimes with clear gaps between them, so each sound is
-/// one onset.
+/// one onset; the last two words from the left, then the right.
 const ROUTINE: &str = r#"Routine(
     title: "Live",
     summary: "Short sounds with gaps",
@@ -24,6 +24,7 @@ const ROUTINE: &str = r#"Routine(
         Pause("600ms"),
         Chime("tick"),
         Pause("500ms"),
+        Sides([Say("{side}"), Pause("500ms")]),
     ],
 )"#;
 
@@ -33,10 +34,17 @@ fn play_sounds_like_render() {
     let script = sb.write("live.ron", ROUTINE);
     let render = sb.run(&["render", script.to_str().unwrap(), "-o", "live.wav"]);
     assert_eq!(render.code, 0, "{}", render.stderr);
-    let rendered = backease::wav::parse(&std::fs::read(sb.path().join("live.wav")).unwrap()).unwrap();
-    assert_eq!(rendered.rate, RECORD_RATE);
-    let expected = onsets(&rendered.samples);
-    assert_eq!(expected.len(), 6, "tick, one, soft, two, three, tick: {expected:?}");
+    // The WAV as written: 44 bytes of header, then interleaved frames.
+    let wav = std::fs::read(sb.path().join("live.wav")).unwrap();
+    assert_eq!(u16::from_le_bytes([wav[22], wav[23]]), 2, "stereo");
+    assert_eq!(u32::from_le_bytes(wav[24..28].try_into().unwrap()), RECORD_RATE);
+    let frames =
+        wav[44..].chunks_exact(4).map(|c| (i16::from_le_bytes([c[0], c[1]]), i16::from_le_bytes([c[2], c[3]])));
+    let (left, right): (Vec<i16>, Vec<i16>) = frames.unzip();
+    let expected = onsets(&left);
+    assert_eq!(expected.len(), 8, "tick, one, soft, two, three, tick, left, right: {expected:?}");
+    // The far ear hears a side cue quieter, so its onsets may come a window later.
+    assert_eq!(onsets(&right).len(), expected.len(), "{:?}", onsets(&right));
 
     let pulse = Pulse::start(&sb);
     let recording = sb.path().join("rec.raw");
@@ -59,8 +67,24 @@ fn play_sounds_like_render() {
     // No session bus here: one warning, and the session plays all the same.
     assert_eq!(stderr.matches("warning: headset and media buttons will not work").count(), 1, "{stderr}");
 
-    let heard = onsets(&read_raw(&recording));
+    let (heard_left, heard_right) = read_raw_stereo(&recording);
+    let heard = onsets(&heard_left);
     assert_eq!(heard.len(), expected.len(), "heard {heard:?}, rendered {expected:?}");
+    assert_eq!(onsets(&heard_right).len(), expected.len(), "the right channel: {:?}", onsets(&heard_right));
+    // Each channel heard as rendered: the side cues lean to their side by
+    // the same figure (a device that mixed down would give 0 dB).
+    let energy = |x: &[i16]| x.iter().map(|&v| (v as f64).powi(2)).sum::<f64>();
+    let balance = |l: &[i16], r: &[i16], at: f64| {
+        let from = (at * RECORD_RATE as f64) as usize;
+        let to = (from + RECORD_RATE as usize / 2).min(l.len());
+        10.0 * (energy(&l[from..to]) / energy(&r[from..to])).log10()
+    };
+    for i in [6, 7] {
+        let want = balance(&left, &right, expected[i]);
+        let got = balance(&heard_left, &heard_right, heard[i]);
+        assert!(want.abs() > 9.0, "the side cue leans: {want:.1} dB");
+        assert!((got - want).abs() < 0.5, "a side cue heard at {got:.1} dB left over right, rendered {want:.1}");
+    }
     let shift = heard[0] - expected[0];
     let errors: Vec<String> =
         heard.iter().zip(&expected).map(|(h, e)| format!("{:.1}", ((h - shift) - e) * 1000.0)).collect();

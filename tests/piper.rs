@@ -45,9 +45,9 @@ fn samples(sb: &Sandbox, name: &str) -> Vec<i16> {
 
 /// Seconds of sound louder than -40 dBFS, in 10 ms blocks.
 fn voiced_seconds(s: &[i16]) -> f64 {
-    let block = 220;
+    let block = backease::timeline::SAMPLE_RATE as usize / 100;
     let loud = s.chunks(block).filter(|c| c.iter().any(|&v| (v as i32).abs() > 328)).count();
-    loud as f64 * block as f64 / 22_050.0
+    loud as f64 * block as f64 / backease::timeline::SAMPLE_RATE as f64
 }
 
 #[test]

@@ -5,6 +5,10 @@ use std::io::{BufRead, BufReader};
 use std::os::unix::fs::FileTypeExt;
 use std::process::Stdio;
 
+use std::time::Duration;
+
+use backease::timeline::{SAMPLE_RATE, samples};
+
 use crate::support::Sandbox;
 
 fn wav_samples(path: &std::path::Path) -> usize {
@@ -147,7 +151,10 @@ fn the_command_engine_speaks_through_any_program() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stderr.contains(&format!("speech: the command `{template}`")), "{}", run.stderr);
     // Two cues of 0.3 s and a second of silence.
-    assert_eq!(wav_samples(&sb.path().join("c.wav")), 2 * 6_615 + 22_050);
+    assert_eq!(
+        wav_samples(&sb.path().join("c.wav")),
+        2 * samples(Duration::from_millis(300)) as usize + SAMPLE_RATE as usize
+    );
 
     let broken = sb.run(&["render", script.to_str().unwrap(), "--engine", "command", "-o", "x.wav"]);
     assert_eq!(broken.code, 5);
@@ -224,9 +231,10 @@ fn render_to_standard_output_writes_the_wav_there_and_words_to_stderr() {
         assert_eq!(out.status.code(), Some(0), "{stderr}");
         let chime = backease::sound::chime(backease::script::Chime::Bell).len();
         // Exactly the WAV: its header, its samples, and not a byte more.
-        assert_eq!(out.stdout.len(), 44 + 2 * (chime + 2 * 22_050), "-o {name}: {stderr}");
+        let frames = chime + 2 * SAMPLE_RATE as usize;
+        assert_eq!(out.stdout.len(), 44 + 2 * 2 * frames, "-o {name}: {stderr}");
         let pcm = backease::wav::parse(&out.stdout).unwrap_or_else(|e| panic!("stdout is a WAV: {e}; {stderr}"));
-        assert_eq!(pcm.samples.len(), chime + 2 * 22_050);
+        assert_eq!(pcm.samples.len(), frames);
         assert!(stderr.contains("rendering: 100%"), "{stderr}");
         assert!(stderr.contains("wrote standard output"), "{stderr}");
     }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use backease::script::load;
-use backease::session::{Segment, prepare, to_i16};
+use backease::script::{Side, load};
+use backease::session::{PAN, Segment, pan_gains, prepare, to_i16};
 use backease::speech::espeak::Espeak;
 use backease::speech::{Cache, VoiceSettings};
 use backease::timeline::{Options, SAMPLE_RATE, Sound, samples};
@@ -55,22 +55,43 @@ fn every_cue_starts_on_its_sample_and_silences_are_silent() {
     let seg = segment(&sb, ROUTINE, Options::default());
     let wav = render(seg.clone(), &sb.path().join("out.wav"));
     assert_eq!(wav.len() as u64, seg.timeline.total);
+    let (channels, _, left, right) = crate::support::read_stereo_wav(&sb.path().join("out.wav"));
+    assert_eq!(channels, 2);
     let mut covered = vec![0u32; wav.len()];
-    let mut expected = vec![0i32; wav.len()];
+    // Centred clips summed exactly; the cues of Sides panned, in each ear.
+    let mut centred = vec![0i32; wav.len()];
+    let mut panned = vec![[0f32; 2]; wav.len()];
     for e in &seg.timeline.events {
         if let Some(clip) = seg.clips.for_sound(&e.sound) {
             assert!(!clip.is_empty());
+            let gains = match (&e.sound, e.side) {
+                (Sound::Speech(_), Some(Side::Left)) => Some(pan_gains(-PAN)),
+                (Sound::Speech(_), Some(Side::Right)) => Some(pan_gains(PAN)),
+                _ => None,
+            };
             for (i, &s) in clip.iter().enumerate() {
                 let at = e.start as usize + i;
                 covered[at] += 1;
-                expected[at] += s as i32;
+                match gains {
+                    None => centred[at] += s as i32,
+                    Some((l, r)) => panned[at] = [panned[at][0] + s as f32 * l, panned[at][1] + s as f32 * r],
+                }
             }
         }
     }
-    for (at, (&got, &want)) in wav.iter().zip(&expected).enumerate() {
-        let want = to_i16((want as f32 / 32768.0).clamp(-1.0, 1.0));
-        assert_eq!(got, want, "sample {at} ({:.3} s)", at as f64 / SAMPLE_RATE as f64);
+    for (c, channel) in [&left, &right].into_iter().enumerate() {
+        for (at, &got) in channel.iter().enumerate() {
+            let want = to_i16(((centred[at] as f32 + panned[at][c]) / 32768.0).clamp(-1.0, 1.0));
+            // A panned sample is a product of floats: the last bit may round either way.
+            let slack = if panned[at][c] == 0.0 { 0 } else { 1 };
+            assert!(
+                got.abs_diff(want) <= slack,
+                "channel {c} sample {at} ({:.3} s): {got} for {want}",
+                at as f64 / SAMPLE_RATE as f64
+            );
+        }
     }
+    assert!(panned.iter().any(|p| p[0] != p[1]), "the routine has cues from the side");
     // Somewhere real silence and real sound both occur.
     assert!(covered.iter().filter(|&&c| c == 0).count() > SAMPLE_RATE as usize * 3);
     assert!(wav.iter().filter(|&&s| s != 0).count() > SAMPLE_RATE as usize);

@@ -185,7 +185,7 @@ impl Pulse {
         let child = Command::new("pulseaudio")
             .args(["-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no"])
             .arg(format!("--disable-shm={}", if shared_memory { "no" } else { "yes" }))
-            .arg(format!("--load=module-null-sink sink_name={SINK} rate=44100 channels=2"))
+            .arg(format!("--load=module-null-sink sink_name={SINK} rate=48000 channels=2"))
             .arg("--load=module-native-protocol-unix")
             .env("XDG_RUNTIME_DIR", &runtime)
             .env("HOME", sb.path())
@@ -203,7 +203,7 @@ impl Pulse {
                 let keepalive = pulse
                     .command("pacat")
                     .args(["--playback", "--raw", "--latency-msec=10", "--format=s16le", "--channels=2"])
-                    .args(["--rate=44100", &format!("--device={SINK}"), "/dev/zero"])
+                    .args(["--rate=48000", &format!("--device={SINK}"), "/dev/zero"])
                     .stdout(std::process::Stdio::null())
                     .stderr(std::process::Stdio::null())
                     .spawn()
@@ -242,10 +242,10 @@ impl Pulse {
             .env("PULSE_COOKIE", self.home.join(".config/pulse/cookie"));
     }
 
-    /// Starts recording the null sink's monitor as raw mono 16-bit at `rate`.
+    /// Starts recording the null sink's monitor as raw stereo 16-bit at `rate`.
     pub fn record(&self, path: &Path, rate: u32) -> std::process::Child {
         self.command("parec")
-            .args(["-d", &format!("{SINK}.monitor"), "--format=s16le", "--channels=1", "--raw", "--latency-msec=10"])
+            .args(["-d", &format!("{SINK}.monitor"), "--format=s16le", "--channels=2", "--raw", "--latency-msec=10"])
             .arg(format!("--rate={rate}"))
             .stdout(std::fs::File::create(path).unwrap())
             .stderr(std::process::Stdio::null())
@@ -272,7 +272,7 @@ pub fn stop(mut child: std::process::Child) {
 }
 
 /// The rate recordings are made at, the session's own.
-pub const RECORD_RATE: u32 = 22_050;
+pub const RECORD_RATE: u32 = backease::timeline::SAMPLE_RATE;
 
 /// Onsets in seconds: a 5 ms window louder than about -40 dBFS after at
 /// least 150 ms of quiet.
@@ -293,9 +293,17 @@ pub fn onsets(samples: &[i16]) -> Vec<f64> {
     out
 }
 
-/// A raw recording from `parec`: mono 16-bit little-endian.
+/// A raw recording from `parec`, mixed down to one channel.
 pub fn read_raw(path: &Path) -> Vec<i16> {
-    std::fs::read(path).unwrap().chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect()
+    let (left, right) = read_raw_stereo(path);
+    left.iter().zip(&right).map(|(&l, &r)| ((l as i32 + r as i32) / 2) as i16).collect()
+}
+
+/// A raw recording from `parec`: stereo 16-bit little-endian, as (left, right).
+pub fn read_raw_stereo(path: &Path) -> (Vec<i16>, Vec<i16>) {
+    let bytes = std::fs::read(path).unwrap();
+    let frames = bytes.chunks_exact(4).map(|c| (i16::from_le_bytes([c[0], c[1]]), i16::from_le_bytes([c[2], c[3]])));
+    frames.unzip()
 }
 
 /// A terminal for the binary: a private tmux server, killed on drop.
@@ -360,4 +368,15 @@ pub fn pane_backease(sb: &Sandbox, pulse: &Pulse) -> String {
         .filter_map(|(k, v)| v.map(|v| format!("{}='{}'", k.to_string_lossy(), v.to_string_lossy())))
         .collect();
     format!("cd '{}' && env {} '{}'", sb.path().display(), env.join(" "), env!("CARGO_BIN_EXE_backease"))
+}
+
+/// A WAV as `render` writes it (a 44-byte header, then interleaved 16-bit
+/// frames): its channel count, its rate, and its left and right channels.
+pub fn read_stereo_wav(path: &Path) -> (u16, u32, Vec<i16>, Vec<i16>) {
+    let bytes = std::fs::read(path).unwrap();
+    let channels = u16::from_le_bytes([bytes[22], bytes[23]]);
+    let rate = u32::from_le_bytes(bytes[24..28].try_into().unwrap());
+    let samples: Vec<i16> = bytes[44..].chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect();
+    let channel = |c: usize| samples.iter().skip(c).step_by(channels as usize).copied().collect();
+    (channels, rate, channel(0), channel(1.min(channels as usize - 1)))
 }

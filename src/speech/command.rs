@@ -76,7 +76,7 @@ mod tests {
         let engine =
             CommandEngine::new("cat > /dev/null; sox -n -r 16000 -b 16 -c 1 {out} synth 0.5 sine 440").unwrap();
         let samples = engine.synthesize("hello").unwrap();
-        assert_eq!(samples.len(), crate::timeline::SAMPLE_RATE as usize / 2);
+        assert_eq!(samples.len(), crate::speech::SAMPLE_RATE as usize / 2);
         assert!(samples.iter().any(|&s| s != 0));
     }
 

@@ -4,8 +4,8 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use super::SAMPLE_RATE;
 use super::{Engine, SpeechError};
-use crate::timeline::SAMPLE_RATE;
 
 #[derive(Debug, Default)]
 pub struct FakeEngine {

@@ -20,7 +20,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use crate::timeline::SAMPLE_RATE;
+/// The rate engines give speech at and the cache keeps it at (espeak-ng's
+/// and Piper's own). A session resamples it once, when it loads the clips.
+pub const SAMPLE_RATE: u32 = 22_050;
 
 /// What changes how a voice sounds.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -398,7 +400,7 @@ pub fn cached_lengths(engine_key: &str, cache: &Cache, texts: &[String]) -> Opti
     texts.iter().map(|t| cache.length(engine_key, t).map(|n| (t.clone(), n))).collect()
 }
 
-/// Samples at the session rate from an engine's own output.
+/// Samples at the speech rate from an engine's own output.
 pub fn to_session_rate(pcm: &crate::wav::Pcm) -> Vec<i16> {
     crate::wav::resample(pcm, SAMPLE_RATE)
 }

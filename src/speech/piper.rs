@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
+use super::SAMPLE_RATE;
 use super::{Engine, SpeechError, VoiceSettings};
-use crate::timeline::SAMPLE_RATE;
 
 /// The worker program, run with `python3 -c`.
 const WORKER: &str = include_str!("piper_worker.py");
