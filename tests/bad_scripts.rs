@@ -283,7 +283,7 @@ fn hold_cues() {
     check(
         r#"Hold(cues: [At("5s", "a long sentence of many many words here"), At("6s", "b")])"#,
         expect![[r#"
-            2:66: Warning: left out: the cue “b” at 6s of the hold takes about 641ms and would sound over “a long sentence of many many words here”, spoken from 0:05.0 to 0:08.0 [space the cues further apart, shorten the text, or lengthen the hold]
+            2:66: Warning: left out: the cue “b” at 6s of the hold takes about 642ms and would sound over “a long sentence of many many words here”, spoken from 0:05.0 to 0:08.0 [space the cues further apart, shorten the text, or lengthen the hold]
         "#]],
     );
     check(

@@ -24,7 +24,7 @@ fn play_in_terminal(sb: &Sandbox, routine: &str, args: &str) -> (Pulse, Tmux, st
 /// Seconds of speech espeak-ng makes of `text`, as the session plays it.
 fn spoken(text: &str) -> f64 {
     let engine = backease::speech::espeak::Espeak::new(Default::default()).unwrap();
-    backease::speech::Engine::synthesize(&engine, text).unwrap().len() as f64 / RECORD_RATE as f64
+    backease::speech::Engine::synthesize(&engine, text).unwrap().len() as f64 / backease::speech::SAMPLE_RATE as f64
 }
 
 /// Ends the session's recording and returns its onsets, after the screen
