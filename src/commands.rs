@@ -302,13 +302,12 @@ fn write_out(out: &mut dyn Write, text: &str) -> Result<(), Failure> {
 }
 
 /// The timeline as well as it can be known without making anything:
-/// sound files at their real lengths (each decoded once, however often the
-/// routine plays it), and speech from the cache when every cue is there —
+/// sound files at their real lengths (`sound::load_file` decodes each once,
+/// however often the routine plays it), and speech from the cache when every cue is there —
 /// then the times are exact; else estimated, and marked so.
 fn known_timeline(script: &Script, options: &Options, config: &Settings) -> Timeline {
     struct Known {
         speech: Option<std::collections::HashMap<String, u64>>,
-        files: std::cell::RefCell<std::collections::HashMap<std::path::PathBuf, u64>>,
     }
     impl timeline::Lengths for Known {
         fn speech(&self, text: &str) -> u64 {
@@ -325,17 +324,13 @@ fn known_timeline(script: &Script, options: &Options, config: &Settings) -> Time
             crate::sound::chime(c).len() as u64
         }
         fn sound(&self, path: &Path) -> u64 {
-            *self
-                .files
-                .borrow_mut()
-                .entry(path.to_path_buf())
-                .or_insert_with(|| crate::sound::load_file(path).map_or(0, |s| s.len() as u64))
+            crate::sound::load_file(path).map_or(0, |s| s.len() as u64)
         }
         fn exact(&self) -> bool {
             self.speech.is_some()
         }
     }
-    let mut known = Known { speech: None, files: Default::default() };
+    let mut known = Known { speech: None };
     let probe = timeline::compile(script, options, &known);
     let kind = config.engine.unwrap_or_default();
     let cached = make_engine(kind, voice_settings(script, None, config), config.command.as_deref()).ok().and_then(

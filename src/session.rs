@@ -1071,8 +1071,6 @@ pub fn prepare_part(
             }
             Sound::File(p) if !clips.files.contains_key(p) => {
                 let samples = crate::sound::load_file(p).map_err(Failure::io)?;
-                // Under the voice, like the chimes.
-                let samples = crate::loudness::normalize(&samples, SAMPLE_RATE, crate::loudness::CHIME_LUFS);
                 clips.files.insert(p.clone(), samples);
             }
             _ => {}

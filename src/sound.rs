@@ -80,8 +80,9 @@ pub const FORMATS: &str = "WAV, FLAC, MP3, OGG Vorbis and Opus";
 const RATES: std::ops::RangeInclusive<u32> = 1_000..=384_000;
 const MAX_CHANNELS: usize = 32;
 
-/// Decodes a user's sound file into mono samples at the session rate. A
-/// file is decoded once per process: later calls (the check before a
+/// Decodes a user's sound file into mono samples at the session rate,
+/// brought under the voice like the chimes. A file is decoded (and
+/// levelled) once per process: later calls (the check before a
 /// session, then its preparation, then each round of an endless one) are
 /// answered from memory while the file is unchanged.
 pub fn load_file(path: &Path) -> Result<Arc<[i16]>, SoundError> {
@@ -95,7 +96,8 @@ pub fn load_file(path: &Path) -> Result<Arc<[i16]>, SoundError> {
     {
         return result.clone();
     }
-    let result = decode_file(path);
+    let result =
+        decode_file(path).map(|samples| crate::loudness::normalize(&samples, SAMPLE_RATE, crate::loudness::CHIME_LUFS));
     memo.lock().unwrap_or_else(|p| p.into_inner()).insert(path.to_path_buf(), (stamp, result.clone()));
     result
 }
