@@ -125,14 +125,7 @@ fn a_session_bus_that_hangs_does_not_hold_the_start() {
     let pulse = Pulse::start(&sb);
     // A bus that takes the connection and never answers.
     let socket = sb.path().join("silent-bus.sock");
-    let mut silent = Command::new("python3")
-        .args(["-c", "import socket,sys,time; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(8); c=[s.accept() for _ in range(8)]; time.sleep(120)"])
-        .arg(&socket)
-        .spawn()
-        .unwrap();
-    while !socket.exists() {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let silent = crate::support::SilentSocket::start(&socket);
     let mut cmd = sb.command(&["play", script.to_str().unwrap()]);
     pulse.apply(&mut cmd);
     let started = Instant::now();
@@ -147,8 +140,7 @@ fn a_session_bus_that_hangs_does_not_hold_the_start() {
     let took = started.elapsed();
     let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
     let status = child.wait().unwrap();
-    let _ = silent.kill();
-    let _ = silent.wait();
+    drop(silent);
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
     assert!(playing && took < Duration::from_secs(8), "playing after {took:?}: {stderr}");

@@ -380,3 +380,47 @@ pub fn read_stereo_wav(path: &Path) -> (u16, u32, Vec<i16>, Vec<i16>) {
     let channel = |c: usize| samples.iter().skip(c).step_by(channels as usize).copied().collect();
     (channels, rate, channel(0), channel(1.min(channels as usize - 1)))
 }
+
+/// A Unix socket that takes connections and never answers — a hung daemon
+/// or bus — served by a process that is killed when this is dropped.
+pub struct SilentSocket {
+    child: std::process::Child,
+    calls: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl SilentSocket {
+    /// Listens at `path`, and returns once the socket is there.
+    pub fn start(path: &Path) -> SilentSocket {
+        let mut child = Command::new("python3")
+            .args([
+                "-c",
+                "import socket,sys,time\n\
+                 s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(8); c=[]\n\
+                 for _ in range(8):\n    c.append(s.accept()); print('called', flush=True)\n\
+                 time.sleep(120)",
+            ])
+            .arg(path)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 is installed (bash .ci/setup)");
+        let calls = std::io::BufReader::new(child.stdout.take().expect("piped"));
+        while !path.exists() {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        SilentSocket { child, calls }
+    }
+
+    /// Waits until something has connected.
+    pub fn wait_for_a_caller(&mut self) {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut self.calls, &mut line).unwrap();
+        assert_eq!(line, "called\n");
+    }
+}
+
+impl Drop for SilentSocket {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -127,18 +127,10 @@ fn a_daemon_that_hangs_on_connect_is_given_up_on() {
     let pulse = Pulse::start(&sb);
     // A socket that accepts connections and never answers.
     let socket = sb.path().join("silent.sock");
-    let mut silent = Command::new("python3")
-        .args(["-c", "import socket,sys,time; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(8); c=[s.accept() for _ in range(8)]; time.sleep(120)"])
-        .arg(&socket)
-        .spawn()
-        .unwrap();
-    while !socket.exists() {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let silent = crate::support::SilentSocket::start(&socket);
     let (child, started) = play(&sb, &pulse, &format!("unix_socket:{}", socket.display()));
     let out = child.wait_with_output().unwrap();
-    let _ = silent.kill();
-    let _ = silent.wait();
+    drop(silent);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("(the speech service did not answer within 5 s); using espeak-ng instead"), "{stderr}");
@@ -151,19 +143,9 @@ fn ctrl_c_while_a_hung_daemon_is_connected_to_stops_at_once() {
     let pulse = Pulse::start(&sb);
     // A socket that says when it has a caller, and never answers.
     let socket = sb.path().join("silent.sock");
-    let mut silent = Command::new("python3")
-        .args(["-c", "import socket,sys,time; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(8); c=s.accept(); print('called', flush=True); time.sleep(120)"])
-        .arg(&socket)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    while !socket.exists() {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let mut silent = crate::support::SilentSocket::start(&socket);
     let (mut child, _) = play(&sb, &pulse, &format!("unix_socket:{}", socket.display()));
-    let mut called = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(silent.stdout.take().unwrap()), &mut called).unwrap();
-    assert_eq!(called, "called\n");
+    silent.wait_for_a_caller();
     let sent = Instant::now();
     let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
     while child.try_wait().unwrap().is_none() && sent.elapsed() < Duration::from_secs(4) {
@@ -172,8 +154,7 @@ fn ctrl_c_while_a_hung_daemon_is_connected_to_stops_at_once() {
     let took = sent.elapsed();
     let _ = child.kill();
     let out = child.wait_with_output().unwrap();
-    let _ = silent.kill();
-    let _ = silent.wait();
+    drop(silent);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(took < Duration::from_secs(1), "stopped {took:?} after Ctrl-C: {stderr}");
