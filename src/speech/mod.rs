@@ -139,7 +139,7 @@ pub fn unique() -> u64 {
 
 /// Kills a speech program and everything it started in its process group,
 /// and reaps it.
-fn kill_group(child: &mut std::process::Child) {
+pub(crate) fn kill_group(child: &mut std::process::Child) {
     #[cfg(unix)]
     {
         use nix::sys::signal::{Signal, killpg};

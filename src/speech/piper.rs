@@ -419,8 +419,8 @@ impl Worker {
 
 impl Drop for Worker {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // Its own process group (see `start`): whatever it started goes too.
+        super::kill_group(&mut self.child);
     }
 }
 
