@@ -501,6 +501,17 @@ fn make_segment(
     Ok(segment)
 }
 
+/// Has an engine with a model to load start loading it, if the session
+/// has speech to make (not every cue in the cache).
+fn warm_up(engine: Option<&dyn Engine>, estimate: &Timeline) {
+    if let Some(engine) = engine {
+        let key = crate::speech::cache_key(engine);
+        if crate::speech::cached_lengths(&key, &Cache::default_location(), &estimate.speech_texts()).is_none() {
+            engine.warm_up();
+        }
+    }
+}
+
 /// A thread that speaks words on request (the answer to "where am I"):
 /// each text sent is made into speech (from the cache when it can) and
 /// sent to the player to play at once. It ends when the sender is dropped.
@@ -552,62 +563,34 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
     if looped {
         options.rounds = Some(1);
     }
+    // Piper starts loading its model now, while the device opens: the
+    // first cue is then not held up by the load.
+    warm_up(choices.engine.as_deref(), &estimate);
     // Open the device first: with none, say so before any other work.
     let device = Device::open(device.as_deref())?;
-    let first = Arc::new(make_segment(&loaded, (&script, &options), looped.then_some(1), &choices, quiet, err)?);
     let live = choices.live.take();
     // Shared from here: rounds ahead, the closing, and speech made on request.
     let engine: Option<Arc<dyn crate::speech::Engine>> = choices.engine.take().map(Arc::from);
-    // An endless session's closing is made now, to play when it is finished.
-    let closing = if looped {
-        let part = session::Part::Closing(1);
-        let made = session::prepare_part(
-            &script,
-            &options,
-            part,
-            engine.as_deref(),
-            live.is_some(),
-            &Cache::default_location(),
-            &mut |_, _, _| {},
-        )?;
-        let mut closing = made.0;
-        closing.centre(choices.centred);
-        Some(Arc::new(closing))
-    } else {
-        None
+    // The speech is made ahead of the listener: playing starts with the
+    // first cue.
+    let making = crate::ahead::Making {
+        script: script.clone(),
+        options,
+        looped,
+        engine: engine.clone(),
+        live: live.is_some(),
+        centred: choices.centred,
     };
-
-    // Each next round is made while the one before plays; `made_all` says
-    // when that thread has ended.
-    let (made_all_tx, made_all) = crossbeam_channel::bounded::<()>(1);
-    let upcoming = looped.then(|| {
-        let (stream_tx, stream_rx) = crossbeam_channel::bounded::<Arc<Segment>>(1);
-        let (announce_tx, announce_rx) = crossbeam_channel::unbounded();
-        let (script, options) = (script.clone(), options);
-        let (engine, is_live, centred) = (engine.clone(), live.is_some(), choices.centred);
-        std::thread::spawn(move || {
-            let _done = made_all_tx;
-            let cache = Cache::default_location();
-            for round in 2.. {
-                let made = session::prepare(
-                    &script,
-                    &options,
-                    Some(round),
-                    engine.as_deref(),
-                    is_live,
-                    &cache,
-                    &mut |_, _, _| {},
-                );
-                let Ok((mut segment, _)) = made else { break };
-                segment.centre(centred);
-                let segment = Arc::new(segment);
-                if announce_tx.send(segment.clone()).is_err() || stream_tx.send(segment).is_err() {
-                    break;
-                }
-            }
-        });
-        crate::player::Upcoming { stream: stream_rx, announced: announce_rx }
-    });
+    let (first, ahead) = crate::ahead::start(making, &signals).map_err(|f| {
+        stopped_by_signal("while preparing speech").or(f).unwrap_or_else(|| Failure::new(code::INTERRUPTED, "stopped"))
+    })?;
+    // Real speech lengths can reveal cues that now collide (warnings
+    // only without --quiet); with speech still being made they show next time.
+    if first.ready.is_none() {
+        report_timeline(&loaded, &first.timeline, !quiet, err)?;
+    }
+    let crate::ahead::Ahead { grown, closing, upcoming, failed, done: made_all } = ahead;
+    let (mut grown, mut closing, mut failed) = (grown, closing, failed);
 
     let (input_tx, inputs) = crossbeam_channel::unbounded();
     let style = Style::detect(quiet);
@@ -627,14 +610,15 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
     // as ready on every turn).
     let keyboard = if style == Style::Quiet { None } else { Keyboard::start(input_tx.clone()) };
     let mut display = Display::new(style, &script.title, first.clone(), looped, volume, keyboard.is_some());
-    let length = if looped { "until stopped".to_string() } else { duration::clock(first.timeline.duration()) };
+    let length = match () {
+        _ if looped => "until stopped".to_string(),
+        _ if first.ready.is_some() => format!("≈{}", duration::clock(first.timeline.duration())),
+        _ => duration::clock(first.timeline.duration()),
+    };
     let keys = if keyboard.is_some() { crate::live::HELP } else { "Ctrl-C stops" };
     display.say(out, &format!("Playing {} ({length}) on {}. {keys}.", script.name, device.name()));
 
     let player = Player::spawn_with_voice(Box::new(device), first, upcoming, volume, live);
-    if let Some(c) = closing {
-        let _ = player.commands.send(Cmd::Closing(c));
-    }
     let speaker = engine.map(|engine| on_request(engine, player.commands.clone()));
     // Waiting at a `Wait` step: space, Enter and the headset's play button go on.
     let mut waiting = false;
@@ -642,8 +626,33 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
     let mut exit = code::OK;
     let mut stopping = false;
     let mut lost = None;
+    let mut speech_failed = None;
     loop {
         crossbeam_channel::select! {
+            recv(grown) -> segment => match segment {
+                Ok(s) => {
+                    let _ = player.commands.send(Cmd::Grow(s));
+                }
+                Err(_) => grown = crossbeam_channel::never(),
+            },
+            recv(closing) -> segment => match segment {
+                Ok(s) => {
+                    let _ = player.commands.send(Cmd::Closing(s));
+                }
+                Err(_) => closing = crossbeam_channel::never(),
+            },
+            // The rest of the speech cannot be made: end with a fade and
+            // say why, rather than wait at the next cue for ever.
+            recv(failed) -> why => match why {
+                Ok(f) => {
+                    speech_failed = Some(f);
+                    if !stopping {
+                        stopping = true;
+                        let _ = player.commands.send(Cmd::Halt);
+                    }
+                }
+                Err(_) => failed = crossbeam_channel::never(),
+            },
             recv(player.events) -> ev => match ev {
                 Ok(PlayerEvent::Lost(why)) => {
                     lost = Some(why);
@@ -726,13 +735,14 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
     // The rounds still being made will never play: stop making them, and
     // give their speech programs a moment to be killed.
     crate::signals::stop();
-    if looped {
-        let _ = made_all.recv_timeout(std::time::Duration::from_secs(1));
-    }
+    let _ = made_all.recv_timeout(std::time::Duration::from_secs(1));
     // Restore the terminal before the last words.
     drop(keyboard);
     drop(media);
     drop(input_tx);
+    if let Some(f) = speech_failed {
+        return Err(f);
+    }
     if let Some(why) = lost {
         return Err(Failure::new(code::NO_DEVICE, format!("the sound output stopped: {why}")).hint(
             "is the sound server (PulseAudio or PipeWire) still running? start it again, then play again; \

@@ -320,6 +320,7 @@ impl Display {
             }
             PlayerEvent::Position { segment, sample, .. } => self.position = (*segment, *sample),
             PlayerEvent::Round(segment) => self.segments.push(segment.clone()),
+            PlayerEvent::Grown(segment) => self.segments.replace(0, segment.clone()),
             PlayerEvent::Paused => {
                 self.paused = true;
                 self.plain_line(out, "paused");
@@ -401,13 +402,15 @@ impl Display {
             None => lines.extend([String::from("starting…"), String::new()]),
         }
         let elapsed = to_duration(pos);
+        // Until all its speech is made, a segment's length is a guess.
+        let about = if seg.ready.is_some() { "≈" } else { "" };
         let bar = if self.looped {
-            format!("{} into this round of {}", duration::clock(elapsed), duration::clock(t.duration()))
+            format!("{} into this round of {about}{}", duration::clock(elapsed), duration::clock(t.duration()))
         } else {
             let width = 30;
             let filled = (pos as u128 * width as u128 / t.total.max(1) as u128) as usize;
             format!(
-                "[{}{}] {} / {} · {} left",
+                "[{}{}] {} / {about}{} · {about}{} left",
                 "#".repeat(filled),
                 "-".repeat(width - filled),
                 duration::clock(elapsed),
@@ -519,7 +522,7 @@ mod tests {
         }
         let timeline = crate::timeline::compile(&script, &Default::default(), &clips);
         let hold = timeline.events[1].clone();
-        let seg = Arc::new(Segment { timeline, clips: Arc::new(clips) });
+        let seg = Arc::new(Segment::new(timeline, Arc::new(clips)));
         let mut d = Display::new(Style::Quiet, "Test", seg, false, 1.0, false);
         let mut sink = Vec::new();
         d.event(&PlayerEvent::Step { index: 1, event: hold.clone(), segment: 0 }, &mut sink);

@@ -45,6 +45,9 @@ pub enum Command {
     Notify(Arc<[i16]>),
     /// The closing of an endless session, to play once it is finished.
     Closing(Arc<Segment>),
+    /// A fuller version of the first segment, whose speech is still being
+    /// made (see `session::prepare_growing`).
+    Grow(Arc<Segment>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +61,9 @@ pub enum PlayerEvent {
     },
     /// The next round of an endless session is ready, before its steps.
     Round(Arc<Segment>),
+    /// More of the first segment is ready (and, when it is whole, its
+    /// real length is known).
+    Grown(Arc<Segment>),
     /// Where the session is, about four times a second.
     Position {
         segment: u32,
@@ -555,6 +561,11 @@ impl Actor {
             }
             Command::Notify(clip) => self.control.notify(clip),
             Command::Closing(segment) => self.closing = Some(segment),
+            Command::Grow(segment) => {
+                self.segments.replace(0, segment.clone());
+                self.control.grow(segment.clone());
+                let _ = self.events.send(PlayerEvent::Grown(segment));
+            }
             Command::Stop | Command::Halt => {}
         }
     }
@@ -607,7 +618,7 @@ mod tests {
             clips.speech.insert(t.to_string(), vec![1000 * (i as i16 + 1); 3 * SAMPLE_RATE as usize].into());
         }
         let timeline = crate::timeline::compile(&script, &Default::default(), &clips);
-        Arc::new(Segment { timeline, clips: Arc::new(clips) })
+        Arc::new(Segment::new(timeline, Arc::new(clips)))
     }
 
     fn level(v: f32) -> i16 {

@@ -136,9 +136,19 @@ impl Lengths for Clips {
 pub struct Segment {
     pub timeline: Timeline,
     pub clips: Arc<Clips>,
+    /// Made only up to this sample (its speech is still being made, see
+    /// [`prepare_growing`]): the stream plays up to it, then waits there in
+    /// silence for the fuller segment that replaces this one
+    /// ([`Control::grow`]). `None`: all of it is ready.
+    pub ready: Option<u64>,
 }
 
 impl Segment {
+    /// A segment ready to play through.
+    pub fn new(timeline: Timeline, clips: Arc<Clips>) -> Segment {
+        Segment { timeline, clips, ready: None }
+    }
+
     /// With `centred`, plays every clip from the middle (`pan: false`).
     pub fn centre(&mut self, centred: bool) {
         if centred != self.clips.centred {
@@ -172,6 +182,14 @@ impl Segments {
             self.first += 1;
         }
         number.checked_sub(self.first).and_then(|i| self.kept.get(i as usize)).cloned()
+    }
+
+    /// Puts a fuller version of segment `number` in its place, if it is
+    /// still kept.
+    pub fn replace(&mut self, number: u32, segment: Arc<Segment>) {
+        if let Some(kept) = number.checked_sub(self.first).and_then(|i| self.kept.get_mut(i as usize)) {
+            *kept = segment;
+        }
     }
 
     pub fn len_kept(&self) -> usize {
@@ -223,6 +241,11 @@ pub struct Control {
     /// The number of the segment that is the closing, once it plays;
     /// `u32::MAX` before.
     closing_number: AtomicU32,
+    /// Fuller versions of a segment whose speech is still being made.
+    grown_tx: crossbeam_channel::Sender<Arc<Segment>>,
+    grown_rx: Receiver<Arc<Segment>>,
+    /// The stream waits at the end of what is made of its segment.
+    starved: AtomicBool,
 }
 
 /// A `Wait` step the stream holds at until [`Control::release`] is called
@@ -257,6 +280,7 @@ impl Control {
         let (speak_tx, speak_rx) = crossbeam_channel::unbounded();
         let (wait_tx, wait_rx) = crossbeam_channel::unbounded();
         let (closing_tx, closing_rx) = crossbeam_channel::bounded(1);
+        let (grown_tx, grown_rx) = crossbeam_channel::unbounded();
         Arc::new(Control {
             seek: AtomicU64::new(NO_SEEK),
             stop: AtomicBool::new(false),
@@ -280,7 +304,22 @@ impl Control {
             closing_tx,
             closing_rx,
             closing_number: AtomicU32::new(u32::MAX),
+            grown_tx,
+            grown_rx,
+            starved: AtomicBool::new(false),
         })
+    }
+
+    /// Replaces the segment playing, made only in part, with a fuller
+    /// version of it (the same events up to where the old one was
+    /// ready): the stream goes on past its old limit.
+    pub fn grow(&self, segment: Arc<Segment>) {
+        let _ = self.grown_tx.send(segment);
+    }
+
+    /// Whether the stream is waiting for its segment's speech to be made.
+    pub fn is_starved(&self) -> bool {
+        self.starved.load(Ordering::Acquire)
     }
 
     /// Jumps to a sample of the current segment the way a person's skip
@@ -627,7 +666,7 @@ impl Stream {
         self.waiting = None;
         self.wait_end = None;
         self.control.gate_event.store(0, Ordering::Release);
-        let target = target.min(self.segment.timeline.total);
+        let target = target.min(self.segment.timeline.total).min(self.segment.ready.unwrap_or(u64::MAX));
         // What was sounding fades out from where it was, over whatever the
         // seek lands on.
         let fade = samples(SKIP_FADE) as u32;
@@ -814,6 +853,14 @@ impl Stream {
         while let Ok(clip) = self.control.notices_rx.try_recv() {
             self.notices.push((clip, 0));
         }
+        // The same events up to where the old one was ready, so the
+        // position, the next event and the clips sounding all carry over.
+        while let Ok(grown) = self.control.grown_rx.try_recv() {
+            if self.segment.ready.is_some() && !self.in_closing {
+                self.segment = grown;
+                self.finish_at = self.finish_at.map(|_| self.round_end());
+            }
+        }
         self.control.position.store(self.pos, Ordering::Release);
     }
 
@@ -854,6 +901,17 @@ impl Stream {
             // The round is over: straight on to the closing.
             self.seek_to(closing);
             self.finish_at = Some((closing, closing));
+        }
+        if self.segment.ready.is_some_and(|r| self.pos >= r) {
+            // The speech from here on is still being made: wait for it,
+            // at a cue, rather than play anything late or early.
+            if !self.control.starved.swap(true, Ordering::AcqRel) {
+                self.trace("waits for speech");
+            }
+            return Some([0.0; 2]);
+        }
+        if self.control.starved.load(Ordering::Relaxed) {
+            self.control.starved.store(false, Ordering::Release);
         }
         if self.pos >= self.segment.timeline.total {
             if !self.advance_segment() {
@@ -1064,18 +1122,7 @@ pub fn prepare_part(
     let probe = build(&Estimate::default());
     let mut texts = if live { Vec::new() } else { probe.speech_texts() };
     let mut clips = Clips::default();
-    for e in &probe.events {
-        match &e.sound {
-            Sound::Chime(c) => {
-                clips.chimes.entry(*c).or_insert_with(|| crate::sound::chime(*c));
-            }
-            Sound::File(p) if !clips.files.contains_key(p) => {
-                let samples = crate::sound::load_file(p).map_err(Failure::io)?;
-                clips.files.insert(p.clone(), samples);
-            }
-            _ => {}
-        }
-    }
+    load_sounds(&probe, &mut clips)?;
     // The live controls' notices are spoken by the same voice.
     for n in Notice::ALL {
         if !texts.iter().any(|t| t == n.text()) {
@@ -1101,8 +1148,149 @@ pub fn prepare_part(
     clips.notices = Notice::ALL.iter().filter_map(|&n| speech.get(n.text()).map(|c| (n, c.clone()))).collect();
     clips.speech = speech;
     let timeline = build(&clips);
-    Ok((Segment { timeline, clips: Arc::new(clips) }, report))
+    Ok((Segment::new(timeline, Arc::new(clips)), report))
 }
+
+/// Loads the chimes and sound files a timeline plays into `clips`.
+fn load_sounds(timeline: &Timeline, clips: &mut Clips) -> Result<(), crate::error::Failure> {
+    for e in &timeline.events {
+        match &e.sound {
+            Sound::Chime(c) => {
+                clips.chimes.entry(*c).or_insert_with(|| crate::sound::chime(*c));
+            }
+            Sound::File(p) if !clips.files.contains_key(p) => {
+                let samples = crate::sound::load_file(p).map_err(crate::error::Failure::io)?;
+                clips.files.insert(p.clone(), samples);
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The lengths of the speech made so far, and a guess for the rest.
+struct SoFar<'a>(&'a Clips);
+
+impl Lengths for SoFar<'_> {
+    fn speech(&self, text: &str) -> u64 {
+        self.0.speech.get(text).map_or_else(|| crate::timeline::Estimate::default().speech(text), |c| c.len() as u64)
+    }
+    fn chime(&self, chime: Chime) -> u64 {
+        self.0.chime(chime)
+    }
+    fn sound(&self, path: &std::path::Path) -> u64 {
+        self.0.sound(path)
+    }
+    fn exact(&self) -> bool {
+        false
+    }
+}
+
+/// How far a timeline built by [`SoFar`] can play with the speech `made`:
+/// up to the first cue not made, moved back to the start of a spoken step
+/// (a cue in a hold not made stops the session before the hold's own
+/// cue), so a wait for speech falls between steps, never inside a hold.
+/// Everything before it was timed from real lengths only, since a
+/// timeline is built from the start on. A cue that did not fit its hold
+/// (`unspoken`) and is not made yet could still fit once it is, so it
+/// stops the session before the first hold.
+pub fn ready_until(timeline: &Timeline, made: &dyn Fn(&str) -> bool) -> u64 {
+    let missing = timeline.events.iter().find(|e| matches!(&e.sound, Sound::Speech(t) if !made(t)));
+    let mut limit = missing.map_or(timeline.total, |e| e.start);
+    if timeline.unspoken.iter().any(|t| !made(t))
+        && let Some(hold) = timeline.events.iter().find(|e| matches!(e.sound, Sound::Hold | Sound::Strokes(_)))
+    {
+        limit = limit.min(hold.start);
+    }
+    if limit >= timeline.total && missing.is_none() {
+        return timeline.total;
+    }
+    timeline
+        .events
+        .iter()
+        .filter(|e| !e.overlay && e.start <= limit && matches!(e.sound, Sound::Speech(_)))
+        .map(|e| e.start)
+        .next_back()
+        .unwrap_or(0)
+}
+
+/// As [`prepare_part`], for a session that starts before all its speech is
+/// made: the cues are made in the order they are heard (the first one
+/// first, then the controls' notices, then the rest), and `ready` gets the
+/// segment as soon as it can start — with [`Segment::ready`] saying how far
+/// it can play, and a timeline estimated beyond — then fuller versions of
+/// it as more is made, at most every [`GROW_EVERY`], and last the whole
+/// segment, exactly what [`prepare_part`] makes. When every cue comes from
+/// the cache there is nothing to wait for, and `ready` gets the whole
+/// segment only. `ready` returns `false` when nobody listens any more,
+/// which stops the work.
+pub fn prepare_growing(
+    script: &crate::script::Script,
+    options: &crate::timeline::Options,
+    part: Part,
+    engine: &dyn crate::speech::Engine,
+    cache: &crate::speech::Cache,
+    ready: &mut dyn FnMut(Segment) -> bool,
+) -> Result<crate::speech::Report, crate::error::Failure> {
+    use crate::error::{Failure, code};
+    use crate::timeline::{Estimate, compile, compile_closing, compile_round};
+    let build = |lengths: &dyn Lengths| match part {
+        Part::Round(k) => compile_round(script, options, lengths, k),
+        Part::Closing(k) => compile_closing(script, options, lengths, k),
+        Part::Whole => compile(script, options, lengths),
+    };
+    let probe = build(&Estimate::default());
+    let mut clips = Clips::default();
+    load_sounds(&probe, &mut clips)?;
+    let mut texts = probe.speech_texts();
+    let notices = Notice::ALL.iter().map(|n| n.text().to_string()).filter(|n| !texts.contains(n));
+    let at = texts.len().min(1);
+    texts.splice(at..at, notices.collect::<Vec<_>>());
+    // How far the last segment handed out could play; `None` before any.
+    let mut shown: Option<u64> = None;
+    let mut last = std::time::Instant::now();
+    let mut listening = true;
+    let result = crate::speech::synthesize_each(engine, cache, &texts, 2, &mut |text, clip, cached| {
+        let clip: Arc<[i16]> = crate::resample::clip(clip, crate::speech::SAMPLE_RATE, SAMPLE_RATE).into();
+        if let Some(n) = Notice::ALL.iter().find(|n| n.text() == text) {
+            clips.notices.insert(*n, clip.clone());
+        }
+        clips.speech.insert(text.to_string(), clip);
+        // Only a cue being made is worth starting early for; and after
+        // that, only now and then.
+        let due = match shown {
+            None => !cached,
+            Some(_) => last.elapsed() >= GROW_EVERY,
+        };
+        if !due || !listening {
+            return listening;
+        }
+        let timeline = build(&SoFar(&clips));
+        let until = ready_until(&timeline, &|t| clips.speech.contains_key(t));
+        if until > 0 && shown.is_none_or(|s| until > s) && until < timeline.total {
+            shown = Some(until);
+            last = std::time::Instant::now();
+            let segment = Segment { timeline, clips: Arc::new(clips.clone()), ready: Some(until) };
+            listening = ready(segment);
+        }
+        listening
+    });
+    let report = result.map_err(|e| {
+        let f = Failure::new(code::SPEECH, format!("speech failed: {}", e.message));
+        match e.hint {
+            Some(h) => f.hint(h),
+            None => f,
+        }
+    })?;
+    if listening {
+        let timeline = build(&clips);
+        ready(Segment::new(timeline, Arc::new(clips)));
+    }
+    Ok(report)
+}
+
+/// How often a segment still being made is handed out again, grown.
+pub const GROW_EVERY: Duration = Duration::from_millis(150);
 
 #[cfg(test)]
 mod tests {
@@ -1131,7 +1319,7 @@ mod tests {
             }
         }
         let timeline = compile(&script, &options, &clips);
-        Arc::new(Segment { timeline, clips: Arc::new(clips) })
+        Arc::new(Segment::new(timeline, Arc::new(clips)))
     }
 
     /// The left channel: all of a session with nothing in `Sides`.
@@ -1208,7 +1396,7 @@ mod tests {
         let (script, _) = load(r#"Routine(title: "T", summary: "S", steps: [Say("a")])"#, None, "t");
         let timeline = compile(&script.unwrap(), &Options::default(), &clips);
         let total = timeline.total;
-        let seg = Arc::new(Segment { timeline, clips: Arc::new(clips) });
+        let seg = Arc::new(Segment::new(timeline, Arc::new(clips)));
         let control = Control::new(1.0);
         let mut stream = Stream::new(seg, None, control.clone());
         let level = |v: f32| (v * 32768.0).round() as i16;
@@ -1253,7 +1441,7 @@ mod tests {
         clips.speech.insert("b".into(), sine(300.0, 0.5, Duration::from_secs(1)));
         let (script, d) = load(&format!(r#"Routine(title: "T", summary: "S", steps: [{steps}])"#), None, "t");
         let timeline = compile(&script.unwrap_or_else(|| panic!("{d:?}")), &Options::default(), &clips);
-        Arc::new(Segment { timeline, clips: Arc::new(clips) })
+        Arc::new(Segment::new(timeline, Arc::new(clips)))
     }
 
     /// The largest step from one sample to the next.
@@ -1333,7 +1521,7 @@ mod tests {
         clips.speech.insert("a".into(), loud.clone());
         let (script, _) = load(r#"Routine(title: "T", summary: "S", steps: [Pause("1s"), Say("a")])"#, None, "t");
         let timeline = compile(&script.unwrap(), &Options::default(), &clips);
-        let seg = Arc::new(Segment { timeline, clips: Arc::new(clips) });
+        let seg = Arc::new(Segment::new(timeline, Arc::new(clips)));
         #[track_caller]
         fn check(out: &[f32], unity: &[f32]) {
             let peak = out.iter().fold(0.0f32, |m, v| m.max(v.abs()));
@@ -1395,7 +1583,7 @@ mod tests {
             clips.speech.insert(t, vec![100 * (i as i16 + 1); SAMPLE_RATE as usize / 10].into());
         }
         let timeline = compile(&script, &options, &clips);
-        Arc::new(Segment { timeline, clips: Arc::new(clips) })
+        Arc::new(Segment::new(timeline, Arc::new(clips)))
     }
 
     /// The texts heard, in order, from a stream's levels: a level held
@@ -1427,10 +1615,10 @@ mod tests {
         // segment plays instead of another round, and is numbered.
         let script = load(src, None, "t").0.unwrap();
         let one = levels(src, Options { rounds: Some(1), ..Options::default() });
-        let closing = Arc::new(Segment {
-            timeline: crate::timeline::compile_closing(&script, &Options::default(), &*one.clips, 1),
-            clips: one.clips.clone(),
-        });
+        let closing = Arc::new(Segment::new(
+            crate::timeline::compile_closing(&script, &Options::default(), &*one.clips, 1),
+            one.clips.clone(),
+        ));
         let (tx, rx) = crossbeam_channel::bounded(1);
         tx.send(one.clone()).unwrap();
         let control = Control::new(1.0);
@@ -1486,7 +1674,7 @@ mod tests {
         let (script, d) =
             load(r#"Routine(title: "T", summary: "S", steps: [Sides([Say("a {side}"), Chime("tick")])])"#, None, "t");
         let timeline = compile(&script.unwrap_or_else(|| panic!("{d:?}")), &Options::default(), &clips);
-        let mut seg = Segment { timeline, clips: Arc::new(clips) };
+        let mut seg = Segment::new(timeline, Arc::new(clips));
         let frames = |seg: &Segment| -> Vec<[f32; 2]> {
             let mut stream = Stream::new(Arc::new(seg.clone()), None, Control::new(1.0));
             std::iter::from_fn(|| stream.next_frame()).collect()

@@ -23,5 +23,6 @@ mod rounds;
 mod script_input;
 mod sound;
 mod sound_files;
+mod stream_start;
 mod support;
 mod system_voice;

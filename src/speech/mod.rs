@@ -61,6 +61,9 @@ pub trait Engine: Send + Sync {
     fn key(&self) -> String;
     /// Mono samples at [`SAMPLE_RATE`].
     fn synthesize(&self, text: &str) -> Result<Vec<i16>, SpeechError>;
+    /// Gets ready to speak without waiting: an engine with a model to load
+    /// starts loading it, so the first cue is not held up by the load.
+    fn warm_up(&self) {}
 }
 
 /// Runs a speech program with `text` on its stdin and waits for it, within
@@ -324,10 +327,31 @@ pub fn synthesize_all(
     workers: usize,
     progress: &mut dyn FnMut(usize, usize, usize),
 ) -> Result<(SpeechClips, Report), SpeechError> {
+    let mut clips = SpeechClips::new();
+    let mut synthesized = 0;
+    let report = synthesize_each(engine, cache, texts, workers, &mut |text, samples, cached| {
+        synthesized += usize::from(!cached);
+        clips.insert(text.to_string(), samples.into());
+        progress(clips.len(), texts.len(), synthesized);
+        true
+    })?;
+    Ok((clips, report))
+}
+
+/// Speaks every text, on `workers` threads that take them in order (so the
+/// first is made first), taking what it can from the cache.
+/// `ready(text, samples, cached)` is called on the calling thread as each
+/// is ready, about in order; returning `false` stops the work.
+pub fn synthesize_each(
+    engine: &dyn Engine,
+    cache: &Cache,
+    texts: &[String],
+    workers: usize,
+    ready: &mut dyn FnMut(&str, &[i16], bool) -> bool,
+) -> Result<Report, SpeechError> {
     let key = cache_key(engine);
     let next = AtomicUsize::new(0);
     let (tx, rx) = crossbeam_channel::unbounded();
-    let mut clips = SpeechClips::new();
     let mut report = Report::default();
     let mut first_error = None;
     std::thread::scope(|scope| {
@@ -360,8 +384,7 @@ pub fn synthesize_all(
             });
         }
         drop(tx);
-        let mut done = 0;
-        for (i, result) in rx {
+        for (i, result) in rx.iter() {
             match result {
                 Ok((samples, cached, cache_error)) => {
                     if cached {
@@ -372,9 +395,9 @@ pub fn synthesize_all(
                     if let Some(e) = cache_error {
                         report.cache_errors.push(e);
                     }
-                    clips.insert(texts[i].clone(), samples.into());
-                    done += 1;
-                    progress(done, texts.len(), report.synthesized);
+                    if first_error.is_none() && !ready(&texts[i], &samples, cached) {
+                        next.store(texts.len(), Ordering::Relaxed);
+                    }
                 }
                 Err(e) => {
                     first_error.get_or_insert(e);
@@ -384,7 +407,7 @@ pub fn synthesize_all(
     });
     match first_error {
         Some(e) => Err(e),
-        None => Ok((clips, report)),
+        None => Ok(report),
     }
 }
 

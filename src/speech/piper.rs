@@ -245,9 +245,13 @@ impl Piper {
     fn speak(&self, slot: &mut Option<Worker>, text: &str) -> Result<Vec<i16>, SpeechError> {
         for attempt in 0..2 {
             if slot.is_none() {
-                *slot = Some(Worker::start(&self.installation, &self.voice)?);
+                *slot = Some(Worker::spawn(&self.installation, &self.voice)?);
             }
             let worker = slot.as_mut().expect("started above");
+            if let Err(e) = worker.wait_ready(&self.voice) {
+                *slot = None;
+                return Err(e);
+            }
             let result = self.ask(worker, text);
             match result {
                 Ok(samples) => {
@@ -314,6 +318,16 @@ impl Engine for Piper {
         )
     }
 
+    /// Starts the worker, which loads the model meanwhile (about 0.4 s):
+    /// the first cue then waits only for what is left of the load.
+    fn warm_up(&self) {
+        let mut state = self.worker.lock().unwrap_or_else(|e| e.into_inner());
+        if let Ok(slot @ None) = &mut *state {
+            // A worker that cannot even start says why at the first cue.
+            *slot = Worker::spawn(&self.installation, &self.voice).ok();
+        }
+    }
+
     fn synthesize(&self, text: &str) -> Result<Vec<i16>, SpeechError> {
         let mut state = self.worker.lock().unwrap_or_else(|e| e.into_inner());
         let slot = match &mut *state {
@@ -343,12 +357,17 @@ struct Worker {
     child: Child,
     stdin: ChildStdin,
     replies: Receiver<Reply>,
+    /// The model's sample rate, once it is loaded; 0 before.
     rate: u32,
     stderr: Arc<Mutex<Vec<String>>>,
+    /// When the process was started.
+    started: Instant,
 }
 
 impl Worker {
-    fn start(installation: &Installation, voice: &Voice) -> Result<Worker, SpeechError> {
+    /// Starts the process, which loads the model while the caller goes on;
+    /// [`Worker::wait_ready`] waits for the load.
+    fn spawn(installation: &Installation, voice: &Voice) -> Result<Worker, SpeechError> {
         let mut cmd = Command::new(&installation.python);
         cmd.arg("-c").arg(WORKER).arg(&voice.model).arg(&voice.config);
         cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
@@ -379,15 +398,24 @@ impl Worker {
         });
         let (tx, replies) = crossbeam_channel::unbounded();
         std::thread::spawn(move || read_replies(BufReader::new(stdout), &tx));
-        let mut worker = Worker { child, stdin, replies, rate: 0, stderr };
-        let started = Instant::now();
-        match worker.replies.recv_timeout(LOAD_LIMIT) {
+        Ok(Worker { child, stdin, replies, rate: 0, stderr, started: Instant::now() })
+    }
+
+    /// Waits until the model is loaded (at once if it is).
+    fn wait_ready(&mut self, voice: &Voice) -> Result<(), SpeechError> {
+        if self.rate != 0 {
+            return Ok(());
+        }
+        let worker = self;
+        let started = worker.started;
+        let left = LOAD_LIMIT.saturating_sub(started.elapsed());
+        match worker.replies.recv_timeout(left) {
             Ok(Reply::Ready(rate)) => {
                 worker.rate = rate;
                 if crate::timing() {
                     eprintln!("timing: Piper voice {} loaded in {} ms", voice.name, started.elapsed().as_millis());
                 }
-                Ok(worker)
+                Ok(())
             }
             Ok(Reply::Error(e)) => Err(SpeechError {
                 message: format!("the Piper voice {} could not be loaded: {e}", voice.name),

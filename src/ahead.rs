@@ -1,0 +1,152 @@
+//! A live session's speech, made ahead of the listener on a thread of its
+//! own, so that playing starts as soon as the first cue is ready.
+//!
+//! The thread makes the first segment with `session::prepare_growing`:
+//! the first cue first, then the rest in the order they are heard, handing
+//! out the segment as soon as it can start and fuller versions of it as
+//! more is made (the stream waits at a cue if it catches up). Then, for an
+//! endless session, it makes the closing and each next round, a round
+//! ahead. When every cue is cached the first segment comes whole, at once.
+//!
+//! It does not play anything, and does not decide which engine speaks
+//! (`speech::pick` does): it only makes segments and says when it fails.
+
+use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::error::Failure;
+use crate::player::Upcoming;
+use crate::script::Script;
+use crate::session::{self, Part, Segment};
+use crate::speech::{Cache, Engine};
+use crate::timeline::Options;
+
+/// What the thread hands out as it works.
+pub struct Ahead {
+    /// Fuller versions of the first segment, the last one whole; then the
+    /// channel closes.
+    pub grown: Receiver<Arc<Segment>>,
+    /// The closing of an endless session, once made.
+    pub closing: Receiver<Arc<Segment>>,
+    /// The rounds after the first of an endless session.
+    pub upcoming: Option<Upcoming>,
+    /// Why making speech failed, if it did: the session cannot go on past
+    /// what is made.
+    pub failed: Receiver<Failure>,
+    /// Closes when the thread has ended.
+    pub done: Receiver<()>,
+}
+
+/// How the session's speech is made.
+pub struct Making {
+    pub script: Script,
+    pub options: Options,
+    pub looped: bool,
+    /// Makes the speech, or with a live voice only the controls' notices.
+    pub engine: Option<Arc<dyn Engine>>,
+    /// A live voice speaks the cues: only the notices are made.
+    pub live: bool,
+    /// Every cue from the middle (`pan: false`).
+    pub centred: bool,
+}
+
+/// Starts the thread, and waits for the first segment (or the failure
+/// that means there is none). `interrupted` is watched meanwhile: a
+/// signal ends the wait with `Err(None)`.
+pub fn start(making: Making, interrupted: &Receiver<i32>) -> Result<(Arc<Segment>, Ahead), Option<Failure>> {
+    let (first_tx, first_rx) = crossbeam_channel::bounded::<Arc<Segment>>(1);
+    let (grown_tx, grown) = crossbeam_channel::unbounded();
+    let (closing_tx, closing) = crossbeam_channel::bounded(1);
+    let (failed_tx, failed) = crossbeam_channel::bounded(1);
+    let (done_tx, done) = crossbeam_channel::bounded::<()>(1);
+    let (stream_tx, stream_rx) = crossbeam_channel::bounded::<Arc<Segment>>(1);
+    let (announce_tx, announce_rx) = crossbeam_channel::unbounded();
+    let upcoming = making.looped.then(|| Upcoming { stream: stream_rx, announced: announce_rx });
+    let out = Out { first: Some(first_tx), grown: grown_tx, closing: closing_tx, stream: stream_tx, announce: announce_tx };
+    std::thread::Builder::new()
+        .name("backease-speech".into())
+        .spawn(move || {
+            let _done = done_tx;
+            if let Err(f) = make(&making, out) {
+                let _ = failed_tx.send(f);
+            }
+        })
+        .expect("spawn the speech thread");
+    crossbeam_channel::select! {
+        recv(first_rx) -> first => match first {
+            Ok(first) => Ok((first, Ahead { grown, closing, upcoming, failed, done })),
+            Err(_) => Err(Some(failed.recv().unwrap_or_else(|_| Failure::io("the speech thread ended unexpectedly")))),
+        },
+        recv(interrupted) -> _ => Err(None),
+    }
+}
+
+/// Where the thread's segments go.
+struct Out {
+    /// The first segment, until it is sent.
+    first: Option<Sender<Arc<Segment>>>,
+    grown: Sender<Arc<Segment>>,
+    closing: Sender<Arc<Segment>>,
+    stream: Sender<Arc<Segment>>,
+    announce: Sender<Arc<Segment>>,
+}
+
+impl Out {
+    /// Hands out the first segment or a fuller version of it; `false` once
+    /// nobody listens.
+    fn first(&mut self, segment: Arc<Segment>) -> bool {
+        match self.first.take() {
+            Some(tx) => tx.send(segment).is_ok(),
+            None => self.grown.send(segment).is_ok(),
+        }
+    }
+}
+
+fn make(m: &Making, mut out: Out) -> Result<(), Failure> {
+    let cache = Cache::default_location();
+    let first_part = if m.looped { Part::Round(1) } else { Part::Whole };
+    let centred = |mut s: Segment| {
+        s.centre(m.centred);
+        Arc::new(s)
+    };
+    match m.engine.as_deref().filter(|_| !m.live) {
+        Some(engine) => {
+            session::prepare_growing(&m.script, &m.options, first_part, engine, &cache, &mut |s| out.first(centred(s)))?;
+        }
+        None => {
+            let (s, _) = session::prepare_part(
+                &m.script,
+                &m.options,
+                first_part,
+                m.engine.as_deref(),
+                m.live,
+                &cache,
+                &mut |_, _, _| {},
+            )?;
+            out.first(centred(s));
+        }
+    }
+    drop(out.grown);
+    if !m.looped {
+        return Ok(());
+    }
+    // An endless session's closing, to play when it is finished; then each
+    // next round, made while the one before plays.
+    let (closing, _) =
+        session::prepare_part(&m.script, &m.options, Part::Closing(1), m.engine.as_deref(), m.live, &cache, &mut |_, _, _| {})?;
+    if out.closing.send(centred(closing)).is_err() {
+        return Ok(());
+    }
+    for round in 2.. {
+        let made = session::prepare(&m.script, &m.options, Some(round), m.engine.as_deref(), m.live, &cache, &mut |_, _, _| {});
+        // A round that cannot be made ends the session after the one
+        // playing, as it did before this thread existed.
+        let Ok((segment, _)) = made else { break };
+        let segment = centred(segment);
+        if out.announce.send(segment.clone()).is_err() || out.stream.send(segment).is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
