@@ -30,7 +30,7 @@ pub trait Output: Send {
     }
 }
 
-/// Silence sent to the device before the session starts.
+/// Silence sent to the device as it opens, before the session starts.
 pub const PRE_ROLL: Duration = Duration::from_millis(60);
 
 /// The audio device, through a rodio `Player`.
@@ -240,8 +240,16 @@ impl Device {
             );
             eprintln!("timing: audio threads {raised}");
         }
+        use rodio::Source;
         let player = rodio::Player::connect_new(sink.mixer());
-        player.pause();
+        // A device drops the first few milliseconds it is sent while it
+        // starts up (about 10 ms through PulseAudio); a moment of silence
+        // first keeps the session's opening sound whole. It is sent now, as
+        // the device opens, so that it has played by the time the session
+        // (its speech made meanwhile) is handed over, rather than delay it.
+        let channels = std::num::NonZero::new(crate::session::CHANNELS).expect("two");
+        let rate = std::num::NonZero::new(crate::timeline::SAMPLE_RATE).expect("non-zero");
+        player.append(rodio::source::Zero::new(channels, rate).take_duration(PRE_ROLL));
         let name = match name {
             Some(n) => n.to_string(),
             None => rodio::cpal::traits::HostTrait::default_output_device(&rodio::cpal::default_host())
@@ -258,13 +266,7 @@ impl Device {
 
 impl Output for Device {
     fn start(&mut self, stream: Stream) {
-        use rodio::Source;
-        // A device drops the first few milliseconds it is sent while it
-        // starts up (about 10 ms through PulseAudio); a moment of silence
-        // first keeps the session's opening sound whole.
-        let channels = std::num::NonZero::new(crate::session::CHANNELS).expect("two");
-        let rate = std::num::NonZero::new(crate::timeline::SAMPLE_RATE).expect("non-zero");
-        self.player.append(rodio::source::Zero::new(channels, rate).take_duration(PRE_ROLL));
+        // After the pre-roll `open` sent, or at once if it has played.
         self.health.started.store(self.health.now(), Ordering::Relaxed);
         self.player.append(Watched { stream, health: self.health.clone(), count: 0 });
         self.player.play();

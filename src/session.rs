@@ -1221,8 +1221,7 @@ pub fn ready_until(timeline: &Timeline, made: &dyn Fn(&str) -> bool) -> u64 {
 /// it can play, and a timeline estimated beyond — then fuller versions of
 /// it as more is made, at most every [`GROW_EVERY`], and last the whole
 /// segment, exactly what [`prepare_part`] makes. When every cue comes from
-/// the cache there is nothing to wait for, and `ready` gets the whole
-/// segment only. `ready` returns `false` when nobody listens any more,
+/// the cache within [`CACHE_PATIENCE`], `ready` gets the whole segment only. `ready` returns `false` when nobody listens any more,
 /// which stops the work.
 pub fn prepare_growing(
     script: &crate::script::Script,
@@ -1249,17 +1248,24 @@ pub fn prepare_growing(
     // How far the last segment handed out could play; `None` before any.
     let mut shown: Option<u64> = None;
     let mut last = std::time::Instant::now();
+    let began = last;
     let mut listening = true;
-    let result = crate::speech::synthesize_each(engine, cache, &texts, 2, &mut |text, clip, cached| {
+    let trace = |what: &str| {
+        if crate::timing() {
+            eprintln!("timing: {what} {} ms after start", crate::started().elapsed().as_millis());
+        }
+    };
+    trace("making speech");
+    let mut take = |text: &str, clip: &[i16], cached: bool| {
         let clip: Arc<[i16]> = crate::resample::clip(clip, crate::speech::SAMPLE_RATE, SAMPLE_RATE).into();
         if let Some(n) = Notice::ALL.iter().find(|n| n.text() == text) {
             clips.notices.insert(*n, clip.clone());
         }
         clips.speech.insert(text.to_string(), clip);
-        // Only a cue being made is worth starting early for; and after
-        // that, only now and then.
+        // Start early when a cue had to be made, or reading the cache takes
+        // a while (a long routine); after that, grow only now and then.
         let due = match shown {
-            None => !cached,
+            None => !cached || began.elapsed() >= CACHE_PATIENCE,
             Some(_) => last.elapsed() >= GROW_EVERY,
         };
         if !due || !listening {
@@ -1268,12 +1274,26 @@ pub fn prepare_growing(
         let timeline = build(&SoFar(&clips));
         let until = ready_until(&timeline, &|t| clips.speech.contains_key(t));
         if until > 0 && shown.is_none_or(|s| until > s) && until < timeline.total {
+            if shown.is_none() {
+                trace("the session can start");
+            }
             shown = Some(until);
             last = std::time::Instant::now();
             let segment = Segment { timeline, clips: Arc::new(clips.clone()), ready: Some(until) };
             listening = ready(segment);
         }
         listening
+    };
+    // The first cue alone first, so that it is not queued behind another
+    // at the voice; then the rest on two threads.
+    let first = texts.len().min(1);
+    let result = crate::speech::synthesize_each(engine, cache, &texts[..first], 1, &mut take).and_then(|a| {
+        let b = crate::speech::synthesize_each(engine, cache, &texts[first..], 2, &mut take)?;
+        Ok(crate::speech::Report {
+            from_cache: a.from_cache + b.from_cache,
+            synthesized: a.synthesized + b.synthesized,
+            cache_errors: [a.cache_errors, b.cache_errors].concat(),
+        })
     });
     let report = result.map_err(|e| {
         let f = Failure::new(code::SPEECH, format!("speech failed: {}", e.message));
@@ -1282,6 +1302,7 @@ pub fn prepare_growing(
             None => f,
         }
     })?;
+    trace("all speech ready");
     if listening {
         let timeline = build(&clips);
         ready(Segment::new(timeline, Arc::new(clips)));
@@ -1291,6 +1312,10 @@ pub fn prepare_growing(
 
 /// How often a segment still being made is handed out again, grown.
 pub const GROW_EVERY: Duration = Duration::from_millis(150);
+
+/// How long to wait for every cue to come from the cache before starting
+/// with those read so far.
+pub const CACHE_PATIENCE: Duration = Duration::from_millis(25);
 
 #[cfg(test)]
 mod tests {
@@ -1320,6 +1345,71 @@ mod tests {
         }
         let timeline = compile(&script, &options, &clips);
         Arc::new(Segment::new(timeline, Arc::new(clips)))
+    }
+
+    /// A routine whose second-to-last cue sounds inside a hold.
+    const GROWING: &str = r#"Routine(title: "T", summary: "S", defaults: (hold: "2s"),
+        steps: [Say("a"), Pause("1s"), Say("see"), Hold(cues: [At("1s", "b")]), Say("dee"), Pause("500ms")])"#;
+
+    #[test]
+    fn a_session_is_ready_up_to_the_first_cue_not_made_and_never_stops_inside_a_hold() {
+        let script = load(GROWING, None, "t").0.unwrap();
+        let t = compile(&script, &Options::default(), &crate::timeline::Estimate::default());
+        let start = |text: &str| t.events.iter().find(|e| e.sound == Sound::Speech(text.into())).unwrap().start;
+        let until = |missing: &[&str]| ready_until(&t, &|text| !missing.contains(&text));
+        assert_eq!(until(&[]), t.total);
+        assert_eq!(until(&["dee"]), start("dee"));
+        // "b" sounds inside the hold: the wait comes before the hold's cue.
+        assert_eq!(until(&["b"]), start("see"));
+        assert_eq!(until(&["b", "dee"]), start("see"));
+        assert_eq!(until(&["a"]), 0);
+    }
+
+    #[test]
+    fn a_growing_segment_waits_at_its_cue_then_plays_on_as_the_whole_one() {
+        let script = load(GROWING, None, "t").0.unwrap();
+        let options = Options::default();
+        let engine = FakeEngine::default();
+        let mut made = Vec::new();
+        let cache = crate::speech::Cache::none();
+        prepare_growing(&script, &options, Part::Whole, &engine, &cache, &mut |s| {
+            made.push(Arc::new(s));
+            true
+        })
+        .unwrap();
+        // Handed out once the first cue was made, then whole.
+        let (first, whole) = (made[0].clone(), made.last().unwrap().clone());
+        let ready = first.ready.expect("the first is partial");
+        let first_missing = first.timeline.events.iter().position(|e| match &e.sound {
+            Sound::Speech(t) => !first.clips.speech.contains_key(t),
+            _ => false,
+        });
+        assert_eq!(Some(ready), first_missing.map(|i| first.timeline.events[i].start));
+        assert!(first.timeline.estimated);
+        // The whole one is exactly what `prepare` makes, as render plays it.
+        let (prepared, _) = prepare_part(&script, &options, Part::Whole, Some(&engine), false, &cache, &mut |_, _, _| {})
+            .unwrap();
+        assert_eq!(*whole, prepared);
+
+        // Played from the partial segment: up to `ready`, then silence
+        // while it waits, then on, once it has grown, as the whole one.
+        let expected = render(&whole, &Control::new(1.0));
+        let control = Control::new(1.0);
+        let mut stream = Stream::new(first.clone(), None, control.clone());
+        let mut out = Vec::new();
+        while !control.is_starved() {
+            out.push(stream.next_frame().unwrap()[0]);
+        }
+        out.extend((0..2000).map(|_| stream.next_frame().unwrap()[0]));
+        assert_eq!(control.position(), (0, ready), "waits at the cue");
+        control.grow(whole);
+        out.extend(left(&mut stream));
+        let wait = out.len() - expected.len();
+        let ready = ready as usize;
+        assert!(wait >= 2000, "{wait}");
+        assert_eq!(out[..ready], expected[..ready]);
+        assert!(out[ready..ready + wait].iter().all(|&x| x == 0.0));
+        assert_eq!(out[ready + wait..], expected[ready..]);
     }
 
     /// The left channel: all of a session with nothing in `Sides`.
