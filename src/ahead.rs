@@ -63,7 +63,8 @@ pub fn start(making: Making, interrupted: &Receiver<i32>) -> Result<(Arc<Segment
     let (stream_tx, stream_rx) = crossbeam_channel::bounded::<Arc<Segment>>(1);
     let (announce_tx, announce_rx) = crossbeam_channel::unbounded();
     let upcoming = making.looped.then(|| Upcoming { stream: stream_rx, announced: announce_rx });
-    let out = Out { first: Some(first_tx), grown: grown_tx, closing: closing_tx, stream: stream_tx, announce: announce_tx };
+    let out =
+        Out { first: Some(first_tx), grown: grown_tx, closing: closing_tx, stream: stream_tx, announce: announce_tx };
     std::thread::Builder::new()
         .name("backease-speech".into())
         .spawn(move || {
@@ -112,7 +113,9 @@ fn make(m: &Making, mut out: Out) -> Result<(), Failure> {
     };
     match m.engine.as_deref().filter(|_| !m.live) {
         Some(engine) => {
-            session::prepare_growing(&m.script, &m.options, first_part, engine, &cache, &mut |s| out.first(centred(s)))?;
+            session::prepare_growing(&m.script, &m.options, first_part, engine, &cache, &mut |s| {
+                out.first(centred(s))
+            })?;
         }
         None => {
             let (s, _) = session::prepare_part(
@@ -133,13 +136,28 @@ fn make(m: &Making, mut out: Out) -> Result<(), Failure> {
     }
     // An endless session's closing, to play when it is finished; then each
     // next round, made while the one before plays.
-    let (closing, _) =
-        session::prepare_part(&m.script, &m.options, Part::Closing(1), m.engine.as_deref(), m.live, &cache, &mut |_, _, _| {})?;
+    let (closing, _) = session::prepare_part(
+        &m.script,
+        &m.options,
+        Part::Closing(1),
+        m.engine.as_deref(),
+        m.live,
+        &cache,
+        &mut |_, _, _| {},
+    )?;
     if out.closing.send(centred(closing)).is_err() {
         return Ok(());
     }
     for round in 2.. {
-        let made = session::prepare(&m.script, &m.options, Some(round), m.engine.as_deref(), m.live, &cache, &mut |_, _, _| {});
+        let made = session::prepare(
+            &m.script,
+            &m.options,
+            Some(round),
+            m.engine.as_deref(),
+            m.live,
+            &cache,
+            &mut |_, _, _| {},
+        );
         // A round that cannot be made ends the session after the one
         // playing, as it did before this thread existed.
         let Ok((segment, _)) = made else { break };

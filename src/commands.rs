@@ -14,7 +14,6 @@ use crate::output::Device;
 use crate::player::{Player, PlayerEvent};
 use crate::script::Script;
 use crate::session::{self, Segment};
-use crate::speech::system::SystemVoice;
 use crate::speech::{Cache, Engine, VoiceSettings};
 use crate::timeline::{self, Estimate, Options, Timeline};
 use crate::ui::Progress;
@@ -333,12 +332,12 @@ fn known_timeline(script: &Script, options: &Options, config: &Settings) -> Time
     let mut known = Known { speech: None };
     let probe = timeline::compile(script, options, &known);
     let kind = config.engine.unwrap_or_default();
-    let cached = make_engine(kind, voice_settings(script, None, config), config.command.as_deref()).ok().and_then(
-        |(engine, _)| {
-            let key = crate::speech::cache_key(engine.as_ref());
+    let cached = crate::speech::pick::engine(kind, &voice_settings(script, None, config), config.command.as_deref())
+        .ok()
+        .and_then(|chosen| {
+            let key = crate::speech::cache_key(chosen.engine.as_ref());
             crate::speech::cached_lengths(&key, &Cache::default_location(), &probe.speech_texts())
-        },
-    );
+        });
     match cached {
         Some(lengths) => {
             known.speech = Some(lengths);
@@ -369,36 +368,20 @@ fn speech_failure(e: crate::speech::SpeechError) -> Failure {
     }
 }
 
-/// The speech engine to use, and a few words on which it is.
-pub fn make_engine(
-    kind: EngineKind,
-    settings: VoiceSettings,
-    command: Option<&str>,
-) -> Result<(Box<dyn Engine>, String), Failure> {
-    let chosen = crate::speech::pick::engine(kind, &settings, command).map_err(|e| {
-        if kind == EngineKind::System {
-            Failure::usage(e.message).hint(e.hint.unwrap_or_default())
-        } else {
-            speech_failure(e)
-        }
-    })?;
-    Ok((chosen.engine, chosen.description))
-}
-
 /// Everything a session needs decided before it is made: flags, then the
 /// config file, then the script.
 struct Choices {
     /// Makes the speech, or with a live voice, only the controls' notices.
     engine: Option<Box<dyn Engine>>,
     /// The system voice, speaking live.
-    live: Option<SystemVoice>,
+    live: Option<crate::speech::system::SystemVoice>,
     volume: f32,
     /// Every cue from the middle (the setting `pan: false`).
     centred: bool,
 }
 
-/// The speech engine and volume: flags, then the config file, then the
-/// script.
+/// The voice and volume: flags, then the config file, then the script.
+/// Which engine speaks is `speech::pick`'s to decide.
 fn choose(
     script: &Script,
     voice: &VoiceArgs,
@@ -411,57 +394,15 @@ fn choose(
     let command = voice.command.clone().or_else(|| config.command.clone());
     let volume = voice.volume.or(config.volume).or(script.defaults.volume).unwrap_or(1.0);
     let centred = config.pan == Some(false);
-    let v = settings.voice.as_deref().unwrap_or("the default voice");
-    if kind == EngineKind::System {
-        if rendering {
-            return Err(Failure::usage(
-                "render cannot use the system voice: it speaks through the system's speech service, \
-                 straight to the speakers, so there is no sound to write",
-            )
-            .hint("render with --engine auto (the default), piper, espeak, flite or command"));
-        }
-        match SystemVoice::connect(&settings, crate::speech::system::CONNECT_TIMEOUT) {
-            Ok(live) => {
-                // espeak-ng, if there, still speaks the controls' notices.
-                let engine = make_engine(EngineKind::Espeak, settings.clone(), None).ok().map(|(e, _)| e);
-                if voice.verbose {
-                    let _ = writeln!(err, "speech: the system voice, {v}");
-                }
-                return Ok(Choices { engine, live: Some(live), volume, centred });
-            }
-            Err(e) => {
-                if let Some(stopped) = stopped_by_signal("while connecting to the system voice") {
-                    return Err(stopped);
-                }
-                let _ = writeln!(err, "warning: the system voice is not available ({e}); using espeak-ng instead");
-            }
-        }
+    let chosen = crate::speech::pick::for_session(kind, &settings, command.as_deref(), rendering)
+        .map_err(|f| stopped_by_signal("while connecting to the system voice").unwrap_or(f))?;
+    if let Some(w) = &chosen.warning {
+        let _ = writeln!(err, "warning: {w}");
     }
-    let kind = if kind == EngineKind::System { EngineKind::Espeak } else { kind };
-    let (engine, description) = match make_engine(kind, settings.clone(), command.as_deref()) {
-        Ok(made) => made,
-        // With no engine that makes samples (Piper, espeak-ng, flite or a
-        // command), auto takes the system voice for a live session.
-        Err(e) if kind == EngineKind::Auto && !rendering => {
-            match SystemVoice::connect(&settings, crate::speech::system::CONNECT_TIMEOUT) {
-                Ok(live) => {
-                    if voice.verbose {
-                        let _ = writeln!(
-                            err,
-                            "speech: the system voice (picked by auto: no engine that makes samples), {v}"
-                        );
-                    }
-                    return Ok(Choices { engine: None, live: Some(live), volume, centred });
-                }
-                Err(_) => return Err(stopped_by_signal("while connecting to the system voice").unwrap_or(e)),
-            }
-        }
-        Err(e) => return Err(e),
-    };
     if voice.verbose {
-        let _ = writeln!(err, "speech: {description}, {v}");
+        let _ = writeln!(err, "speech: {}", chosen.description);
     }
-    Ok(Choices { engine: Some(engine), live: None, volume, centred })
+    Ok(Choices { engine: chosen.engine, live: chosen.live, volume, centred })
 }
 
 /// Makes the session (or round `round` of an endless one) ready: speaks

@@ -1387,8 +1387,8 @@ mod tests {
         assert_eq!(Some(ready), first_missing.map(|i| first.timeline.events[i].start));
         assert!(first.timeline.estimated);
         // The whole one is exactly what `prepare` makes, as render plays it.
-        let (prepared, _) = prepare_part(&script, &options, Part::Whole, Some(&engine), false, &cache, &mut |_, _, _| {})
-            .unwrap();
+        let (prepared, _) =
+            prepare_part(&script, &options, Part::Whole, Some(&engine), false, &cache, &mut |_, _, _| {}).unwrap();
         assert_eq!(*whole, prepared);
 
         // Played from the partial segment: up to `ready`, then silence

@@ -1,14 +1,16 @@
 //! Which engine speaks a session: the one asked for, or for `auto` the
 //! most natural one this machine has — Piper, then espeak-ng, then flite,
-//! then a configured command.
+//! then a configured command, and for a live session the system voice when
+//! none of those can be had. [`for_session`] is all a command asks for.
 //!
-//! This module only makes sample-producing engines; the live system voice,
-//! which speaks straight to the speakers, is the session's business.
+//! It only decides and connects; it makes no speech.
 
 use super::flite::Flite;
 use super::piper::Piper;
+use super::system::{CONNECT_TIMEOUT, SystemVoice};
 use super::{Engine, SpeechError, VoiceSettings, command::CommandEngine, espeak::Espeak};
 use crate::config::EngineKind;
+use crate::error::{Failure, code};
 
 /// An engine, and a few words saying which it is and why.
 pub struct Chosen {
@@ -67,4 +69,88 @@ pub fn engine(kind: EngineKind, settings: &VoiceSettings, command: Option<&str>)
             }
         }
     }
+}
+
+/// The voice of a session: an engine that makes samples, or the system
+/// voice speaking live (with, if espeak-ng is there, an engine for the
+/// controls' notices).
+pub struct SessionVoice {
+    pub engine: Option<Box<dyn Engine>>,
+    pub live: Option<SystemVoice>,
+    /// Which voice it is and why, for `--verbose`.
+    pub description: String,
+    /// To say before the session: the voice asked for could not be had.
+    pub warning: Option<String>,
+}
+
+/// The voice for a session of `kind`. A render cannot have the system
+/// voice; a live session asking for it falls back to espeak-ng when the
+/// speech service cannot be reached, and `auto` takes it when no engine
+/// that makes samples can be had. A signal while connecting fails with
+/// `code::INTERRUPTED`, for the caller to report as the signal.
+pub fn for_session(
+    kind: EngineKind,
+    settings: &VoiceSettings,
+    command: Option<&str>,
+    rendering: bool,
+) -> Result<SessionVoice, Failure> {
+    let v = settings.voice.as_deref().unwrap_or("the default voice");
+    let interrupted = || crate::signals::received().map(|_| Failure::new(code::INTERRUPTED, "stopped"));
+    let mut warning = None;
+    if kind == EngineKind::System {
+        if rendering {
+            return Err(Failure::usage(
+                "render cannot use the system voice: it speaks through the system's speech service, \
+                 straight to the speakers, so there is no sound to write",
+            )
+            .hint("render with --engine auto (the default), piper, espeak, flite or command"));
+        }
+        match SystemVoice::connect(settings, CONNECT_TIMEOUT) {
+            Ok(live) => {
+                // espeak-ng, if there, still speaks the controls' notices.
+                let engine = engine(EngineKind::Espeak, settings, None).ok().map(|c| c.engine);
+                let description = format!("the system voice, {v}");
+                return Ok(SessionVoice { engine, live: Some(live), description, warning });
+            }
+            Err(e) => {
+                if let Some(stopped) = interrupted() {
+                    return Err(stopped);
+                }
+                warning = Some(format!("the system voice is not available ({e}); using espeak-ng instead"));
+            }
+        }
+    }
+    let kind = if kind == EngineKind::System { EngineKind::Espeak } else { kind };
+    match engine_or_failure(kind, settings, command) {
+        Ok(chosen) => {
+            let description = format!("{}, {v}", chosen.description);
+            Ok(SessionVoice { engine: Some(chosen.engine), live: None, description, warning })
+        }
+        // With no engine that makes samples (Piper, espeak-ng, flite or a
+        // command), auto takes the system voice for a live session.
+        Err(e) if kind == EngineKind::Auto && !rendering => match SystemVoice::connect(settings, CONNECT_TIMEOUT) {
+            Ok(live) => Ok(SessionVoice {
+                engine: None,
+                live: Some(live),
+                description: format!("the system voice (picked by auto: no engine that makes samples), {v}"),
+                warning,
+            }),
+            Err(_) => Err(interrupted().unwrap_or(e)),
+        },
+        Err(e) => Err(e),
+    }
+}
+
+/// As [`engine`], failing as a command does: asking the system voice to
+/// make samples is a usage error, any other a speech error.
+pub fn engine_or_failure(kind: EngineKind, settings: &VoiceSettings, command: Option<&str>) -> Result<Chosen, Failure> {
+    engine(kind, settings, command).map_err(|e| {
+        let f =
+            if kind == EngineKind::System { Failure::usage(e.message) } else { Failure::new(code::SPEECH, e.message) };
+        match e.hint {
+            Some(h) => f.hint(h),
+            None if kind == EngineKind::System => f.hint(""),
+            None => f,
+        }
+    })
 }
