@@ -676,6 +676,7 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
     // The rounds still being made will never play: stop making them, and
     // give their speech programs a moment to be killed.
     crate::signals::stop();
+    drop((grown, closing, failed));
     let _ = made_all.recv_timeout(std::time::Duration::from_secs(1));
     // Restore the terminal before the last words.
     drop(keyboard);

@@ -560,7 +560,14 @@ impl Actor {
                 }
             }
             Command::Notify(clip) => self.control.notify(clip),
-            Command::Closing(segment) => self.closing = Some(segment),
+            Command::Closing(segment) => {
+                // Made after the person asked to finish (the speech was
+                // still being made ahead): it still comes after the round.
+                if self.control.is_finishing() {
+                    self.control.closing_ready(segment.clone());
+                }
+                self.closing = Some(segment);
+            }
             Command::Grow(segment) => {
                 self.segments.replace(0, segment.clone());
                 self.control.grow(segment.clone());

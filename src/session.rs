@@ -340,6 +340,12 @@ impl Control {
         }
     }
 
+    /// The closing of an endless session, made after [`Control::finish_round`]
+    /// was asked for without it.
+    pub fn closing_ready(&self, closing: Arc<Segment>) {
+        let _ = self.closing_tx.try_send(closing);
+    }
+
     /// Whether the session was asked to finish after this round.
     pub fn is_finishing(&self) -> bool {
         self.finish.load(Ordering::Acquire)

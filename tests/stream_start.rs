@@ -3,7 +3,6 @@
 //! `.ci/setup` installs, on a cold cache; and a Piper synthesizer killed
 //! mid-session (its PID, found among `play`'s children).
 
-use std::path::Path;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
