@@ -74,12 +74,23 @@ pub fn start(making: Making, interrupted: &Receiver<i32>) -> Result<(Arc<Segment
             }
         })
         .expect("spawn the speech thread");
-    crossbeam_channel::select! {
-        recv(first_rx) -> first => match first {
-            Ok(first) => Ok((first, Ahead { grown, closing, upcoming, failed, done })),
-            Err(_) => Err(Some(failed.recv().unwrap_or_else(|_| Failure::io("the speech thread ended unexpectedly")))),
-        },
-        recv(interrupted) -> _ => Err(None),
+    // Signals that cannot be caught (the channel is closed) take their
+    // default course: only a signal received ends the wait.
+    let mut signals = interrupted.clone();
+    loop {
+        crossbeam_channel::select! {
+            recv(first_rx) -> first => return match first {
+                Ok(first) => Ok((first, Ahead { grown, closing, upcoming, failed, done })),
+                Err(_) => {
+                    let why = failed.recv().unwrap_or_else(|_| Failure::io("the speech thread ended unexpectedly"));
+                    Err(Some(why))
+                }
+            },
+            recv(signals) -> sig => match sig {
+                Ok(_) => return Err(None),
+                Err(_) => signals = crossbeam_channel::never(),
+            },
+        }
     }
 }
 
