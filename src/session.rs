@@ -1418,6 +1418,31 @@ mod tests {
         assert_eq!(out[ready + wait..], expected[ready..]);
     }
 
+    #[test]
+    fn a_skip_past_what_is_made_stops_at_the_cue_not_made() {
+        let script = load(GROWING, None, "t").0.unwrap();
+        let engine = FakeEngine::default();
+        let mut made = Vec::new();
+        prepare_growing(&script, &Options::default(), Part::Whole, &engine, &crate::speech::Cache::none(), &mut |s| {
+            made.push(Arc::new(s));
+            true
+        })
+        .unwrap();
+        let first = made[0].clone();
+        let ready = first.ready.unwrap();
+        let control = Control::new(1.0);
+        let mut stream = Stream::new(first.clone(), None, control.clone());
+        stream.next_frame();
+        // The next step by the estimated timeline lies beyond: the skip
+        // lands at the first cue not made, and waits there.
+        control.seek(first.timeline.total);
+        let out: Vec<f32> = (0..2000).map(|_| stream.next_frame().unwrap()[0]).collect();
+        assert_eq!(control.position(), (0, ready));
+        // What was playing faded out, then silence.
+        assert!(out[1000..].iter().all(|&x| x == 0.0));
+        assert!(control.is_starved());
+    }
+
     /// The left channel: all of a session with nothing in `Sides`.
     fn left(stream: &mut Stream) -> impl Iterator<Item = f32> + '_ {
         std::iter::from_fn(move || stream.next_frame().map(|[l, _]| l))
