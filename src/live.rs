@@ -545,5 +545,11 @@ mod tests {
         d.event(&PlayerEvent::Paused, &mut sink);
         assert!(d.lines()[4].starts_with("PAUSED"));
         assert!(sink.is_empty(), "quiet shows nothing");
+
+        // While its speech is still being made, its length is a guess.
+        let mut partial = (*d.segments.get(0).unwrap()).clone();
+        partial.ready = Some(hold.start);
+        d.event(&PlayerEvent::Grown(Arc::new(partial)), &mut sink);
+        assert_eq!(d.lines()[3], "[############------------------] 00:13 / ≈00:32 · ≈00:19 left");
     }
 }
