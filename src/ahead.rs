@@ -36,6 +36,9 @@ pub struct Ahead {
     pub failed: Receiver<Failure>,
     /// Closes when the thread has ended.
     pub done: Receiver<()>,
+    /// What making the first segment's speech did (cache writes that
+    /// failed, say), once it is whole.
+    pub report: Receiver<crate::speech::Report>,
 }
 
 /// How the session's speech is made.
@@ -60,11 +63,18 @@ pub fn start(making: Making, interrupted: &Receiver<i32>) -> Result<(Arc<Segment
     let (closing_tx, closing) = crossbeam_channel::bounded(1);
     let (failed_tx, failed) = crossbeam_channel::bounded(1);
     let (done_tx, done) = crossbeam_channel::bounded::<()>(1);
+    let (report_tx, report) = crossbeam_channel::bounded(1);
     let (stream_tx, stream_rx) = crossbeam_channel::bounded::<Arc<Segment>>(1);
     let (announce_tx, announce_rx) = crossbeam_channel::unbounded();
     let upcoming = making.looped.then(|| Upcoming { stream: stream_rx, announced: announce_rx });
-    let out =
-        Out { first: Some(first_tx), grown: grown_tx, closing: closing_tx, stream: stream_tx, announce: announce_tx };
+    let out = Out {
+        first: Some(first_tx),
+        grown: grown_tx,
+        closing: closing_tx,
+        stream: stream_tx,
+        announce: announce_tx,
+        report: report_tx,
+    };
     std::thread::Builder::new()
         .name("backease-speech".into())
         .spawn(move || {
@@ -80,7 +90,7 @@ pub fn start(making: Making, interrupted: &Receiver<i32>) -> Result<(Arc<Segment
     loop {
         crossbeam_channel::select! {
             recv(first_rx) -> first => return match first {
-                Ok(first) => Ok((first, Ahead { grown, closing, upcoming, failed, done })),
+                Ok(first) => Ok((first, Ahead { grown, closing, upcoming, failed, done, report })),
                 Err(_) => {
                     let why = failed.recv().unwrap_or_else(|_| Failure::io("the speech thread ended unexpectedly"));
                     Err(Some(why))
@@ -102,6 +112,7 @@ struct Out {
     closing: Sender<Arc<Segment>>,
     stream: Sender<Arc<Segment>>,
     announce: Sender<Arc<Segment>>,
+    report: Sender<crate::speech::Report>,
 }
 
 impl Out {
@@ -122,14 +133,12 @@ fn make(m: &Making, mut out: Out) -> Result<(), Failure> {
         s.centre(m.centred);
         Arc::new(s)
     };
-    match m.engine.as_deref().filter(|_| !m.live) {
+    let report = match m.engine.as_deref().filter(|_| !m.live) {
         Some(engine) => {
-            session::prepare_growing(&m.script, &m.options, first_part, engine, &cache, &mut |s| {
-                out.first(centred(s))
-            })?;
+            session::prepare_growing(&m.script, &m.options, first_part, engine, &cache, &mut |s| out.first(centred(s)))?
         }
         None => {
-            let (s, _) = session::prepare_part(
+            let (s, report) = session::prepare_part(
                 &m.script,
                 &m.options,
                 first_part,
@@ -139,8 +148,10 @@ fn make(m: &Making, mut out: Out) -> Result<(), Failure> {
                 &mut |_, _, _| {},
             )?;
             out.first(centred(s));
+            report
         }
-    }
+    };
+    let _ = out.report.send(report);
     drop(out.grown);
     if !m.looped {
         return Ok(());

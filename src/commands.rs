@@ -432,14 +432,18 @@ fn make_segment(
     segment.centre(choices.centred);
     progress.finish();
     if let Some(e) = report.cache_errors.first().filter(|_| !quiet) {
-        let dir = cache.dir().map_or_else(String::new, |d| format!(" in {}", d.display()));
-        let _ =
-            writeln!(err, "warning: could not save speech to the cache{dir} ({e}); it will be made again next time");
+        cache_warning(e, err);
     }
     // Real speech lengths can reveal cues that now collide (warnings
     // only without --quiet).
     report_timeline(loaded, &segment.timeline, !quiet, err)?;
     Ok(segment)
+}
+
+/// Says that speech made could not be kept in the cache, and why.
+fn cache_warning(why: &str, err: &mut dyn Write) {
+    let dir = Cache::default_location().dir().map_or_else(String::new, |d| format!(" in {}", d.display()));
+    let _ = writeln!(err, "warning: could not save speech to the cache{dir} ({why}); it will be made again next time");
 }
 
 /// Has an engine with a model to load start loading it, if the session
@@ -530,7 +534,7 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
     if first.ready.is_none() {
         report_timeline(&loaded, &first.timeline, !quiet, err)?;
     }
-    let crate::ahead::Ahead { grown, closing, upcoming, failed, done: made_all } = ahead;
+    let crate::ahead::Ahead { grown, closing, upcoming, failed, done: made_all, report } = ahead;
     let (mut grown, mut closing, mut failed) = (grown, closing, failed);
 
     let (input_tx, inputs) = crossbeam_channel::unbounded();
@@ -692,6 +696,10 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
         ));
     }
     display.say(out, if stopping { "Stopped." } else { "Session complete." });
+    // Said after the session, not over its display.
+    if let Some(e) = report.try_recv().ok().and_then(|r| r.cache_errors.into_iter().next()).filter(|_| !quiet) {
+        cache_warning(&e, err);
+    }
     Ok(exit)
 }
 

@@ -244,3 +244,22 @@ fn a_piper_voice_that_keeps_dying_mid_session_ends_it_with_a_clear_error() {
     assert!(!stdout.contains("Session complete."), "{stdout}");
     assert!(killed.len() >= 2, "{killed:?}");
 }
+
+#[test]
+fn speech_that_cannot_be_cached_is_said_after_the_session() {
+    let sb = Sandbox::new();
+    let pulse = Pulse::start(&sb);
+    sb.write(
+        "short.ron",
+        r#"Routine(title: "Short", summary: "S", steps: [Say("One."), Pause("300ms"), Say("Two.")])"#,
+    );
+    // The cache folder's place is taken by a file: nothing can be saved.
+    sb.write("cache", "not a folder");
+    let mut cmd = sb.command(&["play", "short.ron", "--engine", "espeak"]);
+    pulse.apply(&mut cmd);
+    let run = crate::support::run_within(Duration::from_secs(30), &mut cmd);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.ends_with("Session complete.\n"), "{}", run.stdout);
+    assert_eq!(run.stderr.matches("warning: could not save speech to the cache").count(), 1, "{}", run.stderr);
+    assert!(run.stderr.contains("it will be made again next time"), "{}", run.stderr);
+}
