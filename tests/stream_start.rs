@@ -1,7 +1,8 @@
 //! Playing starts with the first cue, while the Piper voice makes the rest
 //! ahead of the listener: heard at a real null sink, with the real voice
-//! `.ci/setup` installs, on a cold cache; and a Piper synthesizer killed
-//! mid-session (its PID, found among `play`'s children).
+//! `.ci/setup` installs, on a cold cache; a Piper synthesizer killed
+//! mid-session (its PID, found among `play`'s children); and speech that
+//! cannot be cached, said after the session.
 
 use std::process::Child;
 use std::time::{Duration, Instant};
