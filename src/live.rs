@@ -320,7 +320,9 @@ impl Display {
             }
             PlayerEvent::Position { segment, sample, .. } => self.position = (*segment, *sample),
             PlayerEvent::Round(segment) => self.segments.push(segment.clone()),
-            PlayerEvent::Grown(segment) => self.segments.replace(0, segment.clone()),
+            PlayerEvent::Grown(segment) => {
+                self.segments.replace(0, segment.clone());
+            }
             PlayerEvent::Paused => {
                 self.paused = true;
                 self.plain_line(out, "paused");

@@ -166,6 +166,7 @@ impl Player {
                     wait: None,
                     paused_at: None,
                     closing_told: false,
+                    retired: None,
                 };
                 actor.control.hold_at_waits();
                 actor.run(cmd_rx);
@@ -207,6 +208,8 @@ struct Actor {
     paused_at: Option<Instant>,
     /// Whether the closing segment was announced.
     closing_told: bool,
+    /// The segment a grown one replaced, kept until the stream has let go.
+    retired: Option<Arc<Segment>>,
 }
 
 /// A `Wait` step being held at, and its clocks.
@@ -569,7 +572,9 @@ impl Actor {
                 self.closing = Some(segment);
             }
             Command::Grow(segment) => {
-                self.segments.replace(0, segment.clone());
+                // The one replaced is let go of here, at the next grow, not
+                // on the audio thread when the stream swaps it out.
+                self.retired = self.segments.replace(0, segment.clone());
                 self.control.grow(segment.clone());
                 let _ = self.events.send(PlayerEvent::Grown(segment));
             }

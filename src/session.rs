@@ -185,11 +185,10 @@ impl Segments {
     }
 
     /// Puts a fuller version of segment `number` in its place, if it is
-    /// still kept.
-    pub fn replace(&mut self, number: u32, segment: Arc<Segment>) {
-        if let Some(kept) = number.checked_sub(self.first).and_then(|i| self.kept.get_mut(i as usize)) {
-            *kept = segment;
-        }
+    /// still kept, and gives back the one it replaced.
+    pub fn replace(&mut self, number: u32, segment: Arc<Segment>) -> Option<Arc<Segment>> {
+        let kept = number.checked_sub(self.first).and_then(|i| self.kept.get_mut(i as usize))?;
+        Some(std::mem::replace(kept, segment))
     }
 
     pub fn len_kept(&self) -> usize {
