@@ -97,7 +97,12 @@ pub fn start(making: Making, interrupted: &Receiver<i32>) -> Result<(Arc<Segment
                 }
             },
             recv(signals) -> sig => match sig {
-                Ok(_) => return Err(None),
+                Ok(_) => {
+                    // The signal stops the speech being made: give its
+                    // programs a moment to be killed, rather than leave them.
+                    let _ = done.recv_timeout(std::time::Duration::from_secs(1));
+                    return Err(None);
+                }
                 Err(_) => signals = crossbeam_channel::never(),
             },
         }
