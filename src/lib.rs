@@ -16,6 +16,7 @@ pub mod loudness;
 pub mod media_keys;
 pub mod output;
 pub mod player;
+pub mod practice;
 pub mod render;
 pub mod resample;
 pub mod script;
