@@ -410,7 +410,17 @@ fn answer_none(msg: Msg) {
 }
 
 fn describe(path: &Path, e: &anyhow::Error) -> String {
-    format!("the practice log {} cannot be written ({e:#}); this session is not recorded", path.display())
+    format!("the practice log {} cannot be written ({}); this session is not recorded", path.display(), reason(e))
+}
+
+/// SQLite's own words for a failure ("database is locked"), without the
+/// error codes rusqlite adds.
+fn reason(e: &anyhow::Error) -> String {
+    match e.downcast_ref::<rusqlite::Error>() {
+        Some(rusqlite::Error::SqliteFailure(_, Some(message))) => message.clone(),
+        Some(rusqlite::Error::SqliteFailure(failure, None)) => failure.to_string(),
+        _ => format!("{e:#}"),
+    }
 }
 
 struct Writer {
@@ -709,7 +719,7 @@ fn today_text(t: &Today, settings: &Settings) -> String {
 }
 
 fn unreadable(path: &Path, e: &anyhow::Error) -> Failure {
-    Failure::io(format!("cannot read the practice log {}: {e:#}", path.display()))
+    Failure::io(format!("cannot read the practice log {}: {}", path.display(), reason(e)))
         .hint("if the file is damaged, move it away: a new log is started at the next session")
 }
 
