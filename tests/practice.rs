@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::support::{Pulse, Sandbox, Tmux, pane_command, run_within};
+use crate::support::{Pulse, RECORD_RATE, Sandbox, Tmux, pane_command, read_raw, run_within, stop};
 
 /// Two points, both sides each, with short holds.
 const TWO_POINTS: &str = r#"Routine(name: "two", title: "Two", summary: "s", steps: [
@@ -236,10 +236,20 @@ fn tenderness_is_asked_by_ear_and_a_digit_answers() {
     let file = routine(&sb, "two", TWO_POINTS);
     // The questions and the confirmation are made ahead, as the session's are.
     let pulse = Pulse::start(&sb);
+    let recording = sb.path().join("rec.raw");
+    let recorder = pulse.record(&recording, RECORD_RATE);
     let tmux = Tmux::start(&sb, &pane_command(&sb, &pulse, &format!("play {file} --engine espeak")));
+    // The question is shown as it starts to be said, after the session's
+    // last sound: whatever the output plays from here on is the question.
     tmux.wait_for("How tender was the deep spinal, from zero to ten?", Duration::from_secs(60));
+    let asked_at = std::fs::metadata(&recording).unwrap().len() as usize / 4;
+    std::thread::sleep(Duration::from_millis(2500));
     tmux.keys("7");
     tmux.wait_for("7, noted.", Duration::from_secs(20));
+    stop(recorder);
+    let heard = read_raw(&recording);
+    let loud = heard[asked_at.min(heard.len())..].iter().filter(|s| s.unsigned_abs() > 1000).count();
+    assert!(loud > RECORD_RATE as usize / 10, "the question is heard: {loud} loud samples after it was shown");
     tmux.wait_for("How tender was the gluteus medius", Duration::from_secs(20));
     // Anything but a digit skips.
     tmux.keys("x");
