@@ -69,8 +69,15 @@ pub fn run(
     for point in &known {
         let text = question(point, known.len() > 1);
         print(&format!("{text} (a digit key; anything else skips)"));
-        // Keys pressed during the session are not answers.
-        while inputs.try_recv().is_ok() {}
+        // Keys pressed before the question are not answers; but `q` or
+        // Ctrl-C pressed while the last words were said still stop.
+        while let Ok(key) = inputs.try_recv() {
+            match key {
+                Input::Interrupt => return Some(crate::signals::SIGINT),
+                Input::Quit | Input::Closed => return None,
+                _ => {}
+            }
+        }
         match speak(voice, &text, signals) {
             Spoken::Said => {}
             Spoken::Failed => return None,
@@ -161,4 +168,35 @@ fn speak(voice: &Voice, words: &str, signals: &Receiver<i32>) -> Spoken {
     }
     player.join();
     spoken
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The answer to keys already pressed.
+    fn answer_to(keys: &[Input]) -> String {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        for k in keys {
+            tx.send(*k).unwrap();
+        }
+        let (_signal_tx, signals) = crossbeam_channel::unbounded();
+        match answer(&rx, &signals) {
+            Answer::Value(v) => format!("value {v}"),
+            Answer::Skip => "skip".into(),
+            Answer::Stop(sig) => format!("stop {sig:?}"),
+        }
+    }
+
+    #[test]
+    fn a_digit_answers_and_anything_else_skips_or_stops() {
+        assert_eq!(answer_to(&[Input::Digit(4)]), "value 4");
+        assert_eq!(answer_to(&[Input::Digit(0)]), "value 0");
+        assert_eq!(answer_to(&[Input::Digit(1), Input::Digit(0)]), "value 10");
+        assert_eq!(answer_to(&[Input::Digit(1), Input::Digit(5)]), "value 1");
+        assert_eq!(answer_to(&[Input::Digit(1)]), "value 1");
+        assert_eq!(answer_to(&[Input::Next]), "skip");
+        assert_eq!(answer_to(&[Input::Quit]), "stop None");
+        assert_eq!(answer_to(&[Input::Interrupt]), format!("stop Some({})", crate::signals::SIGINT));
+    }
 }

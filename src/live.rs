@@ -481,6 +481,8 @@ mod tests {
         assert_eq!(input_for(&key(KeyCode::Esc, none)), Some(Input::Quit));
         assert_eq!(input_for(&key(KeyCode::Char('c'), KeyModifiers::CONTROL)), Some(Input::Interrupt));
         assert_eq!(input_for(&key(KeyCode::Char('x'), none)), None);
+        assert_eq!(input_for(&key(KeyCode::Char('0'), none)), Some(Input::Digit(0)));
+        assert_eq!(input_for(&key(KeyCode::Char('7'), none)), Some(Input::Digit(7)));
     }
 
     #[track_caller]
