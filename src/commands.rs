@@ -688,11 +688,8 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
             },
             recv(inputs) -> input => {
                 let Ok(input) = input else { continue };
-                match input {
-                    // Digits answer the question after the session, not now.
-                    Input::Digit(_) => continue,
-                    Input::Next | Input::Back => tracker.moved(),
-                    _ => {}
+                if matches!(input, Input::Next | Input::Back) {
+                    tracker.moved();
                 }
                 let cmd = match input {
                     Input::TogglePause | Input::Finish | Input::Resume if waiting && !paused => Cmd::Release,
@@ -716,6 +713,7 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
                     }
                     // The terminal is gone, and whoever sat at it.
                     Input::Closed => Cmd::Halt,
+                    // Digits answer the question after the session, not now.
                     Input::Digit(_) => continue,
                 };
                 if matches!(cmd, Cmd::Stop | Cmd::Halt) {
@@ -917,6 +915,7 @@ fn voices(engine: Option<EngineKind>, out: &mut dyn Write, err: &mut dyn Write) 
 }
 
 fn show_config(out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
+    use crate::practice::{DEFAULT_DAY_STARTS, DEFAULT_GOAL};
     let loaded = crate::config::load(err)?;
     let s = &loaded.settings;
     let place = match (&loaded.path, loaded.exists) {
@@ -946,8 +945,11 @@ fn show_config(out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> 
         or(s.hold.map(duration::short), "the routine's own"),
         or(s.chime.map(|c| c.name().to_string()), "bell"),
         or(s.command.clone(), "none"),
-        or(s.daily_goal.map(|g| format!("{g} sessions a day per point")), "5 sessions a day per point"),
-        or(s.day_starts.map(|h| format!("{h:02}:00")), "04:00"),
+        or(
+            s.daily_goal.map(|g| format!("{g} sessions a day per point")),
+            &format!("{DEFAULT_GOAL} sessions a day per point")
+        ),
+        or(s.day_starts.map(|h| format!("{h:02}:00")), &format!("{DEFAULT_DAY_STARTS:02}:00")),
     );
     write_out(out, &text)?;
     Ok(code::OK)
