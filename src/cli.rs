@@ -73,7 +73,10 @@ pub enum Command {
                       ← or p restarts the step (twice quickly: the step before), Enter finishes\n\
                       the round and plays the closing, t says the time left, + and - change\n\
                       the volume, q or Esc stops. Every key is confirmed by voice. Headset\n\
-                      media buttons work too (stop finishes the round; play twice: time left)."
+                      media buttons work too (stop finishes the round; play twice: time left).\n\n\
+                      Each session is recorded in the practice log (`backease log`, `backease today`);\n\
+                      at the end it says where you stand today and asks how tender it was: a digit\n\
+                      key answers, any other key or silence skips."
     )]
     Play(PlayArgs),
 
