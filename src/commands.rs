@@ -36,6 +36,8 @@ pub fn dispatch(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> R
         Command::Devices => devices(out),
         Command::Voices { engine } => voices(engine, out, err),
         Command::Config => show_config(out, err),
+        Command::Log { last, json } => crate::practice::show_log(last, json, out, err),
+        Command::Today { json } => crate::practice::show_today(json, out, err),
     }
 }
 
@@ -563,8 +565,11 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
     let keys = if keyboard.is_some() { crate::live::HELP } else { "Ctrl-C stops" };
     display.say(out, &format!("Playing {} ({length}) on {}. {keys}.", script.name, device.name()));
 
+    // The practice log: the session is recorded from here, as it plays.
+    let recorder = crate::practice::Recorder::start(None, &script.name, first.timeline.hold);
+    let mut tracker = crate::practice::Tracker::default();
     let player = Player::spawn_with_voice(Box::new(device), first, upcoming, volume, live);
-    let speaker = engine.map(|engine| on_request(engine, player.commands.clone()));
+    let speaker = engine.clone().map(|engine| on_request(engine, player.commands.clone()));
     // Waiting at a `Wait` step: space, Enter and the headset's play button go on.
     let mut waiting = false;
     let mut paused = false;
@@ -600,11 +605,20 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
             },
             recv(player.events) -> ev => match ev {
                 Ok(PlayerEvent::Lost(why)) => {
+                    tracker.finished(true).into_iter().for_each(|w| recorder.worked(w));
+                    recorder.end(true);
                     lost = Some(why);
                     break;
                 }
                 Ok(ev) => {
                     match &ev {
+                        PlayerEvent::Step { event, segment, .. } => {
+                            tracker.step(*segment, event).into_iter().for_each(|w| recorder.worked(w));
+                        }
+                        PlayerEvent::Finished { stopped } => {
+                            tracker.finished(*stopped).into_iter().for_each(|w| recorder.worked(w));
+                            recorder.end(*stopped);
+                        }
                         PlayerEvent::Waiting(w) => waiting = *w,
                         PlayerEvent::Say(text) => {
                             if let Some(s) = &speaker {
@@ -628,6 +642,9 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
             },
             recv(inputs) -> input => {
                 let Ok(input) = input else { continue };
+                if matches!(input, Input::Next | Input::Back) {
+                    tracker.moved();
+                }
                 let cmd = match input {
                     Input::TogglePause | Input::Finish | Input::Resume if waiting && !paused => Cmd::Release,
                     Input::Finish => Cmd::Finish,
@@ -650,6 +667,8 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
                     }
                     // The terminal is gone, and whoever sat at it.
                     Input::Closed => Cmd::Halt,
+                    // Digits answer the question after the session, not now.
+                    Input::Digit(_) => continue,
                 };
                 if matches!(cmd, Cmd::Stop | Cmd::Halt) {
                     if stopping {
@@ -677,6 +696,25 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
         }
     }
     player.join();
+    // Where the person stands, and how tender it was: heard, with eyes closed.
+    if lost.is_none() && speech_failed.is_none() && exit == code::OK {
+        // Stopped with `q`: where the person stands is shown, nothing asked.
+        let voice = engine.as_deref().filter(|_| !stopping).map(|engine| crate::afterwards::Voice {
+            script: &script,
+            engine,
+            device: args.device.as_deref(),
+            volume,
+        });
+        let keys = keyboard.as_ref().map(|_| &inputs);
+        let mut print = |line: &str| display.say(out, line);
+        let worked = &tracker.done_points;
+        if let Some(sig) =
+            crate::afterwards::run(voice.as_ref(), keys, &signals, &recorder, &config, worked, &mut print)
+        {
+            exit = crate::signals::exit_code(sig);
+        }
+    }
+    let log_warning = recorder.finish();
     // The rounds still being made will never play: stop making them, and
     // give their speech programs a moment to be killed.
     crate::signals::stop();
@@ -686,6 +724,9 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
     drop(keyboard);
     drop(media);
     drop(input_tx);
+    if let Some(w) = log_warning.filter(|_| !quiet) {
+        let _ = writeln!(err, "warning: {w}");
+    }
     if let Some(f) = speech_failed {
         return Err(f);
     }
@@ -834,6 +875,7 @@ fn voices(engine: Option<EngineKind>, out: &mut dyn Write, err: &mut dyn Write) 
 }
 
 fn show_config(out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
+    use crate::practice::{DEFAULT_DAY_STARTS, DEFAULT_GOAL};
     let loaded = crate::config::load(err)?;
     let s = &loaded.settings;
     let place = match (&loaded.path, loaded.exists) {
@@ -852,6 +894,8 @@ fn show_config(out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> 
          hold     {}\n\
          chime    {}\n\
          command  {}\n\
+         daily_goal  {}\n\
+         day_starts  {}\n\
          Command-line options override these; these override a script's own defaults.\n",
         or(s.engine.map(|e| e.name().to_string()), "auto"),
         or(s.voice.clone(), "the engine's own"),
@@ -861,6 +905,11 @@ fn show_config(out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> 
         or(s.hold.map(duration::short), "the routine's own"),
         or(s.chime.map(|c| c.name().to_string()), "bell"),
         or(s.command.clone(), "none"),
+        or(
+            s.daily_goal.map(|g| format!("{g} sessions a day per point")),
+            &format!("{DEFAULT_GOAL} sessions a day per point")
+        ),
+        or(s.day_starts.map(|h| format!("{h:02}:00")), &format!("{DEFAULT_DAY_STARTS:02}:00")),
     );
     write_out(out, &text)?;
     Ok(code::OK)

@@ -3,6 +3,7 @@
 //! The flow is script text → [`syntax`] tree → [`script::Script`] →
 //! [`timeline::Timeline`] (pure) → sound. `ARCHITECTURE.md` has the map.
 
+pub mod afterwards;
 pub mod ahead;
 pub mod cli;
 pub mod commands;
@@ -17,6 +18,7 @@ pub mod loudness;
 pub mod media_keys;
 pub mod output;
 pub mod player;
+pub mod practice;
 pub mod render;
 pub mod resample;
 pub mod script;

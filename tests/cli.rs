@@ -234,7 +234,7 @@ fn help_documents_examples_and_exit_codes() {
     assert!(top.stdout.contains("backease play deep-spinal --hold 45s --loop"));
     let play = sb.run(&["play", "--help"]);
     assert!(play.stdout.contains("While playing: space pauses and resumes"), "{}", play.stdout);
-    for cmd in ["list", "show", "check", "new", "play", "render", "voices", "config", "devices"] {
+    for cmd in ["list", "show", "check", "new", "play", "render", "voices", "config", "devices", "log", "today"] {
         let run = sb.run(&[cmd, "--help"]);
         assert_eq!(run.code, 0);
         assert!(run.stdout.contains("Example"), "{cmd} --help has no example:\n{}", run.stdout);

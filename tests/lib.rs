@@ -18,6 +18,7 @@ mod load;
 mod loudness;
 mod media_keys;
 mod piper;
+mod practice;
 mod render_cli;
 mod rounds;
 mod script_input;
