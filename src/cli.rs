@@ -143,6 +143,10 @@ pub struct PlayArgs {
     /// Print nothing but errors
     #[arg(short, long)]
     pub quiet: bool,
+    /// Pause the media players that are playing (MPRIS) for the session, and
+    /// play them again after it (the setting `pause_others: true` does too)
+    #[arg(long)]
+    pub pause_others: bool,
 }
 
 /// Options that change how the voice sounds; a script's defaults apply

@@ -535,7 +535,7 @@ fn stopped_by_signal(doing: &str) -> Option<Failure> {
 }
 
 fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
-    let PlayArgs { routine, timing, looped, voice, device, quiet } = args;
+    let PlayArgs { routine, timing, looped, voice, device, quiet, pause_others } = args;
     let (looped, quiet) = (*looped, *quiet);
     use crate::live::{Display, Input, Keyboard, Style};
     use crate::player::Command as Cmd;
@@ -611,6 +611,9 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
 
     let (input_tx, inputs) = crossbeam_channel::unbounded();
     let style = Style::detect(quiet);
+    // Other players are paused as the session starts (before backease is a
+    // player itself), and resumed below, or on drop if this ends in an error.
+    let mut others = pause_others_for(*pause_others || config.pause_others == Some(true), quiet, err);
     // Media buttons before the keyboard: a warning about them is printed
     // before the display starts and the terminal goes raw, not through it.
     let mut media = match crate::media_keys::MediaKeys::start(&script.title, input_tx.clone()) {
@@ -733,6 +736,7 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
     drop(keyboard);
     drop(media);
     drop(input_tx);
+    resume_others(others.take(), quiet, err);
     if let Some(why) = lost {
         return Err(Failure::new(code::NO_DEVICE, format!("the sound output stopped: {why}")).hint(
             "is the sound server (PulseAudio or PipeWire) still running? start it again, then play again; \
@@ -741,6 +745,43 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
     }
     display.say(out, if stopping { "Stopped." } else { "Session complete." });
     Ok(exit)
+}
+
+#[cfg(target_os = "linux")]
+type Others = crate::pause_others::Paused;
+#[cfg(not(target_os = "linux"))]
+type Others = ();
+
+/// Pauses the media players that are playing, if asked to; a problem is one
+/// warning, and the session plays.
+fn pause_others_for(asked: bool, quiet: bool, err: &mut dyn Write) -> Option<Others> {
+    if !asked {
+        return None;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        let (paused, warning) = crate::pause_others::pause_playing();
+        if let Some(w) = warning.filter(|_| !quiet) {
+            let _ = writeln!(err, "warning: {w}");
+        }
+        paused
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        if !quiet {
+            let _ = writeln!(err, "warning: --pause-others works only on Linux (MPRIS on D-Bus)");
+        }
+        None
+    }
+}
+
+fn resume_others(others: Option<Others>, quiet: bool, err: &mut dyn Write) {
+    #[cfg(target_os = "linux")]
+    if let Some(w) = others.and_then(|mut o| o.resume()).filter(|_| !quiet) {
+        let _ = writeln!(err, "warning: {w}");
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (others, quiet, err);
 }
 
 fn render(

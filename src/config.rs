@@ -63,9 +63,13 @@ pub struct Settings {
     pub command: Option<String>,
     /// `false`: the cues of `Sides` from the middle too, not from their side.
     pub pan: Option<bool>,
+    /// `true`: media players playing on the session bus are paused for the
+    /// session (`play --pause-others`).
+    pub pause_others: Option<bool>,
 }
 
-const FIELDS: [&str; 9] = ["engine", "voice", "rate", "pitch", "volume", "hold", "chime", "command", "pan"];
+const FIELDS: [&str; 10] =
+    ["engine", "voice", "rate", "pitch", "volume", "hold", "chime", "command", "pan", "pause_others"];
 
 /// The settings file is read only up to this size: a few lines of text,
 /// never megabytes.
@@ -178,16 +182,25 @@ fn settings(lower: &mut Lower, fields: &[syntax::Field]) -> Settings {
         s.command = lower.line(n, "the command");
     }
     if let Some(n) = f.get("pan") {
-        match n.value {
-            Value::Bool(b) => s.pan = Some(b),
-            Value::Error => {}
-            _ => {
-                let d = lower.error(n.span.clone(), "pan is true or false");
-                d.help = Some("pan: false plays the cues of Sides from the middle".into());
-            }
-        }
+        s.pan = boolean(lower, n, "pan", "pan: false plays the cues of Sides from the middle");
+    }
+    if let Some(n) = f.get("pause_others") {
+        let help = "pause_others: true pauses the music players that are playing, for the session";
+        s.pause_others = boolean(lower, n, "pause_others", help);
     }
     s
+}
+
+fn boolean(lower: &mut Lower, n: &syntax::Node, name: &str, help: &str) -> Option<bool> {
+    match n.value {
+        Value::Bool(b) => Some(b),
+        Value::Error => None,
+        _ => {
+            let d = lower.error(n.span.clone(), format!("{name} is true or false"));
+            d.help = Some(help.into());
+            None
+        }
+    }
 }
 
 #[cfg(test)]
@@ -210,13 +223,13 @@ mod tests {
         check(
             r#"Config(engine: "espeak", voice: "en-gb", rate: 150, pitch: 40, volume: 0.8, hold: "40s", chime: "soft", command: "piper", pan: false)"#,
             expect_test::expect![[r#"
-                Some(Settings { engine: Some(Espeak), voice: Some("en-gb"), rate: Some(150), pitch: Some(40), volume: Some(0.8), hold: Some(40s), chime: Some(Soft), command: Some("piper"), pan: Some(false) })
+                Some(Settings { engine: Some(Espeak), voice: Some("en-gb"), rate: Some(150), pitch: Some(40), volume: Some(0.8), hold: Some(40s), chime: Some(Soft), command: Some("piper"), pan: Some(false), pause_others: None })
             "#]],
         );
         check(
             "Config()",
             expect_test::expect![[r#"
-                Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: None, chime: None, command: None, pan: None })
+                Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: None, chime: None, command: None, pan: None, pause_others: None })
             "#]],
         );
     }
@@ -226,7 +239,7 @@ mod tests {
         check(
             "Config(\n  voise: \"en\",\n  hold: \"45\",\n  engine: \"festival\",\n  rate: 9000,\n)",
             expect_test::expect![[r#"
-                Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: None, chime: None, command: None, pan: None })
+                Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: None, chime: None, command: None, pan: None, pause_others: None })
                 2:3: Config has no field `voise`
                 3:9: "45" has no unit; write "45s" for seconds
                 4:11: unknown engine "festival"
@@ -236,14 +249,14 @@ mod tests {
         check(
             "Config(pan: \"no\")",
             expect_test::expect![[r#"
-            Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: None, chime: None, command: None, pan: None })
-            1:13: pan is true or false
-        "#]],
+                Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: None, chime: None, command: None, pan: None, pause_others: None })
+                1:13: pan is true or false
+            "#]],
         );
         check(
             "Config(hold: \"40s\"",
             expect_test::expect![[r#"
-                Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: Some(40s), chime: None, command: None, pan: None })
+                Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: Some(40s), chime: None, command: None, pan: None, pause_others: None })
                 1:7: this `(` is never closed
             "#]],
         );

@@ -15,6 +15,8 @@ pub mod live;
 pub mod loudness;
 pub mod media_keys;
 pub mod output;
+#[cfg(target_os = "linux")]
+pub mod pause_others;
 pub mod player;
 pub mod render;
 pub mod resample;
