@@ -66,10 +66,26 @@ pub struct Settings {
     /// `true`: media players playing on the session bus are paused for the
     /// session (`play --pause-others`).
     pub pause_others: Option<bool>,
+    /// Sessions a day per point that meet the day's goal (the practice log).
+    pub daily_goal: Option<u32>,
+    /// The hour (0–23, local time) a "day" of the practice log begins.
+    pub day_starts: Option<u32>,
 }
 
-const FIELDS: [&str; 10] =
-    ["engine", "voice", "rate", "pitch", "volume", "hold", "chime", "command", "pan", "pause_others"];
+const FIELDS: [&str; 12] = [
+    "engine",
+    "voice",
+    "rate",
+    "pitch",
+    "volume",
+    "hold",
+    "chime",
+    "command",
+    "pan",
+    "pause_others",
+    "daily_goal",
+    "day_starts",
+];
 
 /// The settings file is read only up to this size: a few lines of text,
 /// never megabytes.
@@ -188,6 +204,12 @@ fn settings(lower: &mut Lower, fields: &[syntax::Field]) -> Settings {
         let help = "pause_others: true pauses the music players that are playing, for the session";
         s.pause_others = boolean(lower, n, "pause_others", help);
     }
+    if let Some(n) = f.get("daily_goal") {
+        s.daily_goal = lower.count(n, "the daily goal (sessions a day per point)", 1..=24);
+    }
+    if let Some(n) = f.get("day_starts") {
+        s.day_starts = lower.count(n, "the hour the day starts", 0..=23);
+    }
     s
 }
 
@@ -223,13 +245,13 @@ mod tests {
         check(
             r#"Config(engine: "espeak", voice: "en-gb", rate: 150, pitch: 40, volume: 0.8, hold: "40s", chime: "soft", command: "piper", pan: false)"#,
             expect_test::expect![[r#"
-                Some(Settings { engine: Some(Espeak), voice: Some("en-gb"), rate: Some(150), pitch: Some(40), volume: Some(0.8), hold: Some(40s), chime: Some(Soft), command: Some("piper"), pan: Some(false), pause_others: None })
+                Some(Settings { engine: Some(Espeak), voice: Some("en-gb"), rate: Some(150), pitch: Some(40), volume: Some(0.8), hold: Some(40s), chime: Some(Soft), command: Some("piper"), pan: Some(false), pause_others: None, daily_goal: None, day_starts: None })
             "#]],
         );
         check(
             "Config()",
             expect_test::expect![[r#"
-                Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: None, chime: None, command: None, pan: None, pause_others: None })
+                Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: None, chime: None, command: None, pan: None, pause_others: None, daily_goal: None, day_starts: None })
             "#]],
         );
     }
@@ -239,7 +261,7 @@ mod tests {
         check(
             "Config(\n  voise: \"en\",\n  hold: \"45\",\n  engine: \"festival\",\n  rate: 9000,\n)",
             expect_test::expect![[r#"
-                Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: None, chime: None, command: None, pan: None, pause_others: None })
+                Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: None, chime: None, command: None, pan: None, pause_others: None, daily_goal: None, day_starts: None })
                 2:3: Config has no field `voise`
                 3:9: "45" has no unit; write "45s" for seconds
                 4:11: unknown engine "festival"
@@ -249,14 +271,14 @@ mod tests {
         check(
             "Config(pan: \"no\")",
             expect_test::expect![[r#"
-                Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: None, chime: None, command: None, pan: None, pause_others: None })
+                Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: None, chime: None, command: None, pan: None, pause_others: None, daily_goal: None, day_starts: None })
                 1:13: pan is true or false
             "#]],
         );
         check(
             "Config(hold: \"40s\"",
             expect_test::expect![[r#"
-                Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: Some(40s), chime: None, command: None, pan: None, pause_others: None })
+                Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: Some(40s), chime: None, command: None, pan: None, pause_others: None, daily_goal: None, day_starts: None })
                 1:7: this `(` is never closed
             "#]],
         );

@@ -18,6 +18,7 @@ pub mod output;
 #[cfg(target_os = "linux")]
 pub mod pause_others;
 pub mod player;
+pub mod practice;
 pub mod render;
 pub mod resample;
 pub mod script;

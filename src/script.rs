@@ -85,6 +85,10 @@ pub struct Step {
     pub kind: StepKind,
     /// Where the step is written, for messages about it.
     pub span: Range<usize>,
+    /// For `Sides(point: "…", steps: …)`: the trigger point its steps work
+    /// (an id of [`crate::practice::POINTS`]). Unset, `Sides` works the
+    /// routine's own point, its `name`.
+    pub point: Option<std::sync::Arc<str>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -837,6 +841,7 @@ impl<'a> Lower<'a> {
             }
         };
         let span = node.span.clone();
+        let mut point = None;
         let kind = match name.name.as_str() {
             "Say" => {
                 let arg = self.one_arg(name, &body, "the text to speak", "Say(\"Lean back into the ball\")")?;
@@ -855,7 +860,21 @@ impl<'a> Lower<'a> {
                 StepKind::Sound(self.sound(arg)?)
             }
             "Sides" => {
-                let arg = self.one_arg(name, &body, "a list of steps", "Sides([Say(\"Ball on the {side}\"), Hold])")?;
+                let example = "Sides([Say(\"Ball on the {side}\"), Hold])";
+                let arg = match &body {
+                    Body::Fields(fields) => {
+                        let f = self.fields(fields, &["point", "steps"], "Sides");
+                        if let Some(n) = f.get("point") {
+                            point = Some(self.point(n)?);
+                        }
+                        let Some(arg) = f.get("steps").copied() else {
+                            self.missing(name.span.clone(), "steps", "Sides", "steps: [Say(\"…\"), Hold]");
+                            return None;
+                        };
+                        arg
+                    }
+                    Body::Items(_) => self.one_arg(name, &body, "a list of steps", example)?,
+                };
                 if ctx.in_sides && !self.gave_up {
                     // Legal, but each side's steps then play on both sides
                     // again: four passes, and {side} means the inner one.
@@ -937,7 +956,7 @@ impl<'a> Lower<'a> {
                 return None;
             }
         };
-        Some(Step { kind, span })
+        Some(Step { kind, span, point })
     }
 
     fn one_arg<'n>(&mut self, name: &Ident, body: &Body<'n>, what: &str, example: &str) -> Option<&'n Node> {
@@ -960,6 +979,21 @@ impl<'a> Lower<'a> {
                 None
             }
         }
+    }
+
+    /// The trigger point of `Sides(point: …)`: one of the built-in points' ids.
+    fn point(&mut self, node: &Node) -> Option<std::sync::Arc<str>> {
+        let id = self.string(node, "the point")?;
+        if crate::practice::spoken(&id).is_some() {
+            return Some(id.into());
+        }
+        let ids = crate::practice::POINTS.map(|(id, _)| id);
+        let d = self.error(node.span.clone(), format!("unknown point \"{id}\""));
+        d.help = Some(match did_you_mean(&id, ids.iter().copied()) {
+            Some(s) => format!("did you mean \"{s}\"?"),
+            None => format!("the points are {}", ids.map(|i| format!("\"{i}\"")).join(", ")),
+        });
+        None
     }
 
     fn named_fields<'n>(&mut self, name: &Ident, body: &Body<'n>, example: &str) -> Option<&'n [Field]> {

@@ -9,6 +9,7 @@
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::diagnostic::{Diagnostic, MAX_PROBLEMS};
@@ -128,6 +129,10 @@ pub struct Event {
     /// the closing.
     pub section: Section,
     pub side: Option<Side>,
+    /// The trigger point a `Sides` step works (its `point`, else the
+    /// routine's name); `None` outside `Sides`. Shared, so an event stays
+    /// cheap to clone.
+    pub point: Option<Arc<str>>,
     /// Where the event's step is written in the script.
     pub source: Range<usize>,
 }
@@ -418,6 +423,8 @@ fn compile_plan(script: &Script, options: &Options, lengths: &dyn Lengths, plan:
         overflow: false,
         section: Section::Opening,
         unspoken: Vec::new(),
+        own_point: Arc::from(script.name.as_str()),
+        point: None,
     };
     let round_span = script.steps.first().map_or(0..0, |s| s.span.clone());
     if plan.opening {
@@ -512,12 +519,17 @@ struct Builder<'a> {
     section: Section,
     /// Cue texts left out or replaced for want of room (see [`Timeline::unspoken`]).
     unspoken: Vec<String>,
+    /// The routine's own point (its name), which `Sides` works by default.
+    own_point: Arc<str>,
+    /// The point of the `Sides` being built, if any.
+    point: Option<Arc<str>>,
 }
 
 impl Builder<'_> {
     fn push(&mut self, length: u64, sound: Sound, source: Range<usize>, round: u32, side: Option<Side>) {
-        let section = self.section;
-        self.events.push(Event { start: self.cursor, length, sound, overlay: false, round, section, side, source });
+        let (section, point) = (self.section, self.point.clone());
+        let overlay = false;
+        self.events.push(Event { start: self.cursor, length, sound, overlay, round, section, side, point, source });
         self.cursor += length;
         if to_duration(self.cursor) > MAX_SESSION {
             self.overflow = true;
@@ -530,8 +542,8 @@ impl Builder<'_> {
             Sound::Chime(c) => self.lengths.chime(*c),
             _ => 0,
         };
-        let (round, section, side) = (vars.round, self.section, vars.side);
-        self.events.push(Event { start, length, sound, overlay: true, round, section, side, source });
+        let (round, section, side, point) = (vars.round, self.section, vars.side, self.point.clone());
+        self.events.push(Event { start, length, sound, overlay: true, round, section, side, point, source });
     }
 
     fn steps(&mut self, steps: &[Step], vars: Vars) {
@@ -578,9 +590,12 @@ impl Builder<'_> {
                 }
             }
             StepKind::Sides(steps) => {
+                let outer = self.point.clone();
+                self.point = Some(step.point.clone().unwrap_or_else(|| self.own_point.clone()));
                 for s in [Side::Left, Side::Right] {
                     self.steps(steps, Vars { side: Some(s), ..vars });
                 }
+                self.point = outer;
             }
             StepKind::Strokes(strokes) => {
                 let every = samples(strokes.every);
