@@ -17,6 +17,7 @@ mod live;
 mod load;
 mod loudness;
 mod media_keys;
+mod pause_others;
 mod piper;
 mod render_cli;
 mod rounds;
