@@ -37,6 +37,7 @@ pub fn dispatch(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> R
         Command::Devices => devices(out),
         Command::Voices { engine } => voices(engine, out, err),
         Command::Config => show_config(out, err),
+        Command::Remind(args) => remind(&args, out, err),
     }
 }
 
@@ -745,6 +746,29 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
     }
     display.say(out, if stopping { "Stopped." } else { "Session complete." });
     Ok(exit)
+}
+
+/// `remind`: set (with --every or --between), --off, --fire, or the state.
+#[cfg(target_os = "linux")]
+fn remind(args: &crate::cli::RemindArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
+    use crate::remind::{DEFAULT_BETWEEN, DEFAULT_EVERY, Schedule};
+    if args.off {
+        return crate::remind::off(out);
+    }
+    if args.fire {
+        let settings = crate::config::load(err)?.settings;
+        return crate::remind::fire(&settings, out, err);
+    }
+    if args.every.is_none() && args.between.is_none() {
+        return crate::remind::status(out);
+    }
+    let every = args.every.unwrap_or(DEFAULT_EVERY);
+    crate::remind::set(Schedule { every, between: args.between.unwrap_or(DEFAULT_BETWEEN) }, out)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn remind(_: &crate::cli::RemindArgs, _: &mut dyn Write, _: &mut dyn Write) -> Result<u8, Failure> {
+    Err(Failure::usage("reminders need systemd and D-Bus: they work on Linux only"))
 }
 
 #[cfg(target_os = "linux")]
