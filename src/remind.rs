@@ -355,7 +355,11 @@ fn current() -> Option<Schedule> {
 
 /// What a fired reminder does: nothing outside the window or once the goal
 /// is met; else the notification, and the session if "Start" is chosen.
-pub fn fire(settings: &crate::config::Settings, out: &mut dyn std::io::Write, err: &mut dyn std::io::Write) -> Result<u8, Failure> {
+pub fn fire(
+    settings: &crate::config::Settings,
+    out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
+) -> Result<u8, Failure> {
     let schedule = current();
     if let Some(s) = schedule.filter(|s| !s.between.contains(now_minute())) {
         write(out, &format!("No reminder: it is outside {}.\n", s.between))?;
@@ -385,8 +389,10 @@ pub fn fire(settings: &crate::config::Settings, out: &mut dyn std::io::Write, er
     };
     let wait = schedule.map_or(DEFAULT_WAIT, |s| s.every);
     let signals = crate::signals::listen();
-    let chosen = crate::notify::notify(&summary, &body, wait)
-        .map_err(|e| Failure::io(format!("cannot show the reminder: {e}")).hint("is a desktop session (and its notification service) running?"))?;
+    let chosen = crate::notify::notify(&summary, &body, wait).map_err(|e| {
+        Failure::io(format!("cannot show the reminder: {e}"))
+            .hint("is a desktop session (and its notification service) running?")
+    })?;
     write(out, &format!("Reminded of the {name} ({done} today).\n"))?;
     if !chosen {
         return Ok(code::OK);

@@ -19,6 +19,7 @@ mod loudness;
 mod media_keys;
 mod pause_others;
 mod piper;
+mod remind;
 mod render_cli;
 mod rounds;
 mod script_input;
