@@ -19,6 +19,9 @@ const PATH: &str = "/org/freedesktop/Notifications";
 /// The action key of the "Start" button.
 pub const START: &str = "start";
 
+/// A notification's id, and the action chosen (`None`: closed).
+type Answer = (u32, Option<String>);
+
 /// How long connecting and each call may take.
 const BUS_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -29,7 +32,7 @@ pub fn notify(summary: &str, body: &str, wait: Duration) -> Result<bool, String>
     let bus = connect()?;
     // What the person did, by notification id: the signals may come before
     // the reply to Notify has been read.
-    let seen: Arc<Mutex<Vec<(u32, Option<String>)>>> = Arc::default();
+    let seen: Arc<Mutex<Vec<Answer>>> = Arc::default();
     let s = seen.clone();
     bus.add_match(MatchRule::new_signal(DEST, "ActionInvoked"), move |(id, key): (u32, String), _, _| {
         s.lock().unwrap_or_else(|e| e.into_inner()).push((id, Some(key)));
