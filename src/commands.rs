@@ -749,7 +749,6 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
 }
 
 /// `remind`: set (with --every or --between), --off, --fire, or the state.
-#[cfg(target_os = "linux")]
 fn remind(args: &crate::cli::RemindArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
     use crate::remind::{DEFAULT_BETWEEN, DEFAULT_EVERY, Schedule};
     if args.off {
@@ -764,11 +763,6 @@ fn remind(args: &crate::cli::RemindArgs, out: &mut dyn Write, err: &mut dyn Writ
     }
     let every = args.every.unwrap_or(DEFAULT_EVERY);
     crate::remind::set(Schedule { every, between: args.between.unwrap_or(DEFAULT_BETWEEN) }, out)
-}
-
-#[cfg(not(target_os = "linux"))]
-fn remind(_: &crate::cli::RemindArgs, _: &mut dyn Write, _: &mut dyn Write) -> Result<u8, Failure> {
-    Err(Failure::usage("reminders need systemd and D-Bus: they work on Linux only"))
 }
 
 #[cfg(target_os = "linux")]

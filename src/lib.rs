@@ -21,7 +21,6 @@ pub mod output;
 pub mod pause_others;
 pub mod player;
 pub mod practice;
-#[cfg(target_os = "linux")]
 pub mod remind;
 pub mod render;
 pub mod resample;

@@ -368,7 +368,7 @@ pub fn fire(
     let (point, name, done, goal) = match crate::practice::today(settings) {
         Ok(today) => {
             let Some(next) = today.next.clone() else {
-                write(out, &format!("No reminder: today's goal of {} sessions a point is met.\n", today.goal))?;
+                write(out, &format!("No reminder: today's goal is met ({} of every point).\n", today.goal))?;
                 return Ok(code::OK);
             };
             let day = today.points.iter().find(|p| p.point == next);
@@ -389,7 +389,11 @@ pub fn fire(
     };
     let wait = schedule.map_or(DEFAULT_WAIT, |s| s.every);
     let signals = crate::signals::listen();
-    let chosen = crate::notify::notify(&summary, &body, wait).map_err(|e| {
+    #[cfg(target_os = "linux")]
+    let shown = crate::notify::notify(&summary, &body, wait);
+    #[cfg(not(target_os = "linux"))]
+    let shown: Result<bool, String> = Err(format!("notifications go through D-Bus, on Linux only ({wait:?})"));
+    let chosen = shown.map_err(|e| {
         Failure::io(format!("cannot show the reminder: {e}"))
             .hint("is a desktop session (and its notification service) running?")
     })?;

@@ -258,7 +258,7 @@ fn no_reminder_outside_the_hours_or_once_the_goal_is_met() {
     one_session_of_each(&sb);
     sb.write("config/backease/config.ron", "Config(daily_goal: 1)");
     let (code, out, err) = Fire::start(&sb, &bus, None).end();
-    assert_eq!((code, out), (0, "No reminder: today's goal of 1 sessions a point is met.\n".into()), "{err}");
+    assert_eq!((code, out), (0, "No reminder: today's goal is met (1 of every point).\n".into()), "{err}");
     assert!(shown.lock().unwrap().is_empty());
 
     // A goal of two: reminded, and the notification closed unanswered starts nothing.
