@@ -25,7 +25,9 @@ type Answer = (u32, Option<String>);
 /// How long connecting and each call may take.
 const BUS_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Shows a notification and waits up to `wait` for the person: `true` when
+/// Shows a notification and waits up to `wait` for the person. It does not
+/// expire by itself (a reminder with a button is no use gone in five
+/// seconds); it is closed here when the time is up. `true` when
 /// "Start" is chosen, `false` when it is dismissed, the time runs out (it
 /// is then closed, not left stale) or a signal asks backease to stop.
 pub fn notify(summary: &str, body: &str, wait: Duration) -> Result<bool, String> {
@@ -52,7 +54,7 @@ pub fn notify(summary: &str, body: &str, wait: Duration) -> Result<bool, String>
     hints.insert("sound-name".into(), Variant(Box::new("message-new-instant".to_string()) as Box<dyn RefArg>));
     let actions = vec![START, "Start"];
     let (id,): (u32,) = proxy
-        .method_call(DEST, "Notify", ("backease", 0u32, "", summary, body, actions, hints, -1i32))
+        .method_call(DEST, "Notify", ("backease", 0u32, "", summary, body, actions, hints, 0i32))
         .map_err(|e| reason(&e))?;
     let deadline = Instant::now() + wait;
     loop {

@@ -164,6 +164,8 @@ pub fn service_text(exe: &Path, env: &[(&str, String)]) -> String {
         text += &format!("Environment={}\n", quote(&format!("{key}={value}")));
     }
     text += &format!("ExecStart={} remind --fire\n", quote(&exe.to_string_lossy()));
+    // `systemctl --user stop` is SIGTERM: stopped as asked, not failed.
+    text += "SuccessExitStatus=143\n";
     text
 }
 
@@ -387,7 +389,9 @@ pub fn fire(
         Some(goal) => format!("{done} of {goal} sessions today. Start plays it now."),
         None => "Start plays it now.".to_string(),
     };
-    let wait = schedule.map_or(DEFAULT_WAIT, |s| s.every);
+    // Given up on a minute before the next is due: a service still running
+    // then would make systemd skip the next reminder.
+    let wait = schedule.map_or(DEFAULT_WAIT, |s| s.every.saturating_sub(Duration::from_secs(60)));
     let signals = crate::signals::listen();
     #[cfg(target_os = "linux")]
     let shown = crate::notify::notify(&summary, &body, wait);
@@ -399,7 +403,8 @@ pub fn fire(
     })?;
     write(out, &format!("Reminded of the {name} ({done} today).\n"))?;
     if !chosen {
-        return Ok(code::OK);
+        // Stopped while waiting: the shell's code, as a session stopped so.
+        return Ok(crate::signals::received().map_or(code::OK, crate::signals::exit_code));
     }
     write(out, &format!("Starting {point}.\n"))?;
     start(&point, &signals)

@@ -95,32 +95,51 @@ fn bad_schedules_are_usage_errors_and_write_nothing() {
     assert!(!units(&sb).exists());
 }
 
-/// What the notification service was sent: summary, body, actions, and the
-/// sound asked for.
-type Shown = Arc<Mutex<Vec<(String, String, Vec<String>, Option<String>)>>>;
+/// What the notification service was sent: summary, body, actions, the
+/// sound asked for and the expiry; and each id it was asked to close.
+type Shown = Arc<Mutex<Vec<(String, String, Vec<String>, Option<String>, i32)>>>;
+type Closed = Arc<Mutex<Vec<u32>>>;
 
-/// A notification service that records each `Notify`, answers id 7, then
-/// sends `then` as the person's answer: an action key, or `None` to close it.
-fn notifications(bus: &PrivateBus, then: Option<&'static str>) -> (Service, Shown) {
-    let shown: Shown = Arc::default();
-    let s = shown.clone();
+/// What the person does with the notification.
+#[derive(Clone, Copy)]
+enum Then {
+    Choose(&'static str),
+    Dismiss,
+    Nothing,
+}
+
+/// A notification service that records each `Notify` and answers id 7,
+/// then sends what the person did.
+fn notifications(bus: &PrivateBus, then: Then) -> (Service, Shown, Closed) {
+    let (shown, closed): (Shown, Closed) = Default::default();
+    let (s, c) = (shown.clone(), closed.clone());
     let service = Service::start(bus, "org.freedesktop.Notifications", move |msg| {
+        if msg.member().as_deref() == Some("CloseNotification") {
+            c.lock().unwrap().push(msg.read1().expect("an id"));
+            return vec![msg.method_return()];
+        }
         if msg.member().as_deref() != Some("Notify") {
             return vec![msg.error(&"org.freedesktop.DBus.Error.UnknownMethod".into(), c"not in this test")];
         }
         type Args = (String, u32, String, String, String, Vec<String>, dbus::arg::PropMap, i32);
-        let (_, _, _, summary, body, actions, hints, _): Args = msg.read_all().expect("Notify's arguments");
+        let (_, _, _, summary, body, actions, hints, expire): Args = msg.read_all().expect("Notify's arguments");
         let sound = hints.get("sound-name").and_then(|v| v.0.as_str()).map(str::to_string);
-        s.lock().unwrap().push((summary, body, actions, sound));
+        s.lock().unwrap().push((summary, body, actions, sound, expire));
         let path = "/org/freedesktop/Notifications";
         let iface = "org.freedesktop.Notifications";
-        let answer = match then {
-            Some(key) => dbus::Message::new_signal(path, iface, "ActionInvoked").unwrap().append2(7u32, key),
-            None => dbus::Message::new_signal(path, iface, "NotificationClosed").unwrap().append2(7u32, 2u32),
-        };
-        vec![msg.method_return().append1(7u32), answer]
+        let mut answer = vec![msg.method_return().append1(7u32)];
+        match then {
+            Then::Choose(key) => {
+                answer.push(dbus::Message::new_signal(path, iface, "ActionInvoked").unwrap().append2(7u32, key))
+            }
+            Then::Dismiss => {
+                answer.push(dbus::Message::new_signal(path, iface, "NotificationClosed").unwrap().append2(7u32, 2u32))
+            }
+            Then::Nothing => {}
+        }
+        answer
     });
-    (service, shown)
+    (service, shown, closed)
 }
 
 /// `remind --fire` on `bus` and `pulse`, killed on drop.
@@ -197,7 +216,7 @@ fn a_reminder_names_the_point_due_and_start_plays_it() {
     assert_eq!(remind(&sb, &["--every", "15m", "--between", "00:00-24:00"]).code, 0);
     let pulse = Pulse::start(&sb);
     let bus = PrivateBus::start();
-    let (_service, shown) = notifications(&bus, Some("start"));
+    let (_service, shown, _) = notifications(&bus, Then::Choose("start"));
     let fire = Fire::start(&sb, &bus, Some(&pulse));
 
     // The session appears on the sound server: which process, run how.
@@ -227,7 +246,8 @@ fn a_reminder_names_the_point_due_and_start_plays_it() {
             "Time for the deep spinal".to_string(),
             "0 of 5 sessions today. Start plays it now.".to_string(),
             vec!["start".to_string(), "Start".to_string()],
-            Some("message-new-instant".to_string())
+            Some("message-new-instant".to_string()),
+            0
         )]
     );
 
@@ -243,7 +263,7 @@ fn a_reminder_names_the_point_due_and_start_plays_it() {
 fn no_reminder_outside_the_hours_or_once_the_goal_is_met() {
     let sb = Sandbox::new();
     let bus = PrivateBus::start();
-    let (_service, shown) = notifications(&bus, None);
+    let (_service, shown, closed) = notifications(&bus, Then::Dismiss);
 
     // A window that is not now.
     let hour = chrono::Utc::now().hour();
@@ -271,4 +291,27 @@ fn no_reminder_outside_the_hours_or_once_the_goal_is_met() {
         (shown[0].0.as_str(), shown[0].1.as_str()),
         ("Time for the deep spinal", "1 of 2 sessions today. Start plays it now.")
     );
+    assert!(closed.lock().unwrap().is_empty(), "closed by the person, not by backease");
+}
+
+#[test]
+fn a_reminder_stopped_while_it_waits_is_closed_not_left_stale() {
+    let sb = Sandbox::new();
+    let bus = PrivateBus::start();
+    let (_service, shown, closed) = notifications(&bus, Then::Nothing);
+    let fire = Fire::start(&sb, &bus, None);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while shown.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "no notification");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Still waiting for the person.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(closed.lock().unwrap().is_empty());
+    let _ = Command::new("kill").args(["-TERM", &fire.0.id().to_string()]).status();
+    let sent = Instant::now();
+    let (code, out, err) = fire.end();
+    assert!(sent.elapsed() < Duration::from_secs(2), "{:?}", sent.elapsed());
+    assert_eq!(code, 143, "{out}{err}");
+    assert_eq!(*closed.lock().unwrap(), [7]);
 }
