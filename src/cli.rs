@@ -133,6 +133,29 @@ pub enum Command {
         /// The routine's name: lowercase letters, digits and dashes
         name: String,
     },
+
+    /// Show the practice log: recent sessions, the sides done or cut short, how tender
+    #[command(
+        after_help = "Examples:\n  backease log\n  backease log --last 50 --json\n\nEvery session played is recorded in log.sqlite in backease's data folder\n(~/.local/share/backease on Linux)."
+    )]
+    Log {
+        /// How many sessions, newest first
+        #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10000))]
+        last: u32,
+        /// Print the sessions as JSON
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Show today's sessions per point against the daily goal, and which point is next
+    #[command(
+        after_help = "Example:\n  backease today\n\nThe goal (daily_goal, default 5) and the hour a day starts (day_starts, default 4)\nare settings: Config(daily_goal: 6, day_starts: 5)"
+    )]
+    Today {
+        /// Print it as JSON
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

@@ -38,6 +38,8 @@ pub fn dispatch(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> R
         Command::Voices { engine } => voices(engine, out, err),
         Command::Config => show_config(out, err),
         Command::Remind(args) => remind(&args, out, err),
+        Command::Log { last, json } => crate::practice::show_log(last, json, out, err),
+        Command::Today { json } => crate::practice::show_today(json, out, err),
     }
 }
 
@@ -635,11 +637,14 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
     let keys = if keyboard.is_some() { crate::live::HELP } else { "Ctrl-C stops" };
     display.say(out, &format!("Playing {} ({length}) on {}. {keys}.", script.name, device.name()));
 
+    // The practice log: the session is recorded from here, as it plays.
+    let recorder = crate::practice::Recorder::start(None, &script.name, first.timeline.hold);
+    let mut tracker = crate::practice::Tracker::default();
     let player = Player::spawn_with_voice(Box::new(device), first, upcoming, volume, live);
     if let Some(c) = closing {
         let _ = player.commands.send(Cmd::Closing(c));
     }
-    let speaker = engine.map(|engine| on_request(engine, player.commands.clone()));
+    let speaker = engine.clone().map(|engine| on_request(engine, player.commands.clone()));
     // Waiting at a `Wait` step: space, Enter and the headset's play button go on.
     let mut waiting = false;
     let mut paused = false;
@@ -650,11 +655,20 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
         crossbeam_channel::select! {
             recv(player.events) -> ev => match ev {
                 Ok(PlayerEvent::Lost(why)) => {
+                    tracker.finished(true).into_iter().for_each(|w| recorder.worked(w));
+                    recorder.end(true);
                     lost = Some(why);
                     break;
                 }
                 Ok(ev) => {
                     match &ev {
+                        PlayerEvent::Step { event, segment, .. } => {
+                            tracker.step(*segment, event).into_iter().for_each(|w| recorder.worked(w));
+                        }
+                        PlayerEvent::Finished { stopped } => {
+                            tracker.finished(*stopped).into_iter().for_each(|w| recorder.worked(w));
+                            recorder.end(*stopped);
+                        }
                         PlayerEvent::Waiting(w) => waiting = *w,
                         PlayerEvent::Say(text) => {
                             if let Some(s) = &speaker {
@@ -678,6 +692,12 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
             },
             recv(inputs) -> input => {
                 let Ok(input) = input else { continue };
+                match input {
+                    // Digits answer the question after the session, not now.
+                    Input::Digit(_) => continue,
+                    Input::Next | Input::Back => tracker.moved(),
+                    _ => {}
+                }
                 let cmd = match input {
                     Input::TogglePause | Input::Finish | Input::Resume if waiting && !paused => Cmd::Release,
                     Input::Finish => Cmd::Finish,
@@ -700,6 +720,7 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
                     }
                     // The terminal is gone, and whoever sat at it.
                     Input::Closed => Cmd::Halt,
+                    Input::Digit(_) => continue,
                 };
                 if matches!(cmd, Cmd::Stop | Cmd::Halt) {
                     if stopping {
@@ -727,6 +748,24 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
         }
     }
     player.join();
+    // Where the person stands, and how tender it was: heard, with eyes closed.
+    if lost.is_none() && exit == code::OK {
+        let voice = engine.as_deref().map(|engine| crate::afterwards::Voice {
+            script: &script,
+            engine,
+            device: args.device.as_deref(),
+            volume,
+        });
+        let keys = keyboard.as_ref().map(|_| &inputs);
+        let mut print = |line: &str| display.say(out, line);
+        let worked = &tracker.done_points;
+        if let Some(sig) =
+            crate::afterwards::run(voice.as_ref(), keys, &signals, &recorder, &config, worked, &mut print)
+        {
+            exit = crate::signals::exit_code(sig);
+        }
+    }
+    let log_warning = recorder.finish();
     // The rounds still being made will never play: stop making them, and
     // give their speech programs a moment to be killed.
     crate::signals::stop();
@@ -738,6 +777,9 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
     drop(media);
     drop(input_tx);
     resume_others(others.take(), quiet, err);
+    if let Some(w) = log_warning.filter(|_| !quiet) {
+        let _ = writeln!(err, "warning: {w}");
+    }
     if let Some(why) = lost {
         return Err(Failure::new(code::NO_DEVICE, format!("the sound output stopped: {why}")).hint(
             "is the sound server (PulseAudio or PipeWire) still running? start it again, then play again; \

@@ -3,6 +3,7 @@
 //! The flow is script text → [`syntax`] tree → [`script::Script`] →
 //! [`timeline::Timeline`] (pure) → sound. `ARCHITECTURE.md` has the map.
 
+pub mod afterwards;
 pub mod cli;
 pub mod commands;
 pub mod config;

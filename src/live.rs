@@ -44,6 +44,9 @@ pub enum Input {
     Interrupt,
     /// The terminal is gone (the end of its input): stop, as for `q`.
     Closed,
+    /// A digit key, 0–9: the answer to the question after a session (how
+    /// tender it was); ignored while the session plays.
+    Digit(u8),
 }
 
 /// The key map, in one place: it is also the help line.
@@ -62,6 +65,7 @@ pub fn input_for(key: &KeyEvent) -> Option<Input> {
         KeyCode::Char('q') | KeyCode::Esc => Input::Quit,
         KeyCode::Enter => Input::Finish,
         KeyCode::Char('t') => Input::WhereAmI,
+        KeyCode::Char(c @ '0'..='9') => Input::Digit(c as u8 - b'0'),
         _ => return None,
     })
 }

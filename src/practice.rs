@@ -16,6 +16,7 @@
 //! sessions since the day began (`day_starts`, local time) against the
 //! daily goal, and the point to do next. It does not decide what plays.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,6 +27,7 @@ use rusqlite::{Connection, params};
 use serde::Serialize;
 
 use crate::config::Settings;
+use crate::error::Failure;
 use crate::script::Side;
 use crate::timeline::{Event, Sound};
 
@@ -335,7 +337,7 @@ impl Recorder {
                     None => {
                         *warn.lock().unwrap_or_else(|e| e.into_inner()) =
                             Some("this system has no data folder for the practice log".into());
-                        return rx.iter().for_each(|m| answer_none(m));
+                        return rx.iter().for_each(answer_none);
                     }
                 };
                 let mut writer = match Writer::start(&path, &routine, started, hold) {
@@ -408,7 +410,17 @@ fn answer_none(msg: Msg) {
 }
 
 fn describe(path: &Path, e: &anyhow::Error) -> String {
-    format!("the practice log {} cannot be written ({e:#}); this session is not recorded", path.display())
+    format!("the practice log {} cannot be written ({}); this session is not recorded", path.display(), reason(e))
+}
+
+/// SQLite's own words for a failure ("database is locked"), without the
+/// error codes rusqlite adds.
+fn reason(e: &anyhow::Error) -> String {
+    match e.downcast_ref::<rusqlite::Error>() {
+        Some(rusqlite::Error::SqliteFailure(_, Some(message))) => message.clone(),
+        Some(rusqlite::Error::SqliteFailure(failure, None)) => failure.to_string(),
+        _ => format!("{e:#}"),
+    }
 }
 
 struct Writer {
@@ -621,6 +633,101 @@ pub fn question(point: &str, several: bool) -> String {
     match (several, spoken(point)) {
         (true, Some(name)) => format!("How tender was the {name}, from zero to ten?"),
         _ => "How tender was it, from zero to ten?".to_string(),
+    }
+}
+
+/// `backease log`: the last sessions, newest first.
+pub fn show_log(last: u32, json: bool, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
+    let _ = err;
+    let path = default_path().ok_or_else(|| Failure::io("this system has no data folder for the practice log"))?;
+    let sessions = recent(&path, last).map_err(|e| unreadable(&path, &e))?;
+    let text = if json {
+        serde_json::to_string_pretty(&sessions).expect("sessions serialize") + "\n"
+    } else if sessions.is_empty() {
+        format!("No sessions recorded yet in {}.\nEvery `backease play` is recorded as it happens.\n", path.display())
+    } else {
+        sessions.iter().map(log_text).collect()
+    };
+    write(out, &text)
+}
+
+fn log_text(s: &Logged) -> String {
+    let until = match &s.ended {
+        Some(end) => format!("–{}", end.get(11..).unwrap_or(end)),
+        None => " (never ended)".into(),
+    };
+    let stopped = if s.stopped { "  stopped" } else { "" };
+    let hold = crate::duration::short(Duration::from_secs_f64(s.hold_seconds));
+    let mut text = format!("{}{until}  {}  hold {hold}{stopped}\n", s.started, s.routine);
+    let mut points: Vec<&str> = Vec::new();
+    for w in &s.worked {
+        if !points.contains(&w.point.as_str()) {
+            points.push(&w.point);
+        }
+    }
+    for p in points {
+        let sides: Vec<String> = s
+            .worked
+            .iter()
+            .filter(|w| w.point == p)
+            .map(|w| {
+                let what = if w.done { "done" } else { "cut short" };
+                match &w.side {
+                    Some(side) => format!("{side} {what}"),
+                    None => what.to_string(),
+                }
+            })
+            .collect();
+        let tender = s
+            .tenderness
+            .iter()
+            .find(|t| t.point == p)
+            .map_or_else(String::new, |t| format!(" · tender {}/10", t.value));
+        text += &format!("    {}: {}{tender}\n", spoken(p).unwrap_or(p), sides.join(", "));
+    }
+    if s.worked.is_empty() {
+        text += "    nothing done\n";
+    }
+    text
+}
+
+/// `backease today`: each point's sessions today against the goal.
+pub fn show_today(json: bool, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
+    let settings = crate::config::load(err)?.settings;
+    let path = default_path().ok_or_else(|| Failure::io("this system has no data folder for the practice log"))?;
+    let t = today_at(&path, &settings, Local::now()).map_err(|e| unreadable(&path, &e))?;
+    let text = if json {
+        serde_json::to_string_pretty(&t).expect("today serializes") + "\n"
+    } else {
+        today_text(&t, &settings)
+    };
+    write(out, &text)
+}
+
+fn today_text(t: &Today, settings: &Settings) -> String {
+    let starts = settings.day_starts.unwrap_or(DEFAULT_DAY_STARTS);
+    let mut text = format!("Today ({}, from {starts:02}:00): {} sessions a point is the goal\n", t.day, t.goal);
+    for p in &t.points {
+        let met = if p.sessions >= t.goal { "  goal met" } else { "" };
+        text += &format!("  {:<20} {} of {}{met}\n", p.name, p.sessions, t.goal);
+    }
+    text += &match &t.next {
+        Some(id) => format!("Next: {} (backease play {id})\n", spoken(id).unwrap_or(id)),
+        None => "Every point has met today's goal: rest these muscles now, over-working them undoes the good.\n".into(),
+    };
+    text
+}
+
+fn unreadable(path: &Path, e: &anyhow::Error) -> Failure {
+    Failure::io(format!("cannot read the practice log {}: {}", path.display(), reason(e)))
+        .hint("if the file is damaged, move it away: a new log is started at the next session")
+}
+
+fn write(out: &mut dyn Write, text: &str) -> Result<u8, Failure> {
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => Ok(crate::error::code::OK),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(crate::error::code::OK),
+        Err(e) => Err(Failure::io(format!("cannot write output: {}", crate::error::io_reason(&e)))),
     }
 }
 

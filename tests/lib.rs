@@ -20,6 +20,7 @@ mod media_keys;
 mod pause_others;
 mod piper;
 mod remind;
+mod practice;
 mod render_cli;
 mod rounds;
 mod script_input;

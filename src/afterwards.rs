@@ -1,0 +1,164 @@
+//! The words after a live session: where the person stands today ("That was
+//! your third deep spinal session today."), then, for each point worked,
+//! "How tender was it, from zero to ten?", answered with a digit key.
+//!
+//! The session's player has ended by then, so each sentence is a small
+//! session of its own: one `Say`, made by the session's engine (from the
+//! cache when it can) and played on the same output. Everything said is
+//! printed too. It asks only when a keyboard is there to answer; with none
+//! (`--quiet`, no terminal), where the person stands is printed only. It
+//! never runs for `render`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, select};
+
+use crate::config::Settings;
+use crate::live::Input;
+use crate::player::{Player, PlayerEvent};
+use crate::practice::{Recorder, question, spoken, standing};
+use crate::script::{Script, Step, StepKind, Text};
+use crate::speech::{Cache, Engine};
+use crate::timeline::Options;
+
+/// How long the question waits for a digit, after it is said.
+pub const ANSWER_WAIT: Duration = Duration::from_secs(8);
+/// After a 1, how long a 0 may follow to make it 10.
+const TEN_WAIT: Duration = Duration::from_millis(700);
+
+/// What the words after a session are said with.
+pub struct Voice<'a> {
+    pub script: &'a Script,
+    pub engine: &'a dyn Engine,
+    pub device: Option<&'a str>,
+    pub volume: f32,
+}
+
+/// Says where the person stands and asks how tender each point was.
+/// `inputs` is the live keyboard (`None` without one: nothing is asked,
+/// nothing spoken); `print` shows a line. Returns early on a signal, `q`,
+/// Ctrl-C or the terminal closing; the signal, if one came.
+pub fn run(
+    voice: Option<&Voice>,
+    inputs: Option<&Receiver<Input>>,
+    signals: &Receiver<i32>,
+    recorder: &Recorder,
+    settings: &Settings,
+    worked: &[String],
+    print: &mut dyn FnMut(&str),
+) -> Option<i32> {
+    let known: Vec<&String> = worked.iter().filter(|p| spoken(p).is_some()).collect();
+    if known.is_empty() {
+        return None;
+    }
+    let voice = voice.filter(|_| inputs.is_some());
+    if let Some(today) = recorder.today(settings, Duration::from_secs(4))
+        && let Some(text) = standing(&today, worked)
+    {
+        print(&text);
+        if let Some(v) = voice {
+            match speak(v, &text, signals) {
+                Spoken::Said => {}
+                Spoken::Failed => return None,
+                Spoken::Signal(sig) => return Some(sig),
+            }
+        }
+    }
+    let (Some(voice), Some(inputs)) = (voice, inputs) else { return None };
+    for point in &known {
+        let text = question(point, known.len() > 1);
+        print(&format!("{text} (a digit key; anything else skips)"));
+        // Keys pressed during the session are not answers.
+        while inputs.try_recv().is_ok() {}
+        match speak(voice, &text, signals) {
+            Spoken::Said => {}
+            Spoken::Failed => return None,
+            Spoken::Signal(sig) => return Some(sig),
+        }
+        match answer(inputs, signals) {
+            Answer::Value(v) => {
+                recorder.tender(point, v);
+                let noted = format!("{v}, noted.");
+                print(&noted);
+                match speak(voice, &noted, signals) {
+                    Spoken::Said => {}
+                    Spoken::Failed => return None,
+                    Spoken::Signal(sig) => return Some(sig),
+                }
+            }
+            Answer::Skip => print("Skipped."),
+            Answer::Stop(sig) => return sig,
+        }
+    }
+    None
+}
+
+enum Answer {
+    Value(u8),
+    Skip,
+    /// `q`, Ctrl-C, the terminal gone, or a signal (which).
+    Stop(Option<i32>),
+}
+
+enum Spoken {
+    Said,
+    Failed,
+    Signal(i32),
+}
+
+/// Waits for a digit: 0–9, or 1 then 0 quickly for 10.
+fn answer(inputs: &Receiver<Input>, signals: &Receiver<i32>) -> Answer {
+    let deadline = Instant::now() + ANSWER_WAIT;
+    let first = select! {
+        recv(inputs) -> i => i,
+        recv(signals) -> sig => return Answer::Stop(sig.ok()),
+        recv(crossbeam_channel::at(deadline)) -> _ => return Answer::Skip,
+    };
+    match first {
+        Ok(Input::Digit(1)) => match inputs.recv_timeout(TEN_WAIT) {
+            Ok(Input::Digit(0)) => Answer::Value(10),
+            _ => Answer::Value(1),
+        },
+        Ok(Input::Digit(d)) => Answer::Value(d),
+        Ok(Input::Interrupt) => Answer::Stop(Some(crate::signals::SIGINT)),
+        Ok(Input::Quit | Input::Closed) | Err(_) => Answer::Stop(None),
+        Ok(_) => Answer::Skip,
+    }
+}
+
+/// Says `words` on the output, and waits until they are said; a signal
+/// cuts them off.
+fn speak(voice: &Voice, words: &str, signals: &Receiver<i32>) -> Spoken {
+    let mut script = voice.script.clone();
+    script.opening.clear();
+    script.closing.clear();
+    script.steps = vec![Step { kind: StepKind::Say(Text::literal(words)), span: 0..0, point: None }];
+    let options = Options { hold: None, rounds: Some(1), rest: None };
+    let cache = Cache::default_location();
+    let made = crate::session::prepare(&script, &options, None, Some(voice.engine), false, &cache, &mut |_, _, _| {});
+    let Ok((segment, _)) = made else { return Spoken::Failed };
+    let Ok(device) = crate::output::Device::open(voice.device) else { return Spoken::Failed };
+    let player = Player::spawn(Box::new(device), Arc::new(segment), None, voice.volume);
+    let mut spoken = Spoken::Said;
+    loop {
+        select! {
+            recv(player.events) -> ev => match ev {
+                Ok(PlayerEvent::Finished { .. }) | Err(_) => break,
+                Ok(PlayerEvent::Lost(_)) => {
+                    spoken = Spoken::Failed;
+                    break;
+                }
+                Ok(_) => {}
+            },
+            recv(signals) -> sig => {
+                if let Ok(sig) = sig {
+                    spoken = Spoken::Signal(sig);
+                }
+                let _ = player.commands.send(crate::player::Command::Halt);
+            }
+        }
+    }
+    player.join();
+    spoken
+}
