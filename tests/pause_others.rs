@@ -188,3 +188,18 @@ fn no_session_bus_is_one_warning_and_the_session_plays() {
     assert!(run.stderr.contains("warning: other media players were not paused ("), "{}", run.stderr);
     assert!(run.stderr.contains("media buttons will not work"), "{}", run.stderr);
 }
+
+#[test]
+fn the_sound_server_lost_ends_the_session_and_resumes_the_players() {
+    let sb = Sandbox::new();
+    let mut pulse = Pulse::start(&sb);
+    let bus = PrivateBus::start();
+    let music = Player::start(&bus, "music", "Playing");
+    let session = Session::start(&sb, &pulse, &bus, &["play", &routine(&sb, "30s"), "--pause-others"]);
+    session.wait_playing();
+    assert_eq!(music.calls(), ["Pause"]);
+    pulse.kill();
+    let (code, stderr) = session.end();
+    assert_eq!(code, 4, "{stderr}");
+    assert_eq!((music.calls(), music.status()), (vec!["Pause".to_string(), "Play".to_string()], "Playing".into()));
+}
