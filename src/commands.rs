@@ -820,7 +820,12 @@ fn pause_others_for(asked: bool, quiet: bool, err: &mut dyn Write) -> Option<Oth
     }
     #[cfg(target_os = "linux")]
     {
+        let asked_at = std::time::Instant::now();
         let (paused, warning) = crate::pause_others::pause_playing();
+        if crate::timing() {
+            let n = paused.as_ref().map_or(0, |p| p.players().len());
+            eprintln!("timing: {n} other players paused in {} ms", asked_at.elapsed().as_millis());
+        }
         if let Some(w) = warning.filter(|_| !quiet) {
             let _ = writeln!(err, "warning: {w}");
         }
@@ -837,8 +842,15 @@ fn pause_others_for(asked: bool, quiet: bool, err: &mut dyn Write) -> Option<Oth
 
 fn resume_others(others: Option<Others>, quiet: bool, err: &mut dyn Write) {
     #[cfg(target_os = "linux")]
-    if let Some(w) = others.and_then(|mut o| o.resume()).filter(|_| !quiet) {
-        let _ = writeln!(err, "warning: {w}");
+    if let Some(mut others) = others {
+        let asked_at = std::time::Instant::now();
+        let warning = others.resume();
+        if crate::timing() {
+            eprintln!("timing: other players resumed in {} ms", asked_at.elapsed().as_millis());
+        }
+        if let Some(w) = warning.filter(|_| !quiet) {
+            let _ = writeln!(err, "warning: {w}");
+        }
     }
     #[cfg(not(target_os = "linux"))]
     let _ = (others, quiet, err);
