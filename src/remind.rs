@@ -187,6 +187,30 @@ fn quote(word: &str) -> String {
     out
 }
 
+/// The program a service file of ours runs: its `ExecStart=`'s first
+/// word, unquoted.
+fn exec_path(service: &str) -> Option<PathBuf> {
+    let line = service.lines().find_map(|l| l.strip_prefix("ExecStart="))?;
+    let quoted = line.strip_prefix('"')?;
+    let mut path = String::new();
+    let mut chars = quoted.chars();
+    while let Some(c) = chars.next() {
+        match (c, chars.clone().next()) {
+            ('"', _) => return Some(PathBuf::from(path)),
+            ('\\', Some(n)) => {
+                path.push(if n == 'n' { '\n' } else { n });
+                chars.next();
+            }
+            ('%', Some('%')) | ('$', Some('$')) => {
+                path.push(c);
+                chars.next();
+            }
+            _ => path.push(c),
+        }
+    }
+    None
+}
+
 /// The user's systemd unit folder (under `XDG_CONFIG_HOME`).
 pub fn unit_dir() -> Result<PathBuf, Failure> {
     dirs::config_dir()
@@ -329,8 +353,18 @@ pub fn status(out: &mut dyn std::io::Write) -> Result<u8, Failure> {
         }
         Err(why) => format!("systemd: not reachable ({why}); to start the reminders in your desktop session: {ENABLE}"),
     };
+    // A backease moved or reinstalled elsewhere leaves the service running nothing.
+    let service = std::fs::read_to_string(dir.join(SERVICE)).ok();
+    let gone = match service.as_deref().map(exec_path) {
+        Some(Some(exe)) if exe.is_file() => String::new(),
+        Some(Some(exe)) => format!(
+            "The service runs {}, which is not there any more: set the reminders again to run this backease.\n",
+            exe.display()
+        ),
+        _ => format!("{SERVICE} is missing or not backease's: set the reminders again.\n"),
+    };
     let text = format!(
-        "Reminders every {} between {} and {}.\nNext: {} {}.\n{known}\nFiles: {} and {SERVICE}\n",
+        "Reminders every {} between {} and {}.\nNext: {} {}.\n{known}\n{gone}Files: {} and {SERVICE}\n",
         crate::duration::spoken(schedule.every),
         clock(schedule.between.from),
         clock(schedule.between.to),
@@ -511,6 +545,10 @@ mod tests {
 
     #[test]
     fn unit_words_are_quoted() {
-        assert_eq!(quote(r#"/home/a b/50%"x"$y\z"#), r#""/home/a b/50%%\"x\"$$y\\z""#);
+        let odd = r#"/home/a b/50%"x"$y\z"#;
+        assert_eq!(quote(odd), r#""/home/a b/50%%\"x\"$$y\\z""#);
+        let service = service_text(Path::new(odd), &[("XDG_DATA_HOME", "/d".into())]);
+        assert_eq!(exec_path(&service), Some(PathBuf::from(odd)));
+        assert_eq!(exec_path("[Service]\nExecStart=/bin/true\n"), None);
     }
 }

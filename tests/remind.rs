@@ -63,6 +63,17 @@ fn the_units_are_what_systemd_accepts_and_fire_at_the_times_asked() {
     };
     assert!(state.stdout.contains(&line), "{line} in {}", state.stdout);
 
+    assert!(!state.stdout.contains("not there any more"), "{}", state.stdout);
+    // The program moved away: said, with what to do.
+    let text = std::fs::read_to_string(&service).unwrap();
+    std::fs::write(&service, text.replace("/backease\" remind", "/moved-away\" remind")).unwrap();
+    let state = remind(&sb, &[]);
+    assert!(
+        state.stdout.contains("moved-away, which is not there any more: set the reminders again"),
+        "{}",
+        state.stdout
+    );
+
     // Set again: replaced, not added to.
     assert_eq!(remind(&sb, &["--every", "12h"]).code, 0);
     let text = std::fs::read_to_string(&timer).unwrap();
