@@ -203,3 +203,32 @@ fn the_sound_server_lost_ends_the_session_and_resumes_the_players() {
     assert_eq!(code, 4, "{stderr}");
     assert_eq!((music.calls(), music.status()), (vec!["Pause".to_string(), "Play".to_string()], "Playing".into()));
 }
+
+#[test]
+fn a_bus_that_hangs_costs_at_most_its_budget() {
+    let sb = Sandbox::new();
+    let pulse = Pulse::start(&sb);
+    let socket = sb.path().join("silent-bus.sock");
+    let _silent = crate::support::SilentSocket::start(&socket);
+    let script = routine(&sb, "1s");
+    let timed = |pause_others: bool| {
+        let mut args = vec!["play", script.as_str()];
+        if pause_others {
+            args.push("--pause-others");
+        }
+        let mut cmd = sb.command(&args);
+        pulse.apply(&mut cmd);
+        cmd.env("DBUS_SESSION_BUS_ADDRESS", format!("unix:path={}", socket.display()));
+        let started = Instant::now();
+        let run = sb.run_within(Duration::from_secs(30), &mut cmd);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        (started.elapsed(), run.stderr)
+    };
+    let (without, _) = timed(false);
+    let (with, stderr) = timed(true);
+    assert_eq!(stderr.matches("warning: other media players").count(), 1, "{stderr}");
+    assert!(stderr.contains("(the session bus did not answer within 1 s)"), "{stderr}");
+    // The budget is 1 s, and a little for the thread's own calls to end.
+    let cost = with.saturating_sub(without);
+    assert!(cost < Duration::from_millis(1600), "pausing cost {cost:?} ({with:?} against {without:?})");
+}
