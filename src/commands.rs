@@ -750,7 +750,8 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
     player.join();
     // Where the person stands, and how tender it was: heard, with eyes closed.
     if lost.is_none() && exit == code::OK {
-        let voice = engine.as_deref().map(|engine| crate::afterwards::Voice {
+        // Stopped with `q`: where the person stands is shown, nothing asked.
+        let voice = engine.as_deref().filter(|_| !stopping).map(|engine| crate::afterwards::Voice {
             script: &script,
             engine,
             device: args.device.as_deref(),
@@ -1005,6 +1006,9 @@ fn show_config(out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> 
          hold     {}\n\
          chime    {}\n\
          command  {}\n\
+         daily_goal  {}\n\
+         day_starts  {}\n\
+         pause_others  {}\n\
          Command-line options override these; these override a script's own defaults.\n",
         or(s.engine.map(|e| e.name().to_string()), "auto"),
         or(s.voice.clone(), "the engine's own"),
@@ -1014,6 +1018,9 @@ fn show_config(out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> 
         or(s.hold.map(duration::short), "the routine's own"),
         or(s.chime.map(|c| c.name().to_string()), "bell"),
         or(s.command.clone(), "none"),
+        or(s.daily_goal.map(|g| format!("{g} sessions a day per point")), "5 sessions a day per point"),
+        or(s.day_starts.map(|h| format!("{h:02}:00")), "04:00"),
+        or(s.pause_others.map(|p| p.to_string()), "false"),
     );
     write_out(out, &text)?;
     Ok(code::OK)

@@ -243,9 +243,9 @@ mod tests {
     #[test]
     fn reads_every_setting() {
         check(
-            r#"Config(engine: "espeak", voice: "en-gb", rate: 150, pitch: 40, volume: 0.8, hold: "40s", chime: "soft", command: "piper", pan: false)"#,
+            r#"Config(engine: "espeak", voice: "en-gb", rate: 150, pitch: 40, volume: 0.8, hold: "40s", chime: "soft", command: "piper", pan: false, pause_others: true, daily_goal: 6, day_starts: 5)"#,
             expect_test::expect![[r#"
-                Some(Settings { engine: Some(Espeak), voice: Some("en-gb"), rate: Some(150), pitch: Some(40), volume: Some(0.8), hold: Some(40s), chime: Some(Soft), command: Some("piper"), pan: Some(false), pause_others: None, daily_goal: None, day_starts: None })
+                Some(Settings { engine: Some(Espeak), voice: Some("en-gb"), rate: Some(150), pitch: Some(40), volume: Some(0.8), hold: Some(40s), chime: Some(Soft), command: Some("piper"), pan: Some(false), pause_others: Some(true), daily_goal: Some(6), day_starts: Some(5) })
             "#]],
         );
         check(
@@ -266,6 +266,14 @@ mod tests {
                 3:9: "45" has no unit; write "45s" for seconds
                 4:11: unknown engine "festival"
                 5:9: the speaking rate (words per minute) must be from 80 to 450, not 9000
+            "#]],
+        );
+        check(
+            "Config(daily_goal: 0, day_starts: 24)",
+            expect_test::expect![[r#"
+                Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: None, chime: None, command: None, pan: None, pause_others: None, daily_goal: None, day_starts: None })
+                1:20: the daily goal (sessions a day per point) must be from 1 to 24, not 0
+                1:35: the hour the day starts must be from 0 to 23, not 24
             "#]],
         );
         check(

@@ -795,6 +795,94 @@ mod tests {
         assert_eq!(today_at(&path, &settings, now).unwrap().next, None);
     }
 
+    fn builtin(name: &str) -> crate::script::Script {
+        let (_, source) = crate::library::BUILTINS.iter().find(|(n, _)| *n == name).unwrap();
+        crate::library::load_builtin(name, source).script.unwrap()
+    }
+
+    fn timeline(script: &crate::script::Script) -> crate::timeline::Timeline {
+        crate::timeline::compile(script, &crate::timeline::Options::default(), &crate::timeline::Estimate::default())
+    }
+
+    #[test]
+    fn events_carry_their_point() {
+        // full-back names a point for each Sides; the single-point routines
+        // work their own (their name); outside Sides, no point.
+        let t = timeline(&builtin("full-back"));
+        let mut seen: Vec<(Option<&str>, Option<Side>)> = Vec::new();
+        for e in &t.events {
+            let key = (e.point.as_deref(), e.side);
+            if seen.last() != Some(&key) {
+                seen.push(key);
+            }
+        }
+        let (l, r) = (Some(Side::Left), Some(Side::Right));
+        let expect = [
+            (None, None),
+            (Some("deep-spinal"), l),
+            (Some("deep-spinal"), r),
+            (None, None),
+            (Some("gluteus-medius"), l),
+            (Some("gluteus-medius"), r),
+            (None, None),
+            (Some("quadratus-lumborum"), l),
+            (Some("quadratus-lumborum"), r),
+            (None, None),
+        ];
+        assert_eq!(seen, expect);
+        for (id, _) in POINTS {
+            let t = timeline(&builtin(id));
+            assert!(t.events.iter().filter(|e| e.side.is_some()).all(|e| e.point.as_deref() == Some(id)), "{id}");
+        }
+    }
+
+    /// The records a session of `routine` makes when its steps play in
+    /// order, with `skip` pressed at the steps whose indexes are given.
+    fn track(routine: &str, skips: &[usize], stopped_at: Option<usize>) -> Vec<(String, Option<Side>, bool)> {
+        let t = timeline(&builtin(routine));
+        let mut tracker = Tracker::default();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < t.events.len() {
+            if stopped_at == Some(i) {
+                out.extend(tracker.finished(true));
+                return out.into_iter().map(|w| (w.point, w.side, w.done)).collect();
+            }
+            out.extend(tracker.step(1, &t.events[i]));
+            if skips.contains(&i) {
+                tracker.moved();
+                // A skip goes on to the next step that moves time on.
+                i += 1;
+                while i < t.events.len() && t.events[i].overlay {
+                    i += 1;
+                }
+                continue;
+            }
+            i += 1;
+        }
+        out.extend(tracker.finished(false));
+        out.into_iter().map(|w| (w.point, w.side, w.done)).collect()
+    }
+
+    #[test]
+    fn the_tracker_records_sides_done_and_cut_short() {
+        let (l, r) = (Some(Side::Left), Some(Side::Right));
+        let ds = |side, done| ("deep-spinal".to_string(), side, done);
+        assert_eq!(track("deep-spinal", &[], None), [ds(l, true), ds(r, true)]);
+        let t = timeline(&builtin("deep-spinal"));
+        let holds: Vec<usize> = (0..t.events.len()).filter(|&i| t.events[i].sound == Sound::Hold).collect();
+        // n during the left hold: the left side was cut short.
+        assert_eq!(track("deep-spinal", &[holds[0]], None), [ds(l, false), ds(r, true)]);
+        // Stopped during the right hold: done, then cut.
+        assert_eq!(track("deep-spinal", &[], Some(holds[1] + 1)), [ds(l, true), ds(r, false)]);
+        // A skip before the hold (a cue passed over) does not cut the side.
+        let first_left = t.events.iter().position(|e| e.side == l).unwrap();
+        assert_eq!(track("deep-spinal", &[first_left], None), [ds(l, true), ds(r, true)]);
+        // Strokes count like holds.
+        let g = track("gluteus-medius", &[], None);
+        assert_eq!(g.iter().filter(|(p, _, done)| p == "gluteus-medius" && *done).count(), 2);
+    }
+
     #[test]
     fn no_log_is_a_day_with_nothing_done() {
         let dir = tempfile::tempdir().unwrap();

@@ -46,6 +46,8 @@ impl Sandbox {
             .current_dir(self.path())
             .env("XDG_CONFIG_HOME", self.config_dir())
             .env("XDG_CACHE_HOME", self.path().join("cache"))
+            // The practice log (and Piper's voices) live here: never the real one.
+            .env("XDG_DATA_HOME", self.path().join(".local/share"))
             .env("HOME", self.path())
             .env_remove("PULSE_SERVER")
             // No session bus unless a test starts one of its own.
