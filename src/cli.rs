@@ -119,6 +119,15 @@ pub enum Command {
     #[command(after_help = "Example:\n  backease devices\n  backease play deep-spinal --device \"NAME\"")]
     Devices,
 
+    /// Remind you across the day, with a desktop notification, of the point that is due
+    #[command(
+        after_help = "Examples:\n  backease remind --every 2h --between 09:00-21:00\n  backease remind\n  backease remind --off\n\n\
+                      Sets up a systemd user timer (~/.config/systemd/user/backease-remind.timer). Each reminder\n\
+                      names the point with the fewest sessions today; its Start button plays it. None once\n\
+                      today's goal is met, none outside --between."
+    )]
+    Remind(RemindArgs),
+
     /// Write a commented starter script into your scripts folder
     #[command(
         after_help = "Example:\n  backease new evening\n  backease play evening\n\nNever overwrites an existing file."
@@ -169,6 +178,34 @@ pub struct PlayArgs {
     /// Print nothing but errors
     #[arg(short, long)]
     pub quiet: bool,
+    /// Pause the media players that are playing (MPRIS) for the session, and
+    /// play them again after it (the setting `pause_others: true` does too)
+    #[arg(long)]
+    pub pause_others: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RemindArgs {
+    /// How often: from 15m to 12h (default 2h)
+    #[arg(long, value_parser = parse_every, value_name = "DURATION")]
+    pub every: Option<Duration>,
+    /// The hours reminders come in, HH:MM-HH:MM (default 09:00-21:00)
+    #[arg(long, value_parser = parse_between, value_name = "HH:MM-HH:MM")]
+    pub between: Option<crate::remind::Window>,
+    /// Stop the reminders and remove their files
+    #[arg(long, conflicts_with_all = ["every", "between", "fire"])]
+    pub off: bool,
+    /// What the timer runs: the notification, if one is due
+    #[arg(long, hide = true, conflicts_with_all = ["every", "between"])]
+    pub fire: bool,
+}
+
+fn parse_every(s: &str) -> Result<Duration, String> {
+    crate::remind::parse_every(s)
+}
+
+fn parse_between(s: &str) -> Result<crate::remind::Window, String> {
+    crate::remind::parse_between(s)
 }
 
 /// Options that change how the voice sounds; a script's defaults apply

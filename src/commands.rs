@@ -36,6 +36,7 @@ pub fn dispatch(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> R
         Command::Devices => devices(out),
         Command::Voices { engine } => voices(engine, out, err),
         Command::Config => show_config(out, err),
+        Command::Remind(args) => remind(&args, out, err),
         Command::Log { last, json } => crate::practice::show_log(last, json, out, err),
         Command::Today { json } => crate::practice::show_today(json, out, err),
     }
@@ -493,7 +494,7 @@ fn stopped_by_signal(doing: &str) -> Option<Failure> {
 }
 
 fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
-    let PlayArgs { routine, timing, looped, voice, device, quiet } = args;
+    let PlayArgs { routine, timing, looped, voice, device, quiet, pause_others } = args;
     let (looped, quiet) = (*looped, *quiet);
     use crate::live::{Display, Input, Keyboard, Style};
     use crate::player::Command as Cmd;
@@ -541,6 +542,9 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
 
     let (input_tx, inputs) = crossbeam_channel::unbounded();
     let style = Style::detect(quiet);
+    // Other players are paused as the session starts (before backease is a
+    // player itself), and resumed below, or on drop if this ends in an error.
+    let mut others = pause_others_for(*pause_others || config.pause_others == Some(true), quiet, err);
     // Media buttons before the keyboard: a warning about them is printed
     // before the display starts and the terminal goes raw, not through it.
     let mut media = match crate::media_keys::MediaKeys::start(&script.title, input_tx.clone()) {
@@ -724,6 +728,7 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
     drop(keyboard);
     drop(media);
     drop(input_tx);
+    resume_others(others.take(), quiet, err);
     if let Some(w) = log_warning.filter(|_| !quiet) {
         let _ = writeln!(err, "warning: {w}");
     }
@@ -742,6 +747,72 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
         cache_warning(&e, err);
     }
     Ok(exit)
+}
+
+/// `remind`: set (with --every or --between), --off, --fire, or the state.
+fn remind(args: &crate::cli::RemindArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
+    use crate::remind::{DEFAULT_BETWEEN, DEFAULT_EVERY, Schedule};
+    if args.off {
+        return crate::remind::off(out);
+    }
+    if args.fire {
+        let settings = crate::config::load(err)?.settings;
+        return crate::remind::fire(&settings, out, err);
+    }
+    if args.every.is_none() && args.between.is_none() {
+        return crate::remind::status(out);
+    }
+    let every = args.every.unwrap_or(DEFAULT_EVERY);
+    crate::remind::set(Schedule { every, between: args.between.unwrap_or(DEFAULT_BETWEEN) }, out)
+}
+
+#[cfg(target_os = "linux")]
+type Others = crate::pause_others::Paused;
+#[cfg(not(target_os = "linux"))]
+type Others = ();
+
+/// Pauses the media players that are playing, if asked to; a problem is one
+/// warning, and the session plays.
+fn pause_others_for(asked: bool, quiet: bool, err: &mut dyn Write) -> Option<Others> {
+    if !asked {
+        return None;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        let asked_at = std::time::Instant::now();
+        let (paused, warning) = crate::pause_others::pause_playing();
+        if crate::timing() {
+            let n = paused.as_ref().map_or(0, |p| p.players().len());
+            eprintln!("timing: {n} other players paused in {} ms", asked_at.elapsed().as_millis());
+        }
+        if let Some(w) = warning.filter(|_| !quiet) {
+            let _ = writeln!(err, "warning: {w}");
+        }
+        paused
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        if !quiet {
+            let _ = writeln!(err, "warning: --pause-others works only on Linux (MPRIS on D-Bus)");
+        }
+        None
+    }
+}
+
+fn resume_others(others: Option<Others>, quiet: bool, err: &mut dyn Write) {
+    #[cfg(target_os = "linux")]
+    if let Some(mut others) = others {
+        let asked_at = std::time::Instant::now();
+        let warning = others.resume();
+        if crate::timing() {
+            eprintln!("timing: other players resumed in {} ms", asked_at.elapsed().as_millis());
+        }
+        if let Some(w) = warning.filter(|_| !quiet) {
+            let _ = writeln!(err, "warning: {w}");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (others, quiet, err);
 }
 
 fn render(
@@ -896,6 +967,7 @@ fn show_config(out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> 
          command  {}\n\
          daily_goal  {}\n\
          day_starts  {}\n\
+         pause_others  {}\n\
          Command-line options override these; these override a script's own defaults.\n",
         or(s.engine.map(|e| e.name().to_string()), "auto"),
         or(s.voice.clone(), "the engine's own"),
@@ -910,6 +982,7 @@ fn show_config(out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> 
             &format!("{DEFAULT_GOAL} sessions a day per point")
         ),
         or(s.day_starts.map(|h| format!("{h:02}:00")), &format!("{DEFAULT_DAY_STARTS:02}:00")),
+        or(s.pause_others.map(|p| p.to_string()), "false"),
     );
     write_out(out, &text)?;
     Ok(code::OK)

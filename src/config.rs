@@ -63,14 +63,29 @@ pub struct Settings {
     pub command: Option<String>,
     /// `false`: the cues of `Sides` from the middle too, not from their side.
     pub pan: Option<bool>,
+    /// `true`: media players playing on the session bus are paused for the
+    /// session (`play --pause-others`).
+    pub pause_others: Option<bool>,
     /// Sessions a day per point that meet the day's goal (the practice log).
     pub daily_goal: Option<u32>,
     /// The hour (0–23, local time) a "day" of the practice log begins.
     pub day_starts: Option<u32>,
 }
 
-const FIELDS: [&str; 11] =
-    ["engine", "voice", "rate", "pitch", "volume", "hold", "chime", "command", "pan", "daily_goal", "day_starts"];
+const FIELDS: [&str; 12] = [
+    "engine",
+    "voice",
+    "rate",
+    "pitch",
+    "volume",
+    "hold",
+    "chime",
+    "command",
+    "pan",
+    "pause_others",
+    "daily_goal",
+    "day_starts",
+];
 
 /// The settings file is read only up to this size: a few lines of text,
 /// never megabytes.
@@ -183,14 +198,11 @@ fn settings(lower: &mut Lower, fields: &[syntax::Field]) -> Settings {
         s.command = lower.line(n, "the command");
     }
     if let Some(n) = f.get("pan") {
-        match n.value {
-            Value::Bool(b) => s.pan = Some(b),
-            Value::Error => {}
-            _ => {
-                let d = lower.error(n.span.clone(), "pan is true or false");
-                d.help = Some("pan: false plays the cues of Sides from the middle".into());
-            }
-        }
+        s.pan = boolean(lower, n, "pan", "pan: false plays the cues of Sides from the middle");
+    }
+    if let Some(n) = f.get("pause_others") {
+        let help = "pause_others: true pauses the music players that are playing, for the session";
+        s.pause_others = boolean(lower, n, "pause_others", help);
     }
     if let Some(n) = f.get("daily_goal") {
         s.daily_goal = lower.count(n, "the daily goal (sessions a day per point)", 1..=24);
@@ -199,6 +211,18 @@ fn settings(lower: &mut Lower, fields: &[syntax::Field]) -> Settings {
         s.day_starts = lower.count(n, "the hour the day starts", 0..=23);
     }
     s
+}
+
+fn boolean(lower: &mut Lower, n: &syntax::Node, name: &str, help: &str) -> Option<bool> {
+    match n.value {
+        Value::Bool(b) => Some(b),
+        Value::Error => None,
+        _ => {
+            let d = lower.error(n.span.clone(), format!("{name} is true or false"));
+            d.help = Some(help.into());
+            None
+        }
+    }
 }
 
 #[cfg(test)]
@@ -219,15 +243,15 @@ mod tests {
     #[test]
     fn reads_every_setting() {
         check(
-            r#"Config(engine: "espeak", voice: "en-gb", rate: 150, pitch: 40, volume: 0.8, hold: "40s", chime: "soft", command: "piper", pan: false, daily_goal: 6, day_starts: 5)"#,
+            r#"Config(engine: "espeak", voice: "en-gb", rate: 150, pitch: 40, volume: 0.8, hold: "40s", chime: "soft", command: "piper", pan: false, pause_others: true, daily_goal: 6, day_starts: 5)"#,
             expect_test::expect![[r#"
-                Some(Settings { engine: Some(Espeak), voice: Some("en-gb"), rate: Some(150), pitch: Some(40), volume: Some(0.8), hold: Some(40s), chime: Some(Soft), command: Some("piper"), pan: Some(false), daily_goal: Some(6), day_starts: Some(5) })
+                Some(Settings { engine: Some(Espeak), voice: Some("en-gb"), rate: Some(150), pitch: Some(40), volume: Some(0.8), hold: Some(40s), chime: Some(Soft), command: Some("piper"), pan: Some(false), pause_others: Some(true), daily_goal: Some(6), day_starts: Some(5) })
             "#]],
         );
         check(
             "Config()",
             expect_test::expect![[r#"
-                Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: None, chime: None, command: None, pan: None, daily_goal: None, day_starts: None })
+                Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: None, chime: None, command: None, pan: None, pause_others: None, daily_goal: None, day_starts: None })
             "#]],
         );
     }
@@ -237,7 +261,7 @@ mod tests {
         check(
             "Config(\n  voise: \"en\",\n  hold: \"45\",\n  engine: \"festival\",\n  rate: 9000,\n)",
             expect_test::expect![[r#"
-                Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: None, chime: None, command: None, pan: None, daily_goal: None, day_starts: None })
+                Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: None, chime: None, command: None, pan: None, pause_others: None, daily_goal: None, day_starts: None })
                 2:3: Config has no field `voise`
                 3:9: "45" has no unit; write "45s" for seconds
                 4:11: unknown engine "festival"
@@ -247,7 +271,7 @@ mod tests {
         check(
             "Config(daily_goal: 0, day_starts: 24)",
             expect_test::expect![[r#"
-                Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: None, chime: None, command: None, pan: None, daily_goal: None, day_starts: None })
+                Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: None, chime: None, command: None, pan: None, pause_others: None, daily_goal: None, day_starts: None })
                 1:20: the daily goal (sessions a day per point) must be from 1 to 24, not 0
                 1:35: the hour the day starts must be from 0 to 23, not 24
             "#]],
@@ -255,14 +279,14 @@ mod tests {
         check(
             "Config(pan: \"no\")",
             expect_test::expect![[r#"
-            Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: None, chime: None, command: None, pan: None, daily_goal: None, day_starts: None })
-            1:13: pan is true or false
-        "#]],
+                Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: None, chime: None, command: None, pan: None, pause_others: None, daily_goal: None, day_starts: None })
+                1:13: pan is true or false
+            "#]],
         );
         check(
             "Config(hold: \"40s\"",
             expect_test::expect![[r#"
-                Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: Some(40s), chime: None, command: None, pan: None, daily_goal: None, day_starts: None })
+                Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: Some(40s), chime: None, command: None, pan: None, pause_others: None, daily_goal: None, day_starts: None })
                 1:7: this `(` is never closed
             "#]],
         );

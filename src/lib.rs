@@ -16,9 +16,14 @@ pub mod library;
 pub mod live;
 pub mod loudness;
 pub mod media_keys;
+#[cfg(target_os = "linux")]
+pub mod notify;
 pub mod output;
+#[cfg(target_os = "linux")]
+pub mod pause_others;
 pub mod player;
 pub mod practice;
+pub mod remind;
 pub mod render;
 pub mod resample;
 pub mod script;

@@ -426,3 +426,90 @@ impl Drop for SilentSocket {
         let _ = self.child.wait();
     }
 }
+
+/// A D-Bus session bus of the test's own (`dbus-daemon --nofork`), killed
+/// when this is dropped, even when the test fails.
+pub struct PrivateBus {
+    child: std::process::Child,
+    pub address: String,
+}
+
+impl PrivateBus {
+    pub fn start() -> PrivateBus {
+        let mut child = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("dbus-daemon is installed (bash .ci/setup)");
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("piped");
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+        PrivateBus { child, address: line.trim().to_string() }
+    }
+
+    /// A connection of the test's own to this bus.
+    pub fn connect(&self) -> dbus::blocking::Connection {
+        let mut channel = dbus::channel::Channel::open_private(&self.address).expect("connect to the test's bus");
+        channel.register().expect("register on the test's bus");
+        dbus::blocking::Connection::from(channel)
+    }
+}
+
+impl Drop for PrivateBus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A D-Bus service of the test's own: it owns `name` on a [`PrivateBus`]
+/// and answers each method call with the messages `answer` returns (the
+/// reply first, then any signals), on a thread that ends when this is
+/// dropped. `answer` returning nothing leaves the call unanswered.
+pub struct Service {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Service {
+    pub fn start(
+        bus: &PrivateBus,
+        name: &str,
+        mut answer: impl FnMut(&dbus::Message) -> Vec<dbus::Message> + Send + 'static,
+    ) -> Service {
+        use dbus::channel::{MatchingReceiver, Sender};
+        let conn = bus.connect();
+        conn.request_name(name, false, true, true).expect("own the name");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            conn.start_receive(
+                dbus::message::MatchRule::new_method_call(),
+                Box::new(move |msg, conn| {
+                    for m in answer(&msg) {
+                        let _ = conn.send(m);
+                    }
+                    true
+                }),
+            );
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = conn.process(Duration::from_millis(20));
+            }
+        });
+        Service { stop, thread: Some(thread) }
+    }
+
+    /// Owns `name` and never answers: a player or service that hangs.
+    pub fn silent(bus: &PrivateBus, name: &str) -> Service {
+        Service::start(bus, name, |_| Vec::new())
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
