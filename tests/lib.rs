@@ -22,6 +22,7 @@ mod piper;
 mod practice;
 mod remind;
 mod render_cli;
+mod render_formats;
 mod rounds;
 mod script_input;
 mod sound;
