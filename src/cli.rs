@@ -80,14 +80,14 @@ pub enum Command {
     )]
     Play(PlayArgs),
 
-    /// Write a routine to a WAV file: the same samples `play` would send
+    /// Write a routine to a sound file: the same samples `play` would send
     #[command(
-        after_help = "Example:\n  backease render deep-spinal --hold 30s -o deep-spinal.wav\n\nThe file appears only when it is complete."
+        after_help = "Examples:\n  backease render deep-spinal --hold 30s -o deep-spinal.opus   # for a phone\n  backease render full-back -o full-back.wav\n\nFormats, by the name's extension: .wav (exact), .flac (lossless), .opus (small),\n.mp3 (plays everywhere); all but WAV carry a chapter per part and side.\nThe file appears only when it is complete."
     )]
     Render {
         /// A built-in name, one of your scripts, or a path to a .ron file
         routine: std::ffi::OsString,
-        /// The WAV file to write (.wav), or - for standard output
+        /// The file to write: .wav, .flac, .opus or .mp3; or - for WAV on standard output
         #[arg(short, long, value_name = "FILE")]
         output: PathBuf,
         #[command(flatten)]

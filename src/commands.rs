@@ -848,6 +848,7 @@ fn render(
     let to_stdout = output.is_stdout();
     let written = output.write(
         segment,
+        &script.title,
         choices.volume,
         &stop,
         &mut |done, total| progress.update(done, total, &|n| duration::clock(timeline::to_duration(n))),
@@ -855,13 +856,13 @@ fn render(
     );
     progress.finish();
     // Stopped by a signal: the shell's code for it (143 for SIGTERM).
-    let samples = written.map_err(|mut f| {
+    let written = written.map_err(|mut f| {
         if let (code::INTERRUPTED, Some(sig)) = (f.code, crate::signals::received()) {
             f.code = crate::signals::exit_code(sig);
         }
         f
     })?;
-    let mb = (44 + samples * 2 * session::CHANNELS as u64) as f64 / 1e6;
+    let mb = written.bytes as f64 / 1e6;
     let shown = if to_stdout { "standard output".to_string() } else { path.display().to_string() };
     let done = format!("wrote {shown} ({}, {mb:.1} MB)\n", duration::clock(total));
     // With the WAV on standard output, the words go with the progress.

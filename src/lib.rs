@@ -5,11 +5,13 @@
 
 pub mod afterwards;
 pub mod ahead;
+pub mod chapters;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod diagnostic;
 pub mod duration;
+pub mod encode;
 pub mod error;
 pub mod fsutil;
 pub mod library;

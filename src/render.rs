@@ -1,17 +1,18 @@
-//! `render`: the session written as WAV, sample for sample what `play`
-//! sends to the device.
+//! `render`: the session written to a file, sample for sample what `play`
+//! sends to the device, as WAV, FLAC, Ogg Opus or MP3 (with chapters).
 //!
 //! Where it goes is settled by [`Output::open`] before any work, so a
 //! wrong name fails at once rather than after minutes of speech synthesis:
-//! only `.wav` names, never a folder, never a missing folder. A file (new,
-//! existing, or the target of a symlink) is written under a temporary name
-//! in its folder and renamed onto the name only when it is complete, so an
-//! interrupted or failed render (Ctrl-C, a full disk) never leaves a broken
-//! file, and an existing file keeps its permissions. Standard output (`-o
-//! -`), a device such as `/dev/null` and a FIFO are written straight into.
-//! Temporary files that a killed render left behind are removed by the
-//! next render to the same folder. This module does not convert to other
-//! formats.
+//! a name whose extension is a format [`Format`] knows, never a folder,
+//! never a missing folder. A file (new, existing, or the target of a
+//! symlink) is written under a temporary name in its folder and renamed
+//! onto the name only when it is complete, so an interrupted or failed
+//! render (Ctrl-C, a full disk) never leaves a broken file, and an existing
+//! file keeps its permissions. Standard output (`-o -`), a device such as
+//! `/dev/null` and a FIFO are written straight into, as WAV (the other
+//! formats seek back to finish their headers). Temporary files that a
+//! killed render left behind are removed by the next render to the same
+//! folder. The formats themselves are `encode/`'s work.
 
 use std::fs::{File, Permissions};
 use std::io::{self, Write};
@@ -19,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::encode::{About, Format};
 use crate::error::{Failure, code, io_reason};
 use crate::session::{CHANNELS, Control, Segment, Stream, to_i16};
 use crate::timeline::SAMPLE_RATE;
@@ -42,13 +44,14 @@ enum Kind {
     Stream(File),
     /// A regular file, new or replaced (through any symlinks): written
     /// beside it under a temporary name, then renamed onto it.
-    Replace { target: PathBuf, keep: Option<Permissions> },
+    Replace { target: PathBuf, keep: Option<Permissions>, format: Format },
 }
 
 impl Output {
-    /// Checks that `path` can take a WAV file, before any work: `-` is
-    /// standard output; a FIFO or a character device is written into; any
-    /// other name must end in `.wav` and lie in an existing folder.
+    /// Checks that `path` can take the session, before any work: `-` is
+    /// standard output; a FIFO or a character device is written into (as
+    /// WAV); any other name must end in a format's extension and lie in an
+    /// existing folder.
     pub fn open(path: &Path) -> Result<Output, Failure> {
         let shown = path.display().to_string();
         if path.as_os_str() == "-" {
@@ -63,43 +66,55 @@ impl Output {
             Ok(meta) if meta.is_dir() => Err(Failure::usage(format!("{shown} is a folder"))
                 .hint(format!("name a file in it, e.g. -o {}", path.join("session.wav").display()))),
             Ok(meta) if meta.is_file() => {
-                wav_name(path)?;
+                let format = format_of(path)?;
                 let target = resolve_links(path)?;
                 writable_folder(path, &target)?;
-                Ok(Output { shown, kind: Kind::Replace { target, keep: Some(meta.permissions()) }, stdout: false })
+                Ok(Output {
+                    shown,
+                    kind: Kind::Replace { target, keep: Some(meta.permissions()), format },
+                    stdout: false,
+                })
             }
             Ok(meta) => {
+                if let Some(format) = Format::of(path).filter(|&f| f != Format::Wav) {
+                    return Err(Failure::usage(format!(
+                        "{shown} is not a file: render writes only WAV into a FIFO or a device, not .{}",
+                        format.extension()
+                    ))
+                    .hint(format!("name a file, e.g. -o session.{}", format.extension())));
+                }
                 let file = open_stream(path, &meta, &shown)?;
                 Ok(Output { kind: Kind::Stream(file), shown, stdout: same_as_stdout(&meta) })
             }
             // Missing (perhaps behind a dangling symlink), or under
             // something that is not a folder: the folder check says which.
             Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(20) => {
-                wav_name(path)?;
+                let format = format_of(path)?;
                 let target = resolve_links(path)?;
                 writable_folder(path, &target)?;
-                Ok(Output { shown, kind: Kind::Replace { target, keep: None }, stdout: false })
+                Ok(Output { shown, kind: Kind::Replace { target, keep: None, format }, stdout: false })
             }
             Err(e) => Err(Failure::io(format!("cannot write {shown}: {}", io_reason(&e)))),
         }
     }
 
-    /// Whether the WAV goes to standard output (so messages must not).
+    /// Whether the session goes to standard output (so messages must not).
     pub fn is_stdout(&self) -> bool {
         self.stdout
     }
 
-    /// Writes the segment. `progress(done, total)` is called as it goes;
-    /// `interrupted` stops it cleanly. `stdout` is used for `-o -`.
-    /// Returns the number of samples written.
+    /// Writes the segment; `title` names it in the file's tags.
+    /// `progress(done, total)` is called as it goes; `interrupted` stops it
+    /// cleanly. `stdout` is used for `-o -`.
     pub fn write(
         self,
         segment: Arc<Segment>,
+        title: &str,
         volume: f32,
         interrupted: &AtomicBool,
         progress: &mut dyn FnMut(u64, u64),
         stdout: &mut dyn Write,
-    ) -> Result<u64, Failure> {
+    ) -> Result<Written, Failure> {
         let shown = self.shown;
         let fail = |e: io::Error| match e.kind() {
             io::ErrorKind::BrokenPipe => Failure::io(format!("cannot write {shown}: the program reading it stopped")),
@@ -108,25 +123,35 @@ impl Output {
         match self.kind {
             Kind::Stdout => {
                 let mut buffered = io::BufWriter::with_capacity(1 << 20, stdout);
-                stream(segment, volume, interrupted, progress, &mut buffered).map_err(|e| e.or_io_partly(&shown, fail))
+                wav_stream(segment, volume, interrupted, progress, &mut buffered)
+                    .map_err(|e| e.or_io_partly(&shown, fail))
             }
             Kind::Stream(file) => {
                 let mut buffered = io::BufWriter::with_capacity(1 << 20, file);
-                stream(segment, volume, interrupted, progress, &mut buffered).map_err(|e| e.or_io_partly(&shown, fail))
+                wav_stream(segment, volume, interrupted, progress, &mut buffered)
+                    .map_err(|e| e.or_io_partly(&shown, fail))
             }
-            Kind::Replace { target, keep } => {
+            Kind::Replace { target, keep, format } => {
+                let about = About {
+                    title: title.to_string(),
+                    chapters: crate::chapters::chapters(&segment.timeline),
+                    frames: segment.timeline.total,
+                };
                 let temp = crate::fsutil::temp_path(&target);
-                let result: Result<u64, Stop> = (|| {
+                let result: Result<Written, Stop> = (|| {
                     let file = File::create(&temp).map_err(Stop::Io)?;
                     let mut buffered = io::BufWriter::with_capacity(1 << 20, file);
-                    let done = stream(segment, volume, interrupted, progress, &mut buffered)?;
+                    let mut encoder = crate::encode::start(format, &mut buffered, &about).map_err(Stop::Io)?;
+                    let frames = pump(segment, volume, interrupted, progress, &mut |s| encoder.write(s))?;
+                    encoder.finish().map_err(Stop::Io)?;
                     let file = buffered.into_inner().map_err(|e| Stop::Io(e.into_error()))?;
                     if let Some(p) = keep {
                         file.set_permissions(p).map_err(Stop::Io)?;
                     }
                     file.sync_all().map_err(Stop::Io)?;
+                    let bytes = file.metadata().map_err(Stop::Io)?.len();
                     std::fs::rename(&temp, &target).map_err(Stop::Io)?;
-                    Ok(done)
+                    Ok(Written { frames, bytes })
                 })();
                 if result.is_err() {
                     let _ = std::fs::remove_file(&temp);
@@ -137,16 +162,25 @@ impl Output {
     }
 }
 
-/// Writes the segment to `path` as a WAV file: [`Output::open`], then
-/// [`Output::write`].
-pub fn to_wav(
+/// What a render wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    /// Frames (samples per channel) of sound.
+    pub frames: u64,
+    /// The size of what was written, headers and all.
+    pub bytes: u64,
+}
+
+/// Writes the segment to `path` in the format its name gives:
+/// [`Output::open`], then [`Output::write`].
+pub fn to_file(
     segment: Arc<Segment>,
     volume: f32,
     path: &Path,
     interrupted: &AtomicBool,
     progress: &mut dyn FnMut(u64, u64),
-) -> Result<u64, Failure> {
-    Output::open(path)?.write(segment, volume, interrupted, progress, &mut io::sink())
+) -> Result<Written, Failure> {
+    Output::open(path)?.write(segment, "backease session", volume, interrupted, progress, &mut io::sink())
 }
 
 /// Why writing stopped.
@@ -176,15 +210,30 @@ impl Stop {
 
 /// The WAV, header first: its length is known before a sample is made, so
 /// nothing needs seeking back and any stream can take it.
-fn stream(
+fn wav_stream(
     segment: Arc<Segment>,
     volume: f32,
     interrupted: &AtomicBool,
     progress: &mut dyn FnMut(u64, u64),
     out: &mut dyn Write,
-) -> Result<u64, Stop> {
+) -> Result<Written, Stop> {
     let total = segment.timeline.total;
     let mut w = crate::wav::WavStream::new(out, SAMPLE_RATE, CHANNELS, total).map_err(Stop::Io)?;
+    let frames = pump(segment, volume, interrupted, progress, &mut |s| w.write(s))?;
+    w.finish().map_err(Stop::Io)?;
+    Ok(Written { frames, bytes: crate::wav::size(CHANNELS, frames) })
+}
+
+/// Plays the segment into `write`, a chunk at a time, as 16-bit stereo.
+/// Returns the frames written.
+fn pump(
+    segment: Arc<Segment>,
+    volume: f32,
+    interrupted: &AtomicBool,
+    progress: &mut dyn FnMut(u64, u64),
+    write: &mut dyn FnMut(&[i16]) -> io::Result<()>,
+) -> Result<u64, Stop> {
+    let total = segment.timeline.total;
     let mut stream = Stream::new(segment, None, Control::new(volume));
     let mut buf = Vec::with_capacity(CHUNK);
     let mut done = 0u64;
@@ -194,37 +243,33 @@ fn stream(
         if buf.is_empty() {
             break;
         }
-        w.write(&buf).map_err(Stop::Io)?;
+        write(&buf).map_err(Stop::Io)?;
         done += (buf.len() / CHANNELS as usize) as u64;
         progress(done, total);
         if interrupted.load(Ordering::Relaxed) {
             return Err(Stop::Interrupted);
         }
     }
-    w.finish().map_err(Stop::Io)?;
     Ok(done)
 }
 
-/// Only `.wav` is written: a WAV under another name would mislead every
-/// program that opens it.
-fn wav_name(path: &Path) -> Result<(), Failure> {
-    let ext = path.extension().map(|e| e.to_string_lossy().to_lowercase());
-    if ext.as_deref() == Some("wav") {
-        return Ok(());
+/// The format a file's name asks for; one render cannot write is refused
+/// before any work, with the names it can.
+fn format_of(path: &Path) -> Result<Format, Failure> {
+    if let Some(format) = Format::of(path) {
+        return Ok(format);
     }
-    let wav = path.with_extension("wav");
-    let message = match ext {
-        Some(ext) => {
-            format!("render writes WAV files only, not .{ext}: {} would be a WAV under another name", path.display())
-        }
-        None => format!("render writes WAV files, and {} has no .wav at its end", path.display()),
+    let names: Vec<String> = Format::ALL.iter().map(|f| format!(".{}", f.extension())).collect();
+    let known = format!("{} or {}", names[..names.len() - 1].join(", "), names[names.len() - 1]);
+    let message = match path.extension() {
+        Some(ext) => format!("render writes {known} files, not .{}", ext.to_string_lossy()),
+        None => format!("render writes {known} files, and {} has none of these at its end", path.display()),
     };
-    let hint = match path.extension() {
-        Some(_) => {
-            format!("use -o {}, then convert it, e.g. `ffmpeg -i {} {}`", wav.display(), wav.display(), path.display())
-        }
-        None => format!("use -o {}", wav.display()),
-    };
+    let stem = path.with_extension("");
+    let hint = format!(
+        "name the format, e.g. -o {}.opus for a phone (small), .mp3 to play anywhere, .flac or .wav for every sample",
+        stem.display()
+    );
     Err(Failure::usage(message).hint(hint))
 }
 

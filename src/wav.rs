@@ -123,6 +123,11 @@ impl<W: Write> WavStream<W> {
     }
 }
 
+/// The size of a 16-bit WAV file of `frames` frames, header and all.
+pub fn size(channels: u16, frames: u64) -> u64 {
+    44 + frames * 2 * channels as u64
+}
+
 fn header(rate: u32, channels: u16, samples: u64) -> [u8; 44] {
     let data = (samples * 2).min(u32::MAX as u64 - 36) as u32;
     let mut h = [0u8; 44];

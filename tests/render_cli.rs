@@ -212,10 +212,10 @@ fn render_refuses_a_name_it_cannot_honour_before_any_work() {
         assert!(out.stdout.is_empty(), "-o {output}: nothing said to be written");
         assert_eq!(names(sb.path()), before, "-o {output}: nothing made");
     }
-    check(&sb, "x.mp3", 2, "render writes WAV files only, not .mp3", "ffmpeg -i x.wav x.mp3");
-    check(&sb, "x.ogg", 2, "not .ogg: x.ogg would be a WAV under another name", "use -o x.wav");
-    check(&sb, "x.FLAC", 2, "not .flac", "use -o x.wav");
-    check(&sb, "session", 2, "session has no .wav at its end", "use -o session.wav");
+    check(&sb, "x.ogg", 2, "render writes .wav, .flac, .opus or .mp3 files, not .ogg", "-o x.opus for a phone");
+    check(&sb, "x.m4a", 2, "not .m4a", "-o x.opus");
+    check(&sb, "session", 2, "session has none of these at its end", "-o session.opus");
+    check(&sb, "missing/x.FLAC", 3, "the folder missing does not exist", "mkdir -p missing");
     check(&sb, "folder", 2, "folder is a folder", "-o folder/session.wav");
     check(&sb, "missing/x.wav", 3, "the folder missing does not exist", "mkdir -p missing");
     check(&sb, "short.ron/x.wav", 3, "short.ron is not a folder", "");

@@ -45,7 +45,7 @@ fn read_wav(path: &std::path::Path) -> Vec<i16> {
 }
 
 fn render(seg: Segment, path: &std::path::Path) -> Vec<i16> {
-    backease::render::to_wav(Arc::new(seg), 1.0, path, &AtomicBool::new(false), &mut |_, _| {}).unwrap();
+    backease::render::to_file(Arc::new(seg), 1.0, path, &AtomicBool::new(false), &mut |_, _| {}).unwrap();
     read_wav(path)
 }
 
