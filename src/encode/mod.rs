@@ -69,6 +69,7 @@ impl Format {
 pub struct About {
     /// The routine's title.
     pub title: String,
+    /// At most 999: the Vorbis comment form numbers them in three digits.
     pub chapters: Vec<Chapter>,
     /// Frames (samples per channel) the session holds.
     pub frames: u64,
@@ -113,10 +114,9 @@ fn vendor(library: &str) -> String {
 /// title, and each chapter as `CHAPTERnnn=HH:MM:SS.mmm` with
 /// `CHAPTERnnnNAME=title` (the chapter extension players and ffmpeg read).
 fn comments(about: &About) -> Vec<String> {
-    let mut out = vec![format!("TITLE={}", about.title), "ENCODER=backease".to_string()];
-    // Three digits are all the form allows.
-    let chapters = crate::chapters::at_most(about.chapters.clone(), 999);
-    for (i, c) in chapters.iter().enumerate() {
+    let mut out = vec![format!("TITLE={}", about.title), "ARTIST=backease".to_string(), "ENCODER=backease".to_string()];
+    // Three digits are all the form allows: render gives at most 999.
+    for (i, c) in about.chapters.iter().enumerate().take(999) {
         let ms = c.start * 1000 / SAMPLE_RATE as u64;
         let (h, m, s, ms) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
         out.push(format!("CHAPTER{:03}={h:02}:{m:02}:{s:02}.{ms:03}", i + 1));
@@ -173,6 +173,7 @@ mod tests {
             comments(&about),
             [
                 "TITLE=Deep spinal muscles",
+                "ARTIST=backease",
                 "ENCODER=backease",
                 "CHAPTER001=00:00:00.000",
                 "CHAPTER001NAME=Opening",
