@@ -52,16 +52,6 @@ impl Format {
             Format::Mp3 => "mp3",
         }
     }
-
-    /// What the format is, for `--help` and the README.
-    pub fn description(self) -> &'static str {
-        match self {
-            Format::Wav => "WAV, 16-bit: exactly what play sends to the device",
-            Format::Flac => "FLAC: lossless, about half the size of WAV",
-            Format::Opus => "Ogg Opus: small, for a phone (about 1 MB per 10 minutes)",
-            Format::Mp3 => "MP3: plays everywhere",
-        }
-    }
 }
 
 /// What a file says about itself besides its sound.
