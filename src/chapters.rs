@@ -3,9 +3,10 @@
 //! the encoders only write what this gives them.
 //!
 //! A chapter starts at the opening, the closing, each side a `Sides` step
-//! works, and within a side at its first hold and its first strokes; with
-//! more than one round, each round's own time before its first side (the
-//! spoken marker, the rest) is a chapter too. It ends where the next one
+//! works, and within a side at its first hold and its first strokes. Time
+//! in a round outside any side is a chapter too: named for the point the
+//! next side works when a routine works several (its introduction), else
+//! for the round (the rest and the spoken marker between rounds). It ends where the next one
 //! starts, the last at the end of the session. This module does not know
 //! any file format.
 
@@ -47,16 +48,36 @@ pub fn chapters(t: &Timeline) -> Vec<Chapter> {
     let named_points = points.len() > 1;
     let rounds = t.rounds > 1;
 
+    let steps: Vec<&crate::timeline::Event> = t.events.iter().filter(|e| !e.overlay && e.length > 0).collect();
+    // Time in a round before a side (a spoken introduction to the next
+    // point, the round's marker) goes with the point that side works:
+    // each step's next point, found from the end.
+    let mut next_point: Vec<Option<&str>> = vec![None; steps.len()];
+    let mut ahead: Option<&str> = None;
+    for i in (0..steps.len()).rev() {
+        let e = steps[i];
+        if e.side.is_some() {
+            ahead = e.point.as_deref();
+        } else if steps.get(i + 1).is_some_and(|n| (n.section, n.round) != (e.section, e.round)) {
+            ahead = None;
+        }
+        next_point[i] = ahead;
+    }
+
     let mut out: Vec<Chapter> = Vec::new();
     let mut current: Option<Place> = None;
-    for e in t.events.iter().filter(|e| !e.overlay && e.length > 0) {
+    for (i, e) in steps.iter().enumerate() {
         let phase = match e.sound {
             Sound::Hold => Phase::Hold,
             Sound::Strokes(_) => Phase::Strokes,
             _ => Phase::Start,
         };
-        let side =
-            Place { section: e.section, round: e.round, point: e.point.as_deref(), side: e.side, phase: Phase::Start };
+        let point = match e.side {
+            Some(_) => e.point.as_deref(),
+            None if e.section == Section::Round => next_point[i],
+            None => None,
+        };
+        let side = Place { section: e.section, round: e.round, point, side: e.side, phase: Phase::Start };
         // Phases exist only inside a side.
         let phase = if side.side.is_some() { phase } else { Phase::Start };
         if let Some(c) = &current {
@@ -127,7 +148,12 @@ fn title(place: &Place, named_points: bool, rounds: bool) -> String {
         Section::Round => {}
     }
     let Some(side) = place.side else {
-        return format!("Round {}", place.round);
+        // Before a side: the point it introduces, when there are several.
+        return match (named_points, place.point) {
+            (true, Some(point)) if rounds => format!("Round {}: {}", place.round, point_name(point)),
+            (true, Some(point)) => point_name(point),
+            _ => format!("Round {}", place.round),
+        };
     };
     let side = match side {
         Side::Left => "left side",
@@ -265,7 +291,7 @@ mod tests {
             )"#,
             None,
             expect_test::expect![[r#"
-                0.0–1.0 Round 1
+                0.0–1.0 Deep spinal
                 1.0–2.0 Deep spinal, left side
                 2.0–7.0 Deep spinal, left side — hold
                 7.0–8.0 Deep spinal, right side
@@ -308,5 +334,14 @@ mod tests {
             }
         }
         assert!(titles.contains(&"Quadratus lumborum, right side — hold".to_string()), "{titles:?}");
+        // Between points, the next point's introduction is that point's.
+        assert!(!titles.iter().any(|t| t.starts_with("Round")), "{titles:?}");
+        assert!(titles.contains(&"Gluteus medius".to_string()), "{titles:?}");
+        // The second round's marker opens its first point's chapter.
+        let two = compile(&full, &Options { hold: None, rounds: Some(2), rest: None }, &Even);
+        let titles: Vec<String> = chapters(&two).into_iter().map(|c| c.title).collect();
+        assert!(titles.contains(&"Round 2: Deep spinal".to_string()), "{titles:?}");
+        assert!(titles.contains(&"Round 2: Gluteus medius, left side — strokes".to_string()), "{titles:?}");
+        assert!(!titles.contains(&"Round 2".to_string()), "{titles:?}");
     }
 }

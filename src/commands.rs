@@ -862,9 +862,17 @@ fn render(
         }
         f
     })?;
-    let mb = written.bytes as f64 / 1e6;
+    let size = match written.bytes {
+        b if b >= 1_000_000 => format!("{:.1} MB", b as f64 / 1e6),
+        b => format!("{} kB", b.div_ceil(1000)),
+    };
     let shown = if to_stdout { "standard output".to_string() } else { path.display().to_string() };
-    let done = format!("wrote {shown} ({}, {mb:.1} MB)\n", duration::clock(total));
+    let chapters = match written.chapters {
+        0 => String::new(),
+        1 => ", 1 chapter".to_string(),
+        n => format!(", {n} chapters"),
+    };
+    let done = format!("wrote {shown} ({}, {size}{chapters})\n", duration::clock(total));
     // With the WAV on standard output, the words go with the progress.
     if to_stdout {
         let _ = err.write_all(done.as_bytes());

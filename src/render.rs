@@ -134,7 +134,11 @@ impl Output {
             Kind::Replace { target, keep, format } => {
                 let about = About {
                     title: title.to_string(),
-                    chapters: crate::chapters::chapters(&segment.timeline),
+                    // Three digits number a Vorbis comment's chapters.
+                    chapters: match format {
+                        Format::Wav => Vec::new(),
+                        _ => crate::chapters::at_most(crate::chapters::chapters(&segment.timeline), 999),
+                    },
                     frames: segment.timeline.total,
                 };
                 let temp = crate::fsutil::temp_path(&target);
@@ -151,7 +155,7 @@ impl Output {
                     file.sync_all().map_err(Stop::Io)?;
                     let bytes = file.metadata().map_err(Stop::Io)?.len();
                     std::fs::rename(&temp, &target).map_err(Stop::Io)?;
-                    Ok(Written { frames, bytes })
+                    Ok(Written { frames, bytes, chapters: about.chapters.len() })
                 })();
                 if result.is_err() {
                     let _ = std::fs::remove_file(&temp);
@@ -169,6 +173,8 @@ pub struct Written {
     pub frames: u64,
     /// The size of what was written, headers and all.
     pub bytes: u64,
+    /// Chapters in the file's tags.
+    pub chapters: usize,
 }
 
 /// Writes the segment to `path` in the format its name gives:
@@ -221,7 +227,7 @@ fn wav_stream(
     let mut w = crate::wav::WavStream::new(out, SAMPLE_RATE, CHANNELS, total).map_err(Stop::Io)?;
     let frames = pump(segment, volume, interrupted, progress, &mut |s| w.write(s))?;
     w.finish().map_err(Stop::Io)?;
-    Ok(Written { frames, bytes: crate::wav::size(CHANNELS, frames) })
+    Ok(Written { frames, bytes: crate::wav::size(CHANNELS, frames), chapters: 0 })
 }
 
 /// Plays the segment into `write`, a chunk at a time, as 16-bit stereo.

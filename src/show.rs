@@ -105,6 +105,16 @@ struct JsonTimeline<'a> {
     sample_rate: u32,
     total_samples: u64,
     events: Vec<JsonEvent>,
+    /// The chapters `render` writes into FLAC, Opus and MP3 files.
+    chapters: Vec<JsonChapter>,
+}
+
+#[derive(Serialize)]
+struct JsonChapter {
+    start_ms: u128,
+    start_sample: u64,
+    end_sample: u64,
+    title: String,
 }
 
 #[derive(Serialize)]
@@ -131,6 +141,9 @@ struct JsonEvent {
     round: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     side: Option<&'static str>,
+    /// The trigger point a `Sides` step works.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    point: Option<String>,
 }
 
 pub fn json(script: &Script, timeline: &Timeline, looped: bool) -> String {
@@ -167,6 +180,7 @@ pub fn json(script: &Script, timeline: &Timeline, looped: bool) -> String {
                 part: e.section.name(),
                 round: e.round,
                 side: e.side.map(|s| s.word()),
+                point: e.point.as_deref().map(str::to_string),
             }
         })
         .collect();
@@ -182,6 +196,15 @@ pub fn json(script: &Script, timeline: &Timeline, looped: bool) -> String {
         sample_rate: SAMPLE_RATE,
         total_samples: timeline.total,
         events,
+        chapters: crate::chapters::chapters(timeline)
+            .into_iter()
+            .map(|c| JsonChapter {
+                start_ms: to_duration(c.start).as_millis(),
+                start_sample: c.start,
+                end_sample: c.end,
+                title: c.title,
+            })
+            .collect(),
     };
     serde_json::to_string_pretty(&doc).expect("timeline JSON has only plain fields") + "\n"
 }

@@ -52,16 +52,6 @@ impl Format {
             Format::Mp3 => "mp3",
         }
     }
-
-    /// What the format is, for `--help` and the README.
-    pub fn description(self) -> &'static str {
-        match self {
-            Format::Wav => "WAV, 16-bit: exactly what play sends to the device",
-            Format::Flac => "FLAC: lossless, about half the size of WAV",
-            Format::Opus => "Ogg Opus: small, for a phone (about 1 MB per 10 minutes)",
-            Format::Mp3 => "MP3: plays everywhere",
-        }
-    }
 }
 
 /// What a file says about itself besides its sound.
@@ -69,6 +59,7 @@ impl Format {
 pub struct About {
     /// The routine's title.
     pub title: String,
+    /// At most 999: the Vorbis comment form numbers them in three digits.
     pub chapters: Vec<Chapter>,
     /// Frames (samples per channel) the session holds.
     pub frames: u64,
@@ -113,10 +104,9 @@ fn vendor(library: &str) -> String {
 /// title, and each chapter as `CHAPTERnnn=HH:MM:SS.mmm` with
 /// `CHAPTERnnnNAME=title` (the chapter extension players and ffmpeg read).
 fn comments(about: &About) -> Vec<String> {
-    let mut out = vec![format!("TITLE={}", about.title), "ENCODER=backease".to_string()];
-    // Three digits are all the form allows.
-    let chapters = crate::chapters::at_most(about.chapters.clone(), 999);
-    for (i, c) in chapters.iter().enumerate() {
+    let mut out = vec![format!("TITLE={}", about.title), "ARTIST=backease".to_string(), "ENCODER=backease".to_string()];
+    // Three digits are all the form allows: render gives at most 999.
+    for (i, c) in about.chapters.iter().enumerate().take(999) {
         let ms = c.start * 1000 / SAMPLE_RATE as u64;
         let (h, m, s, ms) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
         out.push(format!("CHAPTER{:03}={h:02}:{m:02}:{s:02}.{ms:03}", i + 1));
@@ -173,6 +163,7 @@ mod tests {
             comments(&about),
             [
                 "TITLE=Deep spinal muscles",
+                "ARTIST=backease",
                 "ENCODER=backease",
                 "CHAPTER001=00:00:00.000",
                 "CHAPTER001NAME=Opening",

@@ -40,6 +40,7 @@ impl<'w> Mp3<'w> {
 
         let mut tag = Tag::new();
         tag.set_title(about.title.clone());
+        tag.set_artist("backease");
         tag.set_text("TSSE", super::vendor(&format!("LAME {}", mp3lame_encoder::mp3lame_version())));
         let chapters = &about.chapters;
         let ms = |samples: u64| u32::try_from(samples * 1000 / SAMPLE_RATE as u64).unwrap_or(u32::MAX);
