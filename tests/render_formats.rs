@@ -91,43 +91,67 @@ fn assert_same_onsets(wav: &[i16], other: &[i16], what: &str) {
 /// names the round's `Sides` steps in order, when there are several.
 fn expected_chapters(show: &Value, points: &[&str]) -> Vec<(String, f64)> {
     let rounds = show["rounds"].as_u64().unwrap() > 1;
+    let steps: Vec<&Value> = show["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| !e["overlay"].as_bool().unwrap() && e["length_samples"].as_u64().unwrap() > 0)
+        .collect();
+    let place = |e: &Value| (e["part"].as_str().unwrap().to_string(), e["round"].as_u64().unwrap());
+    fn side(e: &Value) -> Option<&str> {
+        e.get("side").and_then(Value::as_str)
+    }
+    // Which `Sides` of its round each step is in, from 1 (0: none); a left
+    // side after anything but itself begins the next.
+    let mut groups = vec![0; steps.len()];
+    let (mut group, mut prev) = (0, None);
+    for (i, e) in steps.iter().enumerate() {
+        if i > 0 && place(steps[i - 1]) != place(e) {
+            (group, prev) = (0, None);
+        }
+        if side(e).is_some() && side(e) != prev {
+            group += usize::from(side(e) == Some("left"));
+        }
+        if side(e).is_some() {
+            groups[i] = group;
+        }
+        prev = side(e);
+    }
+    // Time in a round outside a side introduces the round's next `Sides`.
+    let mut next = vec![0; steps.len()];
+    let mut ahead = 0;
+    for i in (0..steps.len()).rev() {
+        if groups[i] > 0 {
+            ahead = groups[i];
+        } else if steps.get(i + 1).is_none_or(|n| place(n) != place(steps[i])) {
+            ahead = 0;
+        }
+        next[i] = ahead;
+    }
+
     let mut out: Vec<(String, f64)> = Vec::new();
-    let (mut round, mut group, mut prev_side) = (0, 0, None);
     // The side's first hold and first strokes begin chapters of their own.
-    let (mut held, mut stroked, mut suffix) = (false, false, "");
-    for e in show["events"].as_array().unwrap() {
-        if e["overlay"].as_bool().unwrap() || e["length_samples"].as_u64().unwrap() == 0 {
-            continue;
-        }
-        let side = e.get("side").and_then(Value::as_str);
-        if e["round"].as_u64().unwrap() != round {
-            round = e["round"].as_u64().unwrap();
-            group = 0;
-            prev_side = None;
-        }
-        if side.is_some() && side != prev_side {
-            // A left side after anything but itself begins the next `Sides`.
-            group += usize::from(side == Some("left"));
+    let (mut held, mut stroked, mut suffix, mut prev) = (false, false, "", None);
+    for (i, e) in steps.iter().enumerate() {
+        let (part, round) = place(e);
+        if side(e).is_some() && side(e) != prev {
             (held, stroked, suffix) = (false, false, "");
         }
-        prev_side = side;
-        match (e["kind"].as_str().unwrap(), side) {
+        prev = side(e);
+        match (e["kind"].as_str().unwrap(), side(e)) {
             ("hold", Some(_)) if !held => (held, suffix) = (true, " — hold"),
             ("strokes", Some(_)) if !stroked => (stroked, suffix) = (true, " — strokes"),
             _ => {}
         }
-        let title = match (e["part"].as_str().unwrap(), side) {
+        let named = points.len() > 1;
+        let in_round = |title: String| if rounds { format!("Round {round}: {title}") } else { title };
+        let title = match (part.as_str(), side(e)) {
             ("opening", _) => "Opening".to_string(),
             ("closing", _) => "Closing".to_string(),
+            (_, None) if named && next[i] > 0 => in_round(points[next[i] - 1].to_string()),
             (_, None) => format!("Round {round}"),
-            (_, Some(side)) => {
-                let base = match points {
-                    [_, _, ..] => format!("{}, {side} side", points[group - 1]),
-                    _ => format!("{}{} side", side[..1].to_uppercase(), &side[1..]),
-                };
-                let title = format!("{base}{suffix}");
-                if rounds { format!("Round {round}: {title}") } else { title }
-            }
+            (_, Some(side)) if named => in_round(format!("{}, {side} side{suffix}", points[groups[i] - 1])),
+            (_, Some(side)) => in_round(format!("{}{} side{suffix}", side[..1].to_uppercase(), &side[1..])),
         };
         if out.last().is_none_or(|(last, _)| *last != title) {
             out.push((title, e["start_sample"].as_u64().unwrap() as f64 * 1000.0 / RATE));
@@ -143,6 +167,15 @@ fn check_chapters(path: &Path, show: &Value, points: &[&str], titles: &[&str]) {
     let expected = expected_chapters(show, points);
     let expected_titles: Vec<&str> = expected.iter().map(|(t, _)| t.as_str()).collect();
     assert_eq!(expected_titles, titles, "the test's own reading of the timeline");
+    // `show --json` lists the same chapters.
+    let shown: Vec<(&str, f64)> = show["chapters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["title"].as_str().unwrap(), c["start_sample"].as_u64().unwrap() as f64 * 1000.0 / RATE))
+        .collect();
+    let expected_ref: Vec<(&str, f64)> = expected.iter().map(|(t, s)| (t.as_str(), *s)).collect();
+    assert_eq!(shown, expected_ref, "show --json");
     let got = chapters(&probe(path));
     let got_titles: Vec<&str> = got.iter().map(|(t, ..)| t.as_str()).collect();
     assert_eq!(got_titles, titles, "{}", path.display());
@@ -222,7 +255,11 @@ fn each_format_is_the_wav_session_with_its_chapters() {
         let run = sb.run(&["render", "gluteus-medius", "-o", &name]);
         assert_eq!(run.code, 0, "{name}: {}", run.stderr);
         let size = std::fs::metadata(&path).unwrap().len();
-        assert_eq!(run.stdout, format!("wrote {name} ({length}, {:.1} MB)\n", size as f64 / 1e6));
+        let size = match size {
+            b if b >= 1_000_000 => format!("{:.1} MB", b as f64 / 1e6),
+            b => format!("{} kB", b.div_ceil(1000)),
+        };
+        assert_eq!(run.stdout, format!("wrote {name} ({length}, {size}, {} chapters)\n", titles.len()));
 
         let p = probe(&path);
         let stream = &p["streams"][0];
@@ -286,16 +323,15 @@ fn chapters_name_the_points_and_the_rounds() {
     let points = ["Deep spinal", "Gluteus medius"];
     let round = |n: u32, prefix: bool| -> Vec<String> {
         let p = if prefix { format!("Round {n}: ") } else { String::new() };
-        let mut titles = vec![format!("Round {n}")];
+        let mut titles = Vec::new();
         for point in points {
+            // The steps before a point's `Sides` introduce it: the first
+            // point's also take the round's rest and spoken marker.
+            titles.push(format!("{p}{point}"));
             for side in ["left", "right"] {
                 let phase = if point == "Deep spinal" { "hold" } else { "strokes" };
                 titles.push(format!("{p}{point}, {side} side"));
                 titles.push(format!("{p}{point}, {side} side — {phase}"));
-            }
-            if point == "Deep spinal" {
-                // The chime between the two `Sides` is the round's own time.
-                titles.push(format!("Round {n}"));
             }
         }
         titles
