@@ -111,8 +111,8 @@ pub fn at_most(chapters: Vec<Chapter>, max: usize) -> Vec<Chapter> {
     let end = chapters.last().map_or(0, |c| c.end);
     let mut coarse: Vec<Chapter> = Vec::new();
     for c in chapters {
-        // "Round 2: Left side — hold" → "Round 2"; "Left side" → "Round 1"
-        // cannot happen here: one round never makes this many chapters.
+        // "Round 2: Left side — hold" → "Round 2". Without rounds there is
+        // nothing coarser (a routine of very many sides): the cut below.
         let part = match c.title.split_once(':') {
             Some((round, _)) => round.to_string(),
             None => c.title,

@@ -59,7 +59,9 @@ impl Format {
 pub struct About {
     /// The routine's title.
     pub title: String,
-    /// At most 999: the Vorbis comment form numbers them in three digits.
+    /// At most 999 (the Vorbis comment form numbers them in three digits),
+    /// and for MP3 at most 255 (the ID3 table of contents counts its
+    /// entries in a byte): `chapters::at_most` makes them so.
     pub chapters: Vec<Chapter>,
     /// Frames (samples per channel) the session holds.
     pub frames: u64,
