@@ -175,6 +175,10 @@ fn make(m: &Making, mut out: Out) -> Result<(), Failure> {
     if out.closing.send(centred(closing)).is_err() {
         return Ok(());
     }
+    // A closing that says how many rounds were done ("{rounds}") is made
+    // again for each round, before that round can play, so the one the
+    // player picks when the person finishes counts right.
+    let counted = closing_counts_rounds(&m.script, &m.options);
     for round in 2.. {
         let made = session::prepare(
             &m.script,
@@ -189,9 +193,31 @@ fn make(m: &Making, mut out: Out) -> Result<(), Failure> {
         // playing, as it did before this thread existed.
         let Ok((segment, _)) = made else { break };
         let segment = centred(segment);
+        if counted {
+            let made = session::prepare_part(
+                &m.script,
+                &m.options,
+                Part::Closing(round),
+                m.engine.as_deref(),
+                m.live,
+                &cache,
+                &mut |_, _, _| {},
+            );
+            let Ok((closing, _)) = made else { break };
+            if out.closing.send(centred(closing)).is_err() {
+                break;
+            }
+        }
         if out.announce.send(segment.clone()).is_err() || out.stream.send(segment).is_err() {
             break;
         }
     }
     Ok(())
+}
+
+/// Whether the closing's words change with the number of rounds done.
+fn closing_counts_rounds(script: &Script, options: &Options) -> bool {
+    use crate::timeline::{Estimate, compile_closing};
+    let texts = |rounds| compile_closing(script, options, &Estimate::default(), rounds).speech_texts();
+    texts(1) != texts(2)
 }

@@ -163,6 +163,8 @@ impl Player {
                     voice,
                     pending: None,
                     closing: None,
+                    closings: Vec::new(),
+                    finishing: None,
                     wait: None,
                     paused_at: None,
                     closing_told: false,
@@ -200,8 +202,14 @@ struct Actor {
     voice: Option<SystemVoice>,
     /// The spoken step the stream waits at.
     pending: Option<Pending>,
-    /// The closing of an endless session.
+    /// The closing of an endless session that plays, once the person
+    /// asked to finish.
     closing: Option<Arc<Segment>>,
+    /// The closings made so far, by the number of rounds they count
+    /// (`{rounds}`); one, for 1, when the words do not count them.
+    closings: Vec<Arc<Segment>>,
+    /// The round the person asked to finish with.
+    finishing: Option<u32>,
     /// The `Wait` step the stream holds at.
     wait: Option<Waiting>,
     /// When the session was paused, to move a wait's clocks on.
@@ -395,6 +403,13 @@ impl Actor {
         Reconnect::GaveUp(why)
     }
 
+    /// The closing for a session finished after `round` rounds: the one
+    /// that counts them, else the nearest made before it.
+    fn closing_for(&self, round: u32) -> Option<Arc<Segment>> {
+        let before = self.closings.iter().rev().find(|c| c.timeline.rounds <= round);
+        before.or(self.closings.first()).cloned()
+    }
+
     fn segment(&mut self, number: u32) -> Option<Arc<Segment>> {
         if self.control.closing_segment() == Some(number) {
             return self.closing.clone();
@@ -536,6 +551,10 @@ impl Actor {
             }
             Command::Finish => {
                 if !self.control.is_finishing() {
+                    let (segment, _) = self.control.position();
+                    let round = self.segment(segment).map_or(1, |s| s.timeline.rounds);
+                    self.finishing = Some(round);
+                    self.closing = self.closing_for(round);
                     self.control.finish_round(self.closing.clone());
                     self.notify(Notice::LastRound);
                     let _ = self.events.send(PlayerEvent::Finishing);
@@ -564,12 +583,24 @@ impl Actor {
             }
             Command::Notify(clip) => self.control.notify(clip),
             Command::Closing(segment) => {
+                let count = segment.timeline.rounds;
+                self.closings.retain(|c| c.timeline.rounds != count);
+                self.closings.push(segment);
+                self.closings.sort_by_key(|c| c.timeline.rounds);
+                // Only the newest few can still be asked for.
+                if self.closings.len() > 3 {
+                    self.closings.remove(0);
+                }
                 // Made after the person asked to finish (the speech was
                 // still being made ahead): it still comes after the round.
-                if self.control.is_finishing() {
-                    self.control.closing_ready(segment.clone());
+                if let Some(round) = self.finishing
+                    && self.closing.is_none()
+                {
+                    self.closing = self.closing_for(round);
+                    if let Some(c) = &self.closing {
+                        self.control.closing_ready(c.clone());
+                    }
                 }
-                self.closing = Some(segment);
             }
             Command::Grow(segment) => {
                 // The one replaced is let go of here, at the next grow, not

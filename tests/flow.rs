@@ -102,6 +102,26 @@ fn enter_finishes_the_round_then_plays_the_closing() {
 }
 
 #[test]
+fn the_closing_counts_the_rounds_done() {
+    let sb = Sandbox::new();
+    let (_pulse, tmux, recorder) = play_in_terminal(
+        &sb,
+        r#"Routine(title: "Count", summary: "s",
+            steps: [Chime("tick"), Pause("4s")],
+            closing: [Say("That was {rounds} rounds."), Pause("1s")])"#,
+        "--loop",
+    );
+    tmux.wait_for("round 2", Duration::from_secs(30));
+    std::thread::sleep(Duration::from_millis(300));
+    tmux.keys("Enter");
+    // The closing was made ahead, before anyone knew when it would come:
+    // it still counts the rounds that were done.
+    let screen = tmux.wait_for("That was", Duration::from_secs(20));
+    assert!(screen.contains("That was 2 rounds."), "{screen}");
+    finish(&sb, &tmux, recorder, "Session complete.", Duration::from_secs(30));
+}
+
+#[test]
 fn t_says_the_time_left_in_the_hold() {
     let sb = Sandbox::new();
     let (_pulse, tmux, recorder) = play_in_terminal(
