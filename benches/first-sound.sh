@@ -23,22 +23,14 @@ python=${BACKEASE_PIPER_PYTHON:-$HOME/.local/share/backease/piper/bin/python3}
 [ -x "$python" ] || { echo "Piper is not installed at $python: run bash .ci/setup" >&2; exit 1; }
 work=$(mktemp -d)
 export BACKEASE_PIPER_PYTHON=$python
-export XDG_CONFIG_HOME=$work/config XDG_RUNTIME_DIR=$work/run
-mkdir -m 700 -p "$XDG_RUNTIME_DIR"
-pulseaudio -n --daemonize=no --exit-idle-time=-1 --use-pid-file=no \
-  --load="module-null-sink sink_name=bench rate=48000 channels=2" --load=module-native-protocol-unix \
-  >"$work/pulse.log" 2>&1 &
-pulse=$!
+export XDG_CONFIG_HOME=$work/config
 cleanup() {
-  [ -n "${keepalive:-}" ] && kill "$keepalive" 2>/dev/null
-  kill "$pulse" 2>/dev/null; wait "$pulse" 2>/dev/null; rm -rf "$work"
+  pulse_stop
+  rm -rf "$work"
 }
 trap cleanup EXIT
-for _ in $(seq 50); do pactl info >/dev/null 2>&1 && break; sleep 0.1; done
-pactl set-default-sink bench
-pacat --playback --raw --latency-msec=10 --format=s16le --rate=48000 --channels=2 /dev/zero &
-keepalive=$!
-sleep 0.3
+# shellcheck source=benches/pulse.sh
+source benches/pulse.sh
 
 # One play: starts the recorder, then play, and prints the milliseconds
 # from starting play to the first loud sample in the recording; stops play

@@ -14,22 +14,13 @@ cargo build --release --quiet
 bin=$PWD/target/release/backease
 work=$(mktemp -d)
 export XDG_CACHE_HOME=$work/cache XDG_CONFIG_HOME=$work/config HOME=$work
-export XDG_RUNTIME_DIR=$work/run
-mkdir -m 700 -p "$XDG_RUNTIME_DIR"
-pulseaudio -n --daemonize=no --exit-idle-time=-1 --disable-shm=yes --use-pid-file=no \
-  --load="module-null-sink sink_name=bench rate=48000 channels=2" --load=module-native-protocol-unix >"$work/pulse.log" 2>&1 &
-pulse=$!
 cleanup() {
-  [ -n "${keepalive:-}" ] && kill "$keepalive" 2>/dev/null
-  kill "$pulse" 2>/dev/null; wait "$pulse" 2>/dev/null; rm -rf "$work"
+  pulse_stop
+  rm -rf "$work"
 }
 trap cleanup EXIT
-for _ in $(seq 50); do pactl info >/dev/null 2>&1 && break; sleep 0.1; done
-pactl set-default-sink bench
-# Keep the null sink at low latency, as a desktop's always-running streams
-# would: an idle null sink sleeps in blocks of up to two seconds.
-pacat --playback --raw --latency-msec=10 --format=s16le --rate=48000 --channels=2 /dev/zero &
-keepalive=$!
+# shellcheck source=benches/pulse.sh
+source benches/pulse.sh
 
 echo "== check and show on a built-in, speech cached so show gives exact times (target < 20 ms)"
 "$bin" render deep-spinal -o "$work/warm.wav" >/dev/null 2>&1
