@@ -267,6 +267,9 @@ pub struct SpeakRequest {
 }
 
 const NO_SEEK: u64 = u64::MAX;
+/// How long a finished endless session waits for its closing to be made
+/// before it ends without it.
+pub const CLOSING_WAIT: Duration = Duration::from_secs(30);
 
 /// How long a stop takes to fade out: long enough not to click.
 pub const FADE: Duration = Duration::from_millis(60);
@@ -616,6 +619,8 @@ pub struct Stream {
     finish_at: Option<(u64, u64)>,
     /// Playing the closing segment of an endless session.
     in_closing: bool,
+    /// Frames of silence spent waiting for a closing still being made.
+    closing_waited: u64,
     /// Notices sounding: the clip and how far into it.
     notices: Vec<(Arc<[i16]>, usize)>,
     /// Samples between position reports to the control.
@@ -653,6 +658,7 @@ impl Stream {
             pending_skip: None,
             finish_at: None,
             in_closing: false,
+            closing_waited: 0,
             notices: Vec::new(),
             report_every: 64,
             right: None,
@@ -729,8 +735,14 @@ impl Stream {
                     self.control.position.store(0, Ordering::Release);
                     true
                 }
-                // Asked for without a closing to play: the end.
-                Err(_) => false,
+                // Asked for before the closing was made (the speech was
+                // still being made ahead): wait for it in silence, as for a
+                // round; a speech failure ends the session meanwhile. Never
+                // for ever: without it after a while, the end.
+                Err(_) => {
+                    self.closing_waited += 1;
+                    self.closing_waited <= samples(CLOSING_WAIT)
+                }
             };
         }
         match rx.try_recv() {
@@ -1744,10 +1756,41 @@ mod tests {
         let control = Control::new(1.0);
         let mut stream = Stream::new(one.clone(), Some(rx), control.clone());
         let mut out: Vec<f32> = left(&mut stream).take(10).collect();
-        control.finish_round(Some(closing));
+        control.finish_round(Some(closing.clone()));
         out.extend(left(&mut stream));
         assert_eq!(heard(&one, &out), ["hi", "a1", "b1", "bye"]);
         assert_eq!(control.closing_segment(), Some(1));
+
+        // Asked to finish before the closing was made: the round ends, the
+        // stream waits in silence, and the closing plays once it comes.
+        let round_one = Arc::new(Segment::new(
+            crate::timeline::compile_round(&script, &Options::default(), &*one.clips, 1),
+            one.clips.clone(),
+        ));
+        let endless = |control: &Arc<Control>| {
+            let (tx, rx) = crossbeam_channel::bounded(1);
+            tx.send(round_one.clone()).unwrap();
+            Stream::new(round_one.clone(), Some(rx), control.clone())
+        };
+        let control = Control::new(1.0);
+        let mut stream = endless(&control);
+        control.finish_round(None);
+        let round = round_one.timeline.total as usize;
+        let mut out: Vec<f32> = left(&mut stream).take(round + 48_000).collect();
+        assert_eq!(out.len(), round + 48_000, "still going a second after the round");
+        assert!(out[round + 100..].iter().all(|&v| v == 0.0), "in silence");
+        control.closing_ready(closing.clone());
+        out.extend(left(&mut stream));
+        assert_eq!(heard(&one, &out), ["hi", "a1", "b1", "bye"]);
+
+        // A closing that never comes: the end, after a while.
+        let control = Control::new(1.0);
+        let mut stream = endless(&control);
+        control.finish_round(None);
+        let all = left(&mut stream).count() as u64;
+        let round = round_one.timeline.total;
+        assert!(all >= round + samples(CLOSING_WAIT), "{all}");
+        assert!(all < round + samples(CLOSING_WAIT) + 48_000, "{all}");
     }
 
     #[test]
