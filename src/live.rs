@@ -272,6 +272,8 @@ pub struct Display {
     paused: bool,
     /// Waiting at a `Wait` step for a key.
     waiting: bool,
+    /// Standing at a cue whose speech is still being made.
+    starved: bool,
     /// Asked to finish after this round.
     finishing: bool,
     /// The closing segment of an endless session, by number, once it plays.
@@ -297,6 +299,7 @@ impl Display {
             position: (0, 0),
             paused: false,
             waiting: false,
+            starved: false,
             finishing: false,
             closing: None,
             reconnecting: false,
@@ -343,6 +346,12 @@ impl Display {
                 self.waiting = *w;
                 if *w {
                     self.plain_line(out, "waiting: space, Enter or the headset button goes on");
+                }
+            }
+            PlayerEvent::Starved(s) => {
+                self.starved = *s;
+                if *s {
+                    self.plain_line(out, "waiting for the voice: the next words are still being made");
                 }
             }
             PlayerEvent::Finishing => {
@@ -431,6 +440,8 @@ impl Display {
             "PAUSED — space resumes · q stops".to_string()
         } else if self.waiting {
             "WAITING — space, Enter or the headset button goes on · q stops".to_string()
+        } else if self.starved {
+            "WAITING FOR THE VOICE — the next words are still being made · q stops".to_string()
         } else if self.finishing {
             "LAST ROUND — the closing follows · q stops now".to_string()
         } else {

@@ -75,6 +75,9 @@ pub enum PlayerEvent {
     Volume(f32),
     /// The session waits at a `Wait` step (`true`) or went on (`false`).
     Waiting(bool),
+    /// The session stands at a cue whose speech is still being made
+    /// (`true`: the synthesizer fell behind), or went on (`false`).
+    Starved(bool),
     /// The session will finish after this round.
     Finishing,
     /// The closing of an endless session started playing: its segment
@@ -168,6 +171,7 @@ impl Player {
                     wait: None,
                     paused_at: None,
                     closing_told: false,
+                    starved: false,
                     retired: None,
                 };
                 actor.control.hold_at_waits();
@@ -216,6 +220,8 @@ struct Actor {
     paused_at: Option<Instant>,
     /// Whether the closing segment was announced.
     closing_told: bool,
+    /// Whether the stream was last seen waiting for speech still being made.
+    starved: bool,
     /// The segment a grown one replaced, kept until the stream has let go.
     retired: Option<Arc<Segment>>,
 }
@@ -425,6 +431,11 @@ impl Actor {
 
     /// Notices a new step and says so.
     fn watch(&mut self) {
+        let starved = self.control.is_starved();
+        if starved != self.starved {
+            self.starved = starved;
+            let _ = self.events.send(PlayerEvent::Starved(starved));
+        }
         let (segment, sample) = self.control.position();
         if let (Some(n), Some(closing)) = (self.control.closing_segment(), &self.closing)
             && n == segment

@@ -264,3 +264,22 @@ fn speech_that_cannot_be_cached_is_said_after_the_session() {
     assert_eq!(run.stderr.matches("warning: could not save speech to the cache").count(), 1, "{}", run.stderr);
     assert!(run.stderr.contains("it will be made again next time"), "{}", run.stderr);
 }
+
+#[test]
+fn a_session_that_catches_up_with_its_speech_says_so_on_screen() {
+    let sb = Sandbox::new();
+    let pulse = Pulse::start(&sb);
+    let script = sb.write("slow.ron", r#"Routine(title: "Slow", summary: "s", steps: [Say("First."), Say("Third.")])"#);
+    // A voice that makes every text but the first slowly: the session
+    // starts with the first, then stands at the next while it is made.
+    let template = r#"t=$(cat); case "$t" in First*) ;; *) sleep 1 ;; esac; espeak-ng -w {out} "$t""#;
+    let mut cmd = sb.command(&["play", script.to_str().unwrap(), "--engine", "command", "--command", template]);
+    pulse.apply(&mut cmd);
+    let run = sb.run_within(Duration::from_secs(90), &mut cmd);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let waiting = run.stdout.find("waiting for the voice: the next words are still being made");
+    let waiting = waiting.unwrap_or_else(|| panic!("the wait is shown:\n{}", run.stdout));
+    // Between the first cue and the next, which then plays.
+    assert!(run.stdout[..waiting].contains("First."), "{}", run.stdout);
+    assert!(run.stdout[waiting..].contains("Third."), "{}", run.stdout);
+}
