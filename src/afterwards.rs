@@ -5,9 +5,10 @@
 //! The session's player has ended by then, so each sentence is a small
 //! session of its own: one `Say`, made by the session's engine (from the
 //! cache when it can) and played on the same output. Everything said is
-//! printed too. It asks only when a keyboard is there to answer; with none
-//! (`--quiet`, no terminal), where the person stands is printed only. It
-//! never runs for `render`.
+//! printed too. Where the person stands is always said, as the session's
+//! last words (a session started by a reminder has no terminal, and its
+//! listener's eyes are closed); the question is asked only when a keyboard
+//! is there to answer it. It never runs for `render`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,8 +37,8 @@ pub struct Voice<'a> {
 }
 
 /// Says where the person stands and asks how tender each point was.
-/// `inputs` is the live keyboard (`None` without one: nothing is asked,
-/// nothing spoken); `print` shows a line. Returns early on a signal, `q`,
+/// `inputs` is the live keyboard (`None` without one: nothing is asked);
+/// `print` shows a line. Returns early on a signal, `q`,
 /// Ctrl-C or the terminal closing; the signal, if one came.
 pub fn run(
     voice: Option<&Voice>,
@@ -52,7 +53,6 @@ pub fn run(
     if known.is_empty() {
         return None;
     }
-    let voice = voice.filter(|_| inputs.is_some());
     if let Some(today) = recorder.today(settings, Duration::from_secs(4))
         && let Some(text) = standing(&today, worked)
     {

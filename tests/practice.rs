@@ -52,9 +52,22 @@ fn a_session_records_each_point_and_side_and_says_where_you_stand() {
     let sb = Sandbox::new();
     let file = routine(&sb, "two", TWO_POINTS);
     let pulse = Pulse::start(&sb);
+    let recording = sb.path().join("rec.raw");
+    let recorder = pulse.record(&recording, RECORD_RATE);
+    std::thread::sleep(Duration::from_millis(300));
     let run = run_within(Duration::from_secs(60), &mut play(&sb, &pulse, &file));
+    std::thread::sleep(Duration::from_millis(300));
+    stop(recorder);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(!run.stderr.contains("practice log"), "{}", run.stderr);
+    // Said aloud too, after the session, though no keyboard is there (a
+    // session a reminder starts has none): sound goes on past its end.
+    let session = backease::wav::parse(&std::fs::read(sb.path().join("warm.wav")).unwrap()).unwrap().samples.len();
+    let heard = read_raw(&recording);
+    let loud = |s: &i16| s.unsigned_abs() > 330;
+    let (first, last) = (heard.iter().position(loud).unwrap(), heard.iter().rposition(loud).unwrap());
+    let after = (last - first) as f64 / RECORD_RATE as f64 - session as f64 / RECORD_RATE as f64;
+    assert!(after > 1.0, "{after:.2} s of sound after the session's end: the standing was not said");
     assert!(
         run.stdout.ends_with(
             "That was your first deep spinal session and your first gluteus medius session today.\nSession complete.\n"
