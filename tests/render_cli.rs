@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use backease::timeline::{SAMPLE_RATE, samples};
 
-use crate::support::Sandbox;
+use crate::support::{Sandbox, names};
 
 fn wav_samples(path: &std::path::Path) -> usize {
     backease::wav::parse(&std::fs::read(path).unwrap()).unwrap().samples.len()
@@ -183,13 +183,6 @@ fn a_timeline_warning_is_reported_once() {
 /// A short routine with no speech of its own, for the tests of where the
 /// file goes.
 const SHORT: &str = r#"Routine(title: "T", summary: "S", steps: [Chime("bell"), Pause("2s")])"#;
-
-fn names(dir: &std::path::Path) -> Vec<String> {
-    let mut v: Vec<String> =
-        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
-    v.sort();
-    v
-}
 
 #[test]
 fn render_refuses_a_name_it_cannot_honour_before_any_work() {

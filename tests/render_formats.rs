@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{Sandbox, onsets};
+use crate::support::{Sandbox, names, onsets};
 
 /// The session's rate: every format is written at it.
 const RATE: f64 = 48_000.0;
@@ -382,13 +382,6 @@ fn an_mp3_lists_no_more_chapters_than_its_table_of_contents_can_count() {
 
 /// A short routine with no speech of its own, for the tests of names.
 const SHORT: &str = r#"Routine(title: "Évening — “short”", summary: "S", steps: [Chime("bell"), Pause("2s")])"#;
-
-fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> =
-        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
-    v.sort();
-    v
-}
 
 #[test]
 fn a_name_of_no_known_format_is_refused_before_any_work() {

@@ -276,6 +276,14 @@ pub fn stop(mut child: std::process::Child) {
 /// The rate recordings are made at, the session's own.
 pub const RECORD_RATE: u32 = backease::timeline::SAMPLE_RATE;
 
+/// The names in a folder, sorted: to see that a command made nothing.
+pub fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    v.sort();
+    v
+}
+
 /// Onsets in seconds: a 5 ms window louder than about -40 dBFS after at
 /// least 150 ms of quiet.
 pub fn onsets(samples: &[i16]) -> Vec<f64> {
