@@ -10,11 +10,19 @@ is written to stdout; Python's and Piper's own messages go to stderr.
 """
 
 import json
+import os
 import sys
 
 
 def main() -> int:
     out = sys.stdout.buffer
+    # Speech is made ahead of the listener, in the background: the sound
+    # must win the CPU. At normal priority, on two cores, the model's
+    # threads starved the sound server's client thread and a cue broke up.
+    try:
+        os.nice(10)
+    except OSError:
+        pass
     # Anything printed by a library must not corrupt the protocol.
     sys.stdout = sys.stderr
     if len(sys.argv) != 3:
