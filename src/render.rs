@@ -134,12 +134,9 @@ impl Output {
             Kind::Replace { target, keep, format } => {
                 let about = About {
                     title: title.to_string(),
-                    // Three digits number a Vorbis comment's chapters; one
-                    // byte counts an ID3 table of contents' entries.
-                    chapters: match format {
-                        Format::Wav => Vec::new(),
-                        Format::Mp3 => crate::chapters::at_most(crate::chapters::chapters(&segment.timeline), 255),
-                        _ => crate::chapters::at_most(crate::chapters::chapters(&segment.timeline), 999),
+                    chapters: match format.chapter_limit() {
+                        0 => Vec::new(),
+                        max => crate::chapters::at_most(crate::chapters::chapters(&segment.timeline), max),
                     },
                     frames: segment.timeline.total,
                 };

@@ -52,6 +52,17 @@ impl Format {
             Format::Mp3 => "mp3",
         }
     }
+
+    /// The most chapters the format's tags can hold: none in WAV, 999 as
+    /// Vorbis comments (numbered in three digits), 255 in an ID3 table of
+    /// contents (which counts its entries in one byte).
+    pub fn chapter_limit(self) -> usize {
+        match self {
+            Format::Wav => 0,
+            Format::Flac | Format::Opus => 999,
+            Format::Mp3 => 255,
+        }
+    }
 }
 
 /// What a file says about itself besides its sound.
@@ -59,9 +70,7 @@ impl Format {
 pub struct About {
     /// The routine's title.
     pub title: String,
-    /// At most 999 (the Vorbis comment form numbers them in three digits),
-    /// and for MP3 at most 255 (the ID3 table of contents counts its
-    /// entries in a byte): `chapters::at_most` makes them so.
+    /// At most [`Format::chapter_limit`]: `chapters::at_most` makes them so.
     pub chapters: Vec<Chapter>,
     /// Frames (samples per channel) the session holds.
     pub frames: u64,
@@ -107,8 +116,7 @@ fn vendor(library: &str) -> String {
 /// `CHAPTERnnnNAME=title` (the chapter extension players and ffmpeg read).
 fn comments(about: &About) -> Vec<String> {
     let mut out = vec![format!("TITLE={}", about.title), "ARTIST=backease".to_string(), "ENCODER=backease".to_string()];
-    // Three digits are all the form allows: render gives at most 999.
-    for (i, c) in about.chapters.iter().enumerate().take(999) {
+    for (i, c) in about.chapters.iter().enumerate() {
         let ms = c.start * 1000 / SAMPLE_RATE as u64;
         let (h, m, s, ms) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
         out.push(format!("CHAPTER{:03}={h:02}:{m:02}:{s:02}.{ms:03}", i + 1));
