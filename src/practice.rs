@@ -171,8 +171,20 @@ pub fn open(path: &Path) -> anyhow::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     // Reading the mode back is what first touches the file: a file that is
-    // not a database fails here, and is left as it was.
-    let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    // not a database fails here, and is left as it was. Turning WAL on takes
+    // the file for itself without asking the busy handler, so when another
+    // session opens a new log at the same moment, it waits here instead.
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    let _mode: String = loop {
+        match conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)) {
+            Err(rusqlite::Error::SqliteFailure(f, _))
+                if f.code == rusqlite::ErrorCode::DatabaseBusy && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            mode => break mode?,
+        }
+    };
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.execute_batch(SCHEMA)?;
     Ok(conn)
@@ -752,6 +764,37 @@ mod tests {
         assert_eq!(from, at("2026-11-24T04:00:00+01:00").timestamp());
         let (day, ..) = day_bounds(&at("2026-11-24T23:30:00-05:00"), 0);
         assert_eq!(day.to_string(), "2026-11-24");
+    }
+
+    /// Sessions that start together on a log nobody has made yet all
+    /// record: making the file, turning on WAL and the tables race.
+    #[test]
+    fn sessions_starting_together_on_a_new_log_all_record() {
+        for round in 0..40 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("log.sqlite");
+            let together = Arc::new(std::sync::Barrier::new(4));
+            let starts: Vec<_> = (0..4)
+                .map(|_| {
+                    let (path, together) = (path.clone(), together.clone());
+                    std::thread::spawn(move || {
+                        together.wait();
+                        let mut w = Writer::start(&path, "x", 0, Duration::from_secs(30)).map_err(|e| reason(&e))?;
+                        for side in [Side::Left, Side::Right] {
+                            let done = Worked { point: "deep-spinal".into(), side: Some(side), round: 1, done: true };
+                            w.handle(Msg::Worked(done)).map_err(|e| reason(&e))?;
+                        }
+                        w.handle(Msg::End { stopped: false }).map_err(|e| reason(&e))
+                    })
+                })
+                .collect();
+            for s in starts {
+                assert_eq!(s.join().unwrap(), Ok(()), "round {round}");
+            }
+            let conn = open_read(&path).unwrap();
+            let n: i64 = conn.query_row("SELECT COUNT(*) FROM worked", [], |r| r.get(0)).unwrap();
+            assert_eq!(n, 8, "round {round}");
+        }
     }
 
     fn session(conn: &Connection, started: i64, points: &[(&str, bool)]) {
