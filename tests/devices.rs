@@ -2,7 +2,7 @@
 //! open, marks the default, and every name it prints is one `--device`
 //! takes.
 
-use crate::support::{Pulse, Sandbox};
+use crate::support::{Bounded, Pulse, Sandbox};
 
 /// ALSA plugins that wrap or convert another output, or need a server
 /// that is not there: listed by ALSA, never an output to pick here.
@@ -25,7 +25,7 @@ fn devices_lists_outputs_that_open_and_marks_the_default() {
     let run = |args: &[&str]| {
         let mut cmd = sb.command(args);
         pulse.apply(&mut cmd);
-        let out = cmd.output().unwrap();
+        let out = cmd.output_bounded();
         (
             out.status.code(),
             String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -57,7 +57,7 @@ fn devices_with_no_output_is_one_clear_error() {
     let sb = Sandbox::new();
     // An empty ALSA configuration: no device at all, whatever the machine has.
     let conf = sb.write("alsa.conf", "");
-    let out = sb.command(&["devices"]).env("ALSA_CONFIG_PATH", &conf).output().unwrap();
+    let out = sb.command(&["devices"]).env("ALSA_CONFIG_PATH", &conf).output_bounded();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "{stderr}");
     assert!(stderr.starts_with("backease: error: no audio output device found"), "{stderr}");

@@ -6,12 +6,12 @@
 
 use std::time::Duration;
 
-use crate::support::{Pulse, RECORD_RATE, Sandbox, Tmux, onsets, pane_command, read_raw, stop};
+use crate::support::{Guarded, Pulse, RECORD_RATE, Sandbox, Tmux, onsets, pane_command, read_raw, stop};
 
 /// A routine written, its speech made once by espeak-ng (so the session
 /// starts at once and clip lengths are known), and played in a terminal
 /// with its own sound server and a recorder on it.
-fn play_in_terminal(sb: &Sandbox, routine: &str, args: &str) -> (Pulse, Tmux, std::process::Child) {
+fn play_in_terminal(sb: &Sandbox, routine: &str, args: &str) -> (Pulse, Tmux, Guarded) {
     sb.write("r.ron", routine);
     let warm = sb.run(&["render", "r.ron", "--engine", "espeak", "-o", "warm.wav"]);
     assert_eq!(warm.code, 0, "{}", warm.stderr);
@@ -29,7 +29,7 @@ fn spoken(text: &str) -> f64 {
 
 /// Ends the session's recording and returns its onsets, after the screen
 /// shows the session ended as `how` with the terminal restored.
-fn finish(sb: &Sandbox, tmux: &Tmux, recorder: std::process::Child, how: &str, limit: Duration) -> Vec<f64> {
+fn finish(sb: &Sandbox, tmux: &Tmux, recorder: Guarded, how: &str, limit: Duration) -> Vec<f64> {
     let screen = tmux.wait_for("icanon", limit);
     std::thread::sleep(Duration::from_millis(300));
     stop(recorder);

@@ -5,10 +5,12 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::support::{Pulse, RECORD_RATE, Sandbox, Tmux, onsets, pane_backease, pane_command, read_raw, stop};
+use crate::support::{
+    Bounded, Guarded, Pulse, RECORD_RATE, Sandbox, Tmux, onsets, pane_backease, pane_command, read_raw, stop,
+};
 
 /// A routine that plays long enough for anything to happen to it.
 const LONG: &str = r#"Routine(title: "Long", summary: "s", steps: [Chime("tick"), Pause("30s"), Chime("tick")])"#;
@@ -162,42 +164,18 @@ fn a_session_with_input_at_its_end_plays_on_without_spinning() {
         let mut cmd = sb.command(&["play", &script]);
         pulse.apply(&mut cmd);
         cmd.stdin(if stdin == "null" { Stdio::null() } else { Stdio::piped() }).stdout(Stdio::piped());
-        let mut child = Killed(cmd.spawn().unwrap());
-        drop(child.0.stdin.take());
-        let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
+        let mut child = Guarded::spawn(&mut cmd);
+        drop(child.stdin.take());
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         assert!(lines.any(|l| l.unwrap().contains("pause")), "stdin {stdin}: it plays");
-        let pid = child.0.id();
+        let pid = child.id();
         let before = cpu_ticks(pid).unwrap();
         std::thread::sleep(Duration::from_millis(1500));
         let spent = cpu_ticks(pid).unwrap() - before;
         assert!(spent < 15, "stdin {stdin}: {spent} ticks of CPU in 1.5 s of silence");
-        assert!(child.0.try_wait().unwrap().is_none(), "stdin {stdin}: still playing, not stopped");
+        assert!(child.try_wait().unwrap().is_none(), "stdin {stdin}: still playing, not stopped");
         signal(pid, "INT");
-        assert_eq!(child.0.wait().unwrap().code(), Some(130));
-    }
-}
-
-/// A child killed on drop.
-struct Killed(Child);
-
-impl Killed {
-    /// Its exit code, once it has ended, if within `limit`.
-    fn wait_timeout(&mut self, limit: Duration) -> Option<i32> {
-        let start = Instant::now();
-        while start.elapsed() < limit {
-            if let Some(status) = self.0.try_wait().unwrap() {
-                return status.code();
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        None
-    }
-}
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        assert_eq!(child.wait_within(Duration::from_secs(20)).code(), Some(130));
     }
 }
 
@@ -246,10 +224,10 @@ fn kill_the_sound_server(comes_back: bool) -> (String, String, Option<i32>) {
     let mut cmd = sb.command(&["play", script.to_str().unwrap()]);
     pulse.apply(&mut cmd);
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = Killed(cmd.spawn().unwrap());
+    let mut child = Guarded::spawn(&mut cmd);
     // Its lines as they come, each with when it came.
     let (tx, lines) = crossbeam_channel::unbounded();
-    let stdout = BufReader::new(child.0.stdout.take().unwrap());
+    let stdout = BufReader::new(child.stdout.take().unwrap());
     std::thread::spawn(move || {
         for line in stdout.lines().map_while(Result::ok) {
             let _ = tx.send((Instant::now(), line));
@@ -281,10 +259,12 @@ fn kill_the_sound_server(comes_back: bool) -> (String, String, Option<i32>) {
         stop(recorder);
         heard = onsets(&read_raw(&recording));
     }
-    let status = child.wait_timeout(Duration::from_secs(15));
+    let status = child.wait_timeout(Duration::from_secs(15)).and_then(|s| s.code());
     wait_line("never", Duration::from_millis(200));
+    // Its stderr ends with it: a session still running is ended first.
+    let _ = child.kill();
     let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.0.stderr.take().unwrap(), &mut stderr).unwrap();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
     if comes_back {
         // "Resuming.", then the last tick, from the new server.
         assert_eq!(heard.len(), 2, "heard after reconnecting: {heard:?}\n{seen}{stderr}");
@@ -330,33 +310,34 @@ fn check_signal_while_preparing(args: &[&str], synthesizer: &str, sig: &str, cod
     let mut cmd = sb.command(&all);
     pulse.apply(&mut cmd);
     cmd.env("TMPDIR", sb.path()).stdout(Stdio::null()).stderr(Stdio::piped());
-    let mut child = Killed(cmd.spawn().unwrap());
+    let mut child = Guarded::spawn(&mut cmd);
     let _leftovers = Leftovers(sleeping.clone());
     let start = Instant::now();
-    let pid = child.0.id();
+    let pid = child.id();
     while processes_with(&sleeping).iter().all(|&p| p == pid) {
         if start.elapsed() > Duration::from_secs(10) {
-            let _ = child.0.kill();
+            let _ = child.kill();
             let mut stderr = String::new();
-            std::io::Read::read_to_string(&mut child.0.stderr.take().unwrap(), &mut stderr).unwrap();
+            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
             panic!("the synthesizer never started ({sleeping:?}, {:?}): {stderr}", processes_with("sleep"));
         }
         std::thread::sleep(Duration::from_millis(10));
     }
     std::thread::sleep(Duration::from_millis(200));
     let sent = Instant::now();
-    signal(child.0.id(), sig);
+    signal(child.id(), sig);
     let mut status = None;
     while sent.elapsed() < Duration::from_secs(20) {
-        status = child.0.try_wait().unwrap();
+        status = child.try_wait().unwrap();
         if status.is_some() {
             break;
         }
         std::thread::sleep(Duration::from_millis(5));
     }
     let took = sent.elapsed();
+    let _ = child.kill();
     let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.0.stderr.take().unwrap(), &mut stderr).unwrap();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
     assert_eq!(status.and_then(|s| s.code()), Some(code), "{args:?} SIG{sig}: {stderr}");
     assert!(took < Duration::from_secs(2), "{args:?} SIG{sig}: ended {took:?} after the signal");
     // Killed, the synthesizer's own children may take a moment to go.
@@ -459,7 +440,7 @@ fn quiet_prints_nothing_but_errors() {
     sb.write("short.ron", r#"Routine(title: "Short", summary: "s", steps: [Chime("tick")])"#);
     let mut cmd = sb.command(&["play", "--quiet", "short.ron"]);
     pulse.apply(&mut cmd);
-    let out = cmd.output().unwrap();
+    let out = cmd.output_bounded();
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "");
     assert_eq!(String::from_utf8_lossy(&out.stderr), "", "not even the media buttons' warning");

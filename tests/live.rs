@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::support::{Pulse, RECORD_RATE, Sandbox, onsets, read_raw_stereo, stop};
+use crate::support::{Bounded, Pulse, RECORD_RATE, Sandbox, onsets, read_raw_stereo, stop};
 
 /// Single words and chimes with clear gaps between them, so each sound is
 /// one onset; the last two words from the left, then the right.
@@ -55,7 +55,7 @@ fn play_sounds_like_render() {
     // stall behind the main thread's use of stderr.
     cmd.env("BACKEASE_TIMING", "1");
     pulse.apply(&mut cmd);
-    let out = cmd.output().unwrap();
+    let out = cmd.output_bounded();
     std::thread::sleep(Duration::from_millis(300));
     stop(recorder);
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -7,7 +7,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::support::{Pulse, RECORD_RATE, Sandbox, onsets, read_raw, stop};
+use crate::support::{Bounded, Pulse, RECORD_RATE, Sandbox, onsets, read_raw, stop};
 
 /// Short sounds with gaps, so each is one onset, over and over.
 fn routine(repeats: u32) -> String {
@@ -124,7 +124,7 @@ fn play_keeps_time_with_every_core_busy() {
     let mut cmd = sb.command(&["play", script.to_str().unwrap()]);
     cmd.env("BACKEASE_TIMING", "1").env("BACKEASE_AUDIO_DEBUG", "1");
     pulse.apply(&mut cmd);
-    let out = cmd.output().unwrap();
+    let out = cmd.output_bounded();
     drop(burners);
     std::thread::sleep(Duration::from_millis(300));
     stop(recorder);

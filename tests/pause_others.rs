@@ -2,12 +2,10 @@
 //! players of the test's own on it (MPRIS services that record the calls
 //! they get), and the real binary playing on a null sink.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::{PrivateBus, Pulse, Sandbox, Service};
+use crate::support::{PrivateBus, Pulse, Sandbox, Service, Watched};
 
 /// An MPRIS player: it answers `PlaybackStatus`, `Pause` and `Play`, and
 /// records each `Pause` and `Play` it is sent.
@@ -48,63 +46,25 @@ impl Player {
     }
 }
 
-/// backease playing, killed on drop; its stdout lines come on a channel.
-struct Session {
-    child: Child,
-    lines: crossbeam_channel::Receiver<String>,
-}
+/// backease playing, killed on drop.
+struct Session(Watched);
 
 impl Session {
     fn start(sb: &Sandbox, pulse: &Pulse, bus: &PrivateBus, args: &[&str]) -> Session {
         let mut cmd = sb.command(args);
         pulse.apply(&mut cmd);
-        let mut child = cmd
-            .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (tx, lines) = crossbeam_channel::unbounded();
-        let stdout = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        Session { child, lines }
+        Session(Watched::spawn(cmd.env("DBUS_SESSION_BUS_ADDRESS", &bus.address)))
     }
 
     /// Waits for the session's first pause: it is playing.
     fn wait_playing(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while let Ok(line) = self.lines.recv_deadline(deadline) {
-            if line.contains("pause") {
-                return;
-            }
-        }
-        panic!("the session never started playing");
+        self.0.wait_for("pause", Duration::from_secs(20));
     }
 
     /// Waits (at most 20 s) for the end: the exit code and stderr.
-    fn end(mut self) -> (i32, String) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(Instant::now() < deadline, "the session did not end");
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let mut stderr = String::new();
-        std::io::Read::read_to_string(&mut self.child.stderr.take().unwrap(), &mut stderr).unwrap();
+    fn end(self) -> (i32, String) {
+        let (status, stderr) = self.0.end(Duration::from_secs(20));
         (status.code().unwrap_or(-1), stderr)
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -148,7 +108,7 @@ fn the_setting_pauses_too_and_sigterm_resumes() {
     let session = Session::start(&sb, &pulse, &bus, &["play", &routine(&sb, "30s")]);
     session.wait_playing();
     assert_eq!(music.calls(), ["Pause"]);
-    let _ = Command::new("kill").args(["-TERM", &session.child.id().to_string()]).status();
+    session.0.signal("TERM");
     let (code, stderr) = session.end();
     assert_eq!(code, 143, "{stderr}");
     assert_eq!((music.calls(), music.status()), (vec!["Pause".to_string(), "Play".to_string()], "Playing".into()));

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::support::Sandbox;
+use crate::support::{Bounded, Sandbox};
 
 /// The Python of the Piper installation `.ci/setup` made for this user.
 fn installed_python() -> PathBuf {
@@ -31,7 +31,7 @@ fn piper_sandbox() -> Sandbox {
 fn render(sb: &Sandbox, python: &std::path::Path, extra: &[&str], out: &str) -> crate::support::Run {
     let mut args = vec!["render", "short.ron", "-o", out, "--verbose"];
     args.extend_from_slice(extra);
-    let o = sb.command(&args).env("BACKEASE_PIPER_PYTHON", python).env("BACKEASE_TIMING", "1").output().unwrap();
+    let o = sb.command(&args).env("BACKEASE_PIPER_PYTHON", python).env("BACKEASE_TIMING", "1").output_bounded();
     crate::support::Run {
         code: o.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -95,7 +95,7 @@ fn voices_lists_the_bundled_voice_and_the_users_own() {
     .unwrap();
     // A model without its config is not a voice.
     std::fs::write(voices.join("lonely.onnx"), b"x").unwrap();
-    let o = sb.command(&["voices"]).env("BACKEASE_PIPER_PYTHON", &python).output().unwrap();
+    let o = sb.command(&["voices"]).env("BACKEASE_PIPER_PYTHON", &python).output_bounded();
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(stdout.contains("2 Piper voices"), "{stdout}");
@@ -108,8 +108,7 @@ fn voices_lists_the_bundled_voice_and_the_users_own() {
     let o = sb2
         .command(&["render", "short.ron", "-o", "x.wav", "--engine", "piper", "--voice", "joe:ann"])
         .env("BACKEASE_PIPER_PYTHON", &python)
-        .output()
-        .unwrap();
+        .output_bounded();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(5), "{stderr}");
     assert!(stderr.contains("the Piper voice en_US-joe-medium has no speaker \"ann\""), "{stderr}");
@@ -257,8 +256,7 @@ fn with_no_engine_at_all_auto_says_what_it_tried() {
         .env("BACKEASE_PIPER_PYTHON", "/nonexistent/python3")
         .env("BACKEASE_ESPEAK", "/nonexistent/espeak-ng")
         .env("PATH", "/nonexistent")
-        .output()
-        .unwrap();
+        .output_bounded();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(5), "{stderr}");
     assert!(

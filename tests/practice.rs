@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::support::{Pulse, RECORD_RATE, Sandbox, Tmux, pane_command, read_raw, run_within, stop};
+use crate::support::{Guarded, Pulse, RECORD_RATE, Sandbox, Tmux, pane_command, read_raw, run_within, stop};
 
 /// Two points, both sides each, with short holds.
 const TWO_POINTS: &str = r#"Routine(name: "two", title: "Two", summary: "s", steps: [
@@ -141,18 +141,9 @@ fn a_session_killed_outright_keeps_what_was_done() {
         ])"#,
     );
     let pulse = Pulse::start(&sb);
-    let mut child = play(&sb, &pulse, &file)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
+    let mut child = Guarded::spawn(
+        play(&sb, &pulse, &file).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()),
+    );
     let start = Instant::now();
     // Both deep spinal sides are written as they end.
     while !(log_path(&sb).exists() && sql(&sb, "SELECT COUNT(*) FROM worked") == "2\n") {
@@ -163,7 +154,6 @@ fn a_session_killed_outright_keeps_what_was_done() {
     std::thread::sleep(Duration::from_millis(1500));
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    let _guard = Kill(child);
     assert_eq!(sql(&sb, "PRAGMA integrity_check"), "ok\n");
     assert_eq!(sql(&sb, "SELECT routine, ended IS NULL FROM sessions"), "long|1\n");
     assert_eq!(

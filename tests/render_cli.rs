@@ -1,7 +1,6 @@
 //! `render`, `play` and `devices` through the real binary, at their edges:
 //! interrupted, out of disk, no device, no speech engine, a hung engine.
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::FileTypeExt;
 use std::process::Stdio;
 
@@ -9,7 +8,7 @@ use std::time::Duration;
 
 use backease::timeline::{SAMPLE_RATE, samples};
 
-use crate::support::{Sandbox, names};
+use crate::support::{Bounded, Guarded, Sandbox, names, rendering};
 
 fn wav_samples(path: &std::path::Path) -> usize {
     backease::wav::parse(&std::fs::read(path).unwrap()).unwrap().samples.len()
@@ -51,22 +50,9 @@ fn render_refuses_loop() {
 fn an_interrupted_render_leaves_no_file() {
     let sb = Sandbox::new();
     // Two hours of session: long enough to interrupt part-way.
-    let mut child = sb
-        .command(&["render", "deep-spinal", "--rounds", "28", "-o", "long.wav"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = BufReader::new(child.stderr.take().unwrap());
-    for line in stderr.lines() {
-        if line.unwrap().starts_with("rendering:") {
-            break;
-        }
-    }
-    let kill = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    assert!(kill.success());
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
+    let mut child = rendering(&sb, &["render", "deep-spinal", "--rounds", "28", "-o", "long.wav"]);
+    child.signal("INT");
+    assert_eq!(child.wait_within(Duration::from_secs(20)).code(), Some(130));
     let left: Vec<_> = std::fs::read_dir(sb.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert!(!sb.path().join("long.wav").exists());
     assert!(left.iter().all(|n| !n.to_string_lossy().contains("long.wav")), "{left:?}");
@@ -93,7 +79,7 @@ fn no_audio_device_is_one_clear_error() {
     let sb = Sandbox::new();
     // An empty ALSA configuration: no device at all, whatever the machine has.
     let conf = sb.write("alsa.conf", "");
-    let out = sb.command(&["play", "deep-spinal"]).env("ALSA_CONFIG_PATH", &conf).output().unwrap();
+    let out = sb.command(&["play", "deep-spinal"]).env("ALSA_CONFIG_PATH", &conf).output_bounded();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "{stderr}");
     let lines: Vec<&str> = stderr.lines().collect();
@@ -108,8 +94,7 @@ fn a_missing_speech_engine_is_named() {
     let out = sb
         .command(&["render", "deep-spinal", "-o", "x.wav", "--engine", "espeak"])
         .env("BACKEASE_ESPEAK", "/nonexistent/espeak-ng")
-        .output()
-        .unwrap();
+        .output_bounded();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(5), "{stderr}");
     assert!(stderr.contains("the speech engine `/nonexistent/espeak-ng` is not installed"), "{stderr}");
@@ -122,7 +107,7 @@ fn a_hung_speech_engine_times_out() {
     let fake = sb.write("hang.sh", "#!/bin/sh\nexec sleep 600\n");
     std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let started = std::time::Instant::now();
-    let out = sb.command(&["render", "gluteus-medius", "-o", "x.wav"]).env("BACKEASE_ESPEAK", &fake).output().unwrap();
+    let out = sb.command(&["render", "gluteus-medius", "-o", "x.wav"]).env("BACKEASE_ESPEAK", &fake).output_bounded();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(5), "{stderr}");
     assert!(stderr.contains("did not finish speaking within"), "{stderr}");
@@ -196,8 +181,7 @@ fn render_refuses_a_name_it_cannot_honour_before_any_work() {
         let out = sb
             .command(&["render", "short.ron", "-o", output])
             .env("BACKEASE_ESPEAK", "/nonexistent/espeak-ng")
-            .output()
-            .unwrap();
+            .output_bounded();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(code), "-o {output}: {stderr}");
         assert!(stderr.contains(message), "-o {output}: {stderr}");
@@ -219,7 +203,7 @@ fn render_to_standard_output_writes_the_wav_there_and_words_to_stderr() {
     let sb = Sandbox::new();
     sb.write("short.ron", SHORT);
     for name in ["-", "/dev/stdout"] {
-        let out = sb.command(&["render", "short.ron", "-o", name]).output().unwrap();
+        let out = sb.command(&["render", "short.ron", "-o", name]).output_bounded();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{stderr}");
         let chime = backease::sound::chime(backease::script::Chime::Bell).len();
@@ -301,7 +285,7 @@ fn render_into_a_fifo_writes_to_its_reader_and_refuses_one_with_none() {
     // With a reader, the WAV comes through it.
     let mut reader =
         std::fs::OpenOptions::new().read(true).custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits()).open(&fifo).unwrap();
-    let mut child = sb.command(&["render", "short.ron", "-o", "pipe"]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut child = Guarded::spawn(sb.command(&["render", "short.ron", "-o", "pipe"]).stdout(Stdio::piped()));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let mut got = Vec::new();
     let mut buf = vec![0u8; 1 << 16];
@@ -330,22 +314,10 @@ fn render_into_a_fifo_writes_to_its_reader_and_refuses_one_with_none() {
 fn a_part_left_by_a_killed_render_is_removed_by_the_next() {
     let sb = Sandbox::new();
     sb.write("short.ron", SHORT);
-    let mut child = sb
-        .command(&["render", "deep-spinal", "--rounds", "28", "-o", "long.wav"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = BufReader::new(child.stderr.take().unwrap());
-    for line in stderr.lines() {
-        if line.unwrap().starts_with("rendering:") {
-            break;
-        }
-    }
+    let child = rendering(&sb, &["render", "deep-spinal", "--rounds", "28", "-o", "long.wav"]);
     let part = format!(".long.wav.{}.part", child.id());
     assert!(sb.path().join(&part).exists(), "{:?}", names(sb.path()));
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
     assert!(sb.path().join(&part).exists(), "SIGKILL leaves the part");
     // Parts of live processes and other files that only look alike stay.
     let live = format!(".other.wav.{}.part", std::process::id());

@@ -4,15 +4,14 @@
 //! edges (names it cannot honour, a full disk, Ctrl-C, an old file's
 //! permissions). It does not test the encoders' sound quality beyond that.
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{Sandbox, names, onsets};
+use crate::support::{Sandbox, names, onsets, rendering};
 
 /// The session's rate: every format is written at it.
 const RATE: f64 = 48_000.0;
@@ -455,18 +454,7 @@ fn an_interrupted_flac_render_leaves_nothing() {
     // Over an hour of chimes and silence, with no speech to make first:
     // long enough to interrupt part-way.
     sb.write("long.ron", LONG);
-    let mut child = sb
-        .command(&["render", "long.ron", "-o", "long.flac"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = BufReader::new(child.stderr.take().unwrap());
-    for line in stderr.lines() {
-        if line.unwrap().starts_with("rendering:") {
-            break;
-        }
-    }
+    let mut child = rendering(&sb, &["render", "long.ron", "-o", "long.flac"]);
     // Part-way: the file has begun under its temporary name.
     let part = sb.path().join(format!(".long.flac.{}.part", child.id()));
     let begun = std::time::Instant::now();
@@ -474,10 +462,8 @@ fn an_interrupted_flac_render_leaves_nothing() {
         assert!(begun.elapsed() < Duration::from_secs(10), "no {} appears: {:?}", part.display(), names(sb.path()));
         std::thread::sleep(Duration::from_millis(10));
     }
-    let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    assert!(kill.success());
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
+    child.signal("INT");
+    assert_eq!(child.wait_within(Duration::from_secs(20)).code(), Some(130));
     let left = names(sb.path());
     assert!(left.iter().all(|n| !n.contains("long.flac")), "{left:?}");
 }

@@ -4,10 +4,9 @@
 //! mid-session (its PID, found among `play`'s children); and speech that
 //! cannot be cached, said after the session.
 
-use std::process::Child;
 use std::time::{Duration, Instant};
 
-use crate::support::{Pulse, RECORD_RATE, Sandbox, onsets, read_raw, stop};
+use crate::support::{Bounded, Guarded, Pulse, RECORD_RATE, Sandbox, onsets, read_raw, stop};
 
 /// Ten cues, each its own sentence, with short pauses: long enough to make
 /// that the first is heard well before the last is made.
@@ -53,8 +52,8 @@ fn installed_python() -> std::path::PathBuf {
 /// `play` of the routine with the Piper voice, on a cold cache, with the
 /// sink recorded; killed (with the recorder) on drop if the test fails.
 struct Session {
-    play: Option<Child>,
-    recorder: Option<Child>,
+    play: Guarded,
+    recorder: Guarded,
     recording: std::path::PathBuf,
     started: Instant,
 }
@@ -71,12 +70,12 @@ impl Session {
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
         pulse.apply(&mut cmd);
-        let play = cmd.spawn().unwrap();
-        Session { play: Some(play), recorder: Some(recorder), recording, started: Instant::now() }
+        let play = Guarded::spawn(&mut cmd);
+        Session { play, recorder, recording, started: Instant::now() }
     }
 
     fn pid(&self) -> u32 {
-        self.play.as_ref().unwrap().id()
+        self.play.id()
     }
 
     /// Whether the sink has played anything louder than -40 dBFS yet.
@@ -102,29 +101,13 @@ impl Session {
 
     /// Waits for play to end, within `limit`: (exit code, stdout, stderr,
     /// the recording mixed to mono).
-    fn finish(mut self, limit: Duration) -> (i32, String, String, Vec<i16>) {
-        let mut play = self.play.take().unwrap();
-        let deadline = Instant::now() + limit;
-        while play.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "play did not end within {limit:?}: a hang");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let out = play.wait_with_output().unwrap();
+    fn finish(self, limit: Duration) -> (i32, String, String, Vec<i16>) {
+        let out = self.play.output_within(limit);
         std::thread::sleep(Duration::from_millis(300));
-        stop(self.recorder.take().unwrap());
+        stop(self.recorder);
         let code = out.status.code().unwrap_or(-1);
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         (code, text(&out.stdout), text(&out.stderr), read_raw(&self.recording))
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        for child in [self.play.take(), self.recorder.take()].into_iter().flatten() {
-            let mut child = child;
-            let _ = child.kill();
-            let _ = child.wait();
-        }
     }
 }
 
@@ -160,8 +143,7 @@ fn rendered_onsets(sb: &Sandbox) -> Vec<f64> {
     let o = sb
         .command(&["render", "ahead.ron", "-o", "ahead.wav", "--engine", "piper"])
         .env("BACKEASE_PIPER_PYTHON", installed_python())
-        .output()
-        .unwrap();
+        .output_bounded();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let (_, _, left, right) = crate::support::read_stereo_wav(&sb.path().join("ahead.wav"));
     let mono: Vec<i16> = left.iter().zip(&right).map(|(&l, &r)| ((l as i32 + r as i32) / 2) as i16).collect();

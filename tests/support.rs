@@ -1,8 +1,9 @@
 //! Running the real binary in a sandbox of its own: a fresh config and
 //! cache folder per test, so nothing on the machine leaks in or out.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub struct Sandbox {
@@ -57,13 +58,11 @@ impl Sandbox {
         cmd
     }
 
+    /// Runs the binary to its end. Nothing a test runs may hang it: past
+    /// [`RUN_LIMIT`] the run is killed and the test fails.
+    #[track_caller]
     pub fn run(&self, args: &[&str]) -> Run {
-        let out: Output = self.command(args).output().expect("run backease");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        run_within(RUN_LIMIT, &mut self.command(args))
     }
 }
 
@@ -76,45 +75,198 @@ impl Sandbox {
     }
 }
 
+/// The longest any one run of the binary may take in a test (the longest,
+/// a render of over an hour of session in the tests' build, takes under a
+/// minute): past it, something hangs.
+pub const RUN_LIMIT: Duration = Duration::from_secs(300);
+
 /// Runs a command, killing it (and failing) if it outlives `limit`. Its
 /// output is read on threads, so a chatty process cannot block on a pipe.
 #[track_caller]
-pub fn run_within(limit: std::time::Duration, cmd: &mut Command) -> Run {
-    use std::io::Read;
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
+pub fn run_within(limit: Duration, cmd: &mut Command) -> Run {
+    let child = Guarded::spawn(cmd.stdout(Stdio::piped()).stderr(Stdio::piped()));
+    let out = child.output_within(limit);
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// [`Command::output`] for the binary, bounded: past [`RUN_LIMIT`] the run
+/// is killed and the test fails, rather than the suite hanging.
+pub trait Bounded {
+    fn output_bounded(&mut self) -> Output;
+}
+
+impl Bounded for Command {
+    #[track_caller]
+    fn output_bounded(&mut self) -> Output {
+        Guarded::spawn(self.stdout(Stdio::piped()).stderr(Stdio::piped())).output_within(RUN_LIMIT)
+    }
+}
+
+/// A process a test started, killed and reaped when dropped: a test that
+/// fails part-way leaves nothing running. It is a [`Child`] otherwise.
+pub struct Guarded(Child);
+
+impl Guarded {
+    #[track_caller]
+    pub fn spawn(cmd: &mut Command) -> Guarded {
+        Guarded(
+            cmd.spawn()
+                .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e} (bash .ci/setup installs what the tests run)")),
+        )
+    }
+
+    /// Its exit status once it has ended, if within `limit`.
+    pub fn wait_timeout(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.0.try_wait().expect("wait for a child") {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
-    let child = cmd
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start the command");
-    let mut child = Kill(child);
-    let read = |mut r: Box<dyn Read + Send>| {
+
+    /// Waits for it to end; past `limit` it is killed and the test fails.
+    #[track_caller]
+    pub fn wait_within(&mut self, limit: Duration) -> ExitStatus {
+        match self.wait_timeout(limit) {
+            Some(status) => status,
+            None => panic!("process {} did not end within {limit:?}", self.0.id()),
+        }
+    }
+
+    /// Its exit status and what it wrote to its piped stdout and stderr,
+    /// like [`Child::wait_with_output`] but failing the test past `limit`.
+    #[track_caller]
+    pub fn output_within(mut self, limit: Duration) -> Output {
+        let read = |pipe: Option<Box<dyn Read + Send>>| {
+            std::thread::spawn(move || {
+                let mut bytes = Vec::new();
+                if let Some(mut pipe) = pipe {
+                    let _ = pipe.read_to_end(&mut bytes);
+                }
+                bytes
+            })
+        };
+        let stdout = read(self.0.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+        let stderr = read(self.0.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+        let status = self.wait_within(limit);
+        Output { status, stdout: stdout.join().unwrap(), stderr: stderr.join().unwrap() }
+    }
+
+    /// Sends it a signal by name (`"INT"`, `"TERM"`, `"STOP"`, …).
+    pub fn signal(&self, name: &str) {
+        let sent = Command::new("kill").args([&format!("-{name}"), &self.0.id().to_string()]).status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill -{name} {}", self.0.id());
+    }
+}
+
+/// `backease ARGS` (a render) started, once it says it is rendering (within
+/// a minute; its standard error is read to the end on a thread, so it never
+/// blocks); killed on drop.
+#[track_caller]
+pub fn rendering(sb: &Sandbox, args: &[&str]) -> Guarded {
+    let mut child = Guarded::spawn(sb.command(args).stdout(Stdio::null()).stderr(Stdio::piped()));
+    let stderr = child.stderr.take().unwrap();
+    let (tx, begun) = crossbeam_channel::bounded(1);
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok) {
+            if line.starts_with("rendering:") {
+                let _ = tx.try_send(());
+            }
+        }
+    });
+    if begun.recv_timeout(Duration::from_secs(60)).is_err() {
+        panic!("{args:?} never said it was rendering");
+    }
+    child
+}
+
+/// A process a test started whose standard output comes line by line on a
+/// channel, and whose standard error is kept for its end (both read on
+/// threads: it never blocks on a full pipe). Killed on drop.
+pub struct Watched {
+    child: Guarded,
+    lines: crossbeam_channel::Receiver<String>,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+impl Watched {
+    #[track_caller]
+    pub fn spawn(cmd: &mut Command) -> Watched {
+        let mut child = Guarded::spawn(cmd.stdout(Stdio::piped()).stderr(Stdio::piped()));
+        let (tx, lines) = crossbeam_channel::unbounded();
+        let stdout = child.stdout.take().unwrap();
         std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = r.read_to_end(&mut bytes);
-            String::from_utf8_lossy(&bytes).into_owned()
-        })
-    };
-    let stdout = read(Box::new(child.0.stdout.take().unwrap()));
-    let stderr = read(Box::new(child.0.stderr.take().unwrap()));
-    let deadline = std::time::Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.0.try_wait().unwrap() {
-            break status;
+            for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut err = child.stderr.take().unwrap();
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = err.read_to_string(&mut text);
+            text
+        });
+        Watched { child, lines, stderr }
+    }
+
+    /// The next line of its output that contains `needle`; the test fails
+    /// if none comes within `limit`.
+    #[track_caller]
+    pub fn wait_for(&self, needle: &str, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            match self.lines.recv_deadline(deadline) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("no line with {needle:?} within {limit:?}"),
+            }
         }
-        if std::time::Instant::now() > deadline {
-            drop(child);
-            panic!("{cmd:?} did not end within {limit:?}");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
-    Run { code: status.code().unwrap_or(-1), stdout: stdout.join().unwrap(), stderr: stderr.join().unwrap() }
+    }
+
+    pub fn signal(&self, name: &str) {
+        self.child.signal(name);
+    }
+
+    /// Its exit status once it has ended, if within `limit`.
+    pub fn wait_timeout(&mut self, limit: Duration) -> Option<ExitStatus> {
+        self.child.wait_timeout(limit)
+    }
+
+    /// Waits for it to end, within `limit`: its exit status and standard error.
+    #[track_caller]
+    pub fn end(mut self, limit: Duration) -> (ExitStatus, String) {
+        let status = self.child.wait_within(limit);
+        (status, self.stderr.join().unwrap())
+    }
+}
+
+impl std::ops::Deref for Guarded {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Guarded {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Guarded {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 impl Run {
@@ -245,14 +397,21 @@ impl Pulse {
     }
 
     /// Starts recording the null sink's monitor as raw stereo 16-bit at `rate`.
-    pub fn record(&self, path: &Path, rate: u32) -> std::process::Child {
-        self.command("parec")
-            .args(["-d", &format!("{SINK}.monitor"), "--format=s16le", "--channels=2", "--raw", "--latency-msec=10"])
-            .arg(format!("--rate={rate}"))
-            .stdout(std::fs::File::create(path).unwrap())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("parec (pulseaudio-utils) runs")
+    pub fn record(&self, path: &Path, rate: u32) -> Guarded {
+        Guarded::spawn(
+            self.command("parec")
+                .args([
+                    "-d",
+                    &format!("{SINK}.monitor"),
+                    "--format=s16le",
+                    "--channels=2",
+                    "--raw",
+                    "--latency-msec=10",
+                ])
+                .arg(format!("--rate={rate}"))
+                .stdout(std::fs::File::create(path).unwrap())
+                .stderr(std::process::Stdio::null()),
+        )
     }
 }
 
@@ -268,9 +427,9 @@ impl Drop for Pulse {
 }
 
 /// Stops a recorder gracefully (so it flushes) and waits for it.
-pub fn stop(mut child: std::process::Child) {
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    let _ = child.wait();
+pub fn stop(mut child: Guarded) {
+    child.signal("TERM");
+    child.wait_within(Duration::from_secs(10));
 }
 
 /// The rate recordings are made at, the session's own.
@@ -438,21 +597,28 @@ impl Drop for SilentSocket {
 /// A D-Bus session bus of the test's own (`dbus-daemon --nofork`), killed
 /// when this is dropped, even when the test fails.
 pub struct PrivateBus {
-    child: std::process::Child,
+    child: Guarded,
     pub address: String,
 }
 
 impl PrivateBus {
     pub fn start() -> PrivateBus {
-        let mut child = Command::new("dbus-daemon")
-            .args(["--session", "--nofork", "--print-address=1"])
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("dbus-daemon is installed (bash .ci/setup)");
+        let mut child = Guarded::spawn(
+            Command::new("dbus-daemon")
+                .args(["--session", "--nofork", "--print-address=1"])
+                .stdout(std::process::Stdio::piped())
+                // It cannot raise its file limit unprivileged, and says so.
+                .stderr(std::process::Stdio::null()),
+        );
         let mut line = String::new();
         let stdout = child.stdout.take().expect("piped");
         std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
         PrivateBus { child, address: line.trim().to_string() }
+    }
+
+    /// The bus daemon's process: to freeze it (`kill -STOP`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// A connection of the test's own to this bus.
@@ -460,13 +626,6 @@ impl PrivateBus {
         let mut channel = dbus::channel::Channel::open_private(&self.address).expect("connect to the test's bus");
         channel.register().expect("register on the test's bus");
         dbus::blocking::Connection::from(channel)
-    }
-}
-
-impl Drop for PrivateBus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

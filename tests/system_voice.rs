@@ -2,13 +2,13 @@
 //! on a socket of its own (and stopped after), speaking into the test's
 //! PulseAudio server.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{Pulse, Sandbox};
+use crate::support::{Guarded, Pulse, Sandbox};
 
 struct SpeechDaemon {
-    child: Child,
+    child: Guarded,
     socket: std::path::PathBuf,
 }
 
@@ -19,19 +19,18 @@ impl SpeechDaemon {
         std::fs::create_dir_all(&logs).unwrap();
         let mut cmd = Command::new("speech-dispatcher");
         pulse.apply(&mut cmd);
-        let child = cmd
-            .args(["-s", "-t", "0", "-c", "unix_socket", "-S"])
-            .arg(&socket)
-            .arg("-P")
-            .arg(sb.path().join("speechd.pid"))
-            .arg("-L")
-            .arg(&logs)
-            .env("HOME", sb.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("speech-dispatcher is installed (bash .ci/setup)");
+        let child = Guarded::spawn(
+            cmd.args(["-s", "-t", "0", "-c", "unix_socket", "-S"])
+                .arg(&socket)
+                .arg("-P")
+                .arg(sb.path().join("speechd.pid"))
+                .arg("-L")
+                .arg(&logs)
+                .env("HOME", sb.path())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        );
         let start = Instant::now();
         while !socket.exists() {
             assert!(start.elapsed() < Duration::from_secs(10), "speech-dispatcher did not start");
@@ -50,12 +49,6 @@ impl SpeechDaemon {
     }
 }
 
-impl Drop for SpeechDaemon {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 const ROUTINE: &str = r#"Routine(title: "System", summary: "s", steps: [
     Chime("tick"),
     Say("Place the ball beside your spine."),
@@ -64,11 +57,11 @@ const ROUTINE: &str = r#"Routine(title: "System", summary: "s", steps: [
     Chime("tick"),
 ])"#;
 
-fn play(sb: &Sandbox, pulse: &Pulse, address: &str) -> (std::process::Child, Instant) {
+fn play(sb: &Sandbox, pulse: &Pulse, address: &str) -> (Guarded, Instant) {
     let script = sb.write("sys.ron", ROUTINE);
     let mut cmd = sb.command(&["play", script.to_str().unwrap(), "--engine", "system", "--verbose"]);
     pulse.apply(&mut cmd);
-    let child = cmd.env("SPEECHD_ADDRESS", address).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let child = Guarded::spawn(cmd.env("SPEECHD_ADDRESS", address).stdout(Stdio::piped()).stderr(Stdio::piped()));
     (child, Instant::now())
 }
 
@@ -78,7 +71,7 @@ fn the_system_voice_speaks_each_step_and_waits_for_it() {
     let pulse = Pulse::start(&sb);
     let daemon = SpeechDaemon::start(&sb, &pulse);
     let (child, started) = play(&sb, &pulse, &daemon.address());
-    let out = child.wait_with_output().unwrap();
+    let out = child.output_within(Duration::from_secs(60));
     let elapsed = started.elapsed();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -101,7 +94,7 @@ fn a_session_finishes_when_the_daemon_dies_midway() {
     let (child, _) = play(&sb, &pulse, &daemon.address());
     std::thread::sleep(Duration::from_millis(1500));
     daemon.kill();
-    let out = child.wait_with_output().unwrap();
+    let out = child.output_within(Duration::from_secs(60));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.ends_with("Session complete.\n"), "{stdout}");
@@ -113,7 +106,7 @@ fn no_daemon_falls_back_to_espeak_with_one_warning() {
     let pulse = Pulse::start(&sb);
     let missing = format!("unix_socket:{}", sb.path().join("nobody-listens.sock").display());
     let (child, _) = play(&sb, &pulse, &missing);
-    let out = child.wait_with_output().unwrap();
+    let out = child.output_within(Duration::from_secs(60));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert_eq!(stderr.matches("warning: the system voice is not available").count(), 1, "{stderr}");
@@ -129,7 +122,7 @@ fn a_daemon_that_hangs_on_connect_is_given_up_on() {
     let socket = sb.path().join("silent.sock");
     let silent = crate::support::SilentSocket::start(&socket);
     let (child, started) = play(&sb, &pulse, &format!("unix_socket:{}", socket.display()));
-    let out = child.wait_with_output().unwrap();
+    let out = child.output_within(Duration::from_secs(60));
     drop(silent);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
@@ -147,13 +140,11 @@ fn ctrl_c_while_a_hung_daemon_is_connected_to_stops_at_once() {
     let (mut child, _) = play(&sb, &pulse, &format!("unix_socket:{}", socket.display()));
     silent.wait_for_a_caller();
     let sent = Instant::now();
-    let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
-    while child.try_wait().unwrap().is_none() && sent.elapsed() < Duration::from_secs(4) {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    child.signal("INT");
+    child.wait_timeout(Duration::from_secs(4));
     let took = sent.elapsed();
     let _ = child.kill();
-    let out = child.wait_with_output().unwrap();
+    let out = child.output_within(Duration::from_secs(60));
     drop(silent);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
