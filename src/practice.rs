@@ -731,8 +731,23 @@ fn today_text(t: &Today, settings: &Settings) -> String {
 }
 
 fn unreadable(path: &Path, e: &anyhow::Error) -> Failure {
-    Failure::io(format!("cannot read the practice log {}: {}", path.display(), reason(e)))
-        .hint("if the file is damaged, move it away: a new log is started at the next session")
+    use rusqlite::ErrorCode::{CannotOpen, DatabaseBusy, DatabaseLocked, PermissionDenied, ReadOnly};
+    let code = match e.downcast_ref::<rusqlite::Error>() {
+        Some(rusqlite::Error::SqliteFailure(failure, _)) => Some(failure.code),
+        _ => None,
+    };
+    let hint = match code {
+        Some(DatabaseBusy | DatabaseLocked) => format!(
+            "another program has held it for over {} s (a sqlite3 shell, a backup or sync tool?): \
+             try again once it lets go",
+            BUSY_TIMEOUT.as_secs()
+        ),
+        Some(CannotOpen | PermissionDenied | ReadOnly) => {
+            "check that you may read the file and write in its folder (ls -l)".to_string()
+        }
+        _ => "if the file is damaged, move it away: a new log is started at the next session".to_string(),
+    };
+    Failure::io(format!("cannot read the practice log {}: {}", path.display(), reason(e))).hint(hint)
 }
 
 fn write(out: &mut dyn Write, text: &str) -> Result<u8, Failure> {
@@ -764,6 +779,27 @@ mod tests {
         assert_eq!(from, at("2026-11-24T04:00:00+01:00").timestamp());
         let (day, ..) = day_bounds(&at("2026-11-24T23:30:00-05:00"), 0);
         assert_eq!(day.to_string(), "2026-11-24");
+    }
+
+    /// A log another program holds is not called damaged: the hint says to
+    /// wait for it, not to move the file away.
+    #[test]
+    fn a_log_held_by_another_program_says_so_not_that_it_is_damaged() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.sqlite");
+        drop(open(&path).unwrap());
+        let holder = Connection::open(&path).unwrap();
+        holder
+            .execute_batch(
+                "PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE;
+                 INSERT INTO sessions (routine, started, hold_ms) VALUES ('x', 0, 1);",
+            )
+            .unwrap();
+        let failure = recent(&path, 5).map_err(|e| unreadable(&path, &e)).unwrap_err();
+        assert!(failure.message.ends_with("log.sqlite: database is locked"), "{}", failure.message);
+        let hint = failure.hint.unwrap_or_default();
+        assert!(hint.starts_with("another program has held it for over 3 s"), "{hint}");
+        holder.execute_batch("COMMIT").unwrap();
     }
 
     /// Sessions that start together on a log nobody has made yet all
