@@ -3,8 +3,10 @@
 //! synthesizer that dies or never starts.
 
 use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
 
-use crate::support::{Bounded, Sandbox};
+use crate::support::{Bounded, Guarded, Sandbox};
 
 /// The Python of the Piper installation `.ci/setup` made for this user.
 fn installed_python() -> PathBuf {
@@ -145,11 +147,16 @@ fn auto_goes_past_piper_for_a_voice_it_lacks_or_when_it_is_missing() {
 /// failures the real one cannot be made to have on demand. `behaviour` is
 /// shell run for each request after reading it.
 fn fake_python(sb: &Sandbox, behaviour: &str) -> PathBuf {
+    fake_python_ready(sb, "ready 22050", behaviour)
+}
+
+/// As [`fake_python`], saying `ready` when it has "loaded its model".
+fn fake_python_ready(sb: &Sandbox, ready: &str, behaviour: &str) -> PathBuf {
     let path = sb.path().join("fake-python");
     let script = format!(
         "#!/bin/sh\n\
          echo started >> \"{log}\"\n\
-         echo ready 22050\n\
+         echo {ready}\n\
          while read -r request; do\n\
            {behaviour}\n\
          done\n",
@@ -245,6 +252,55 @@ fn a_synthesizer_that_hangs_is_killed_and_reported() {
     assert!(run.stderr.contains("the Piper voice did not finish speaking within 10 s"), "{}", run.stderr);
     // One wait of ten seconds and a bit: the cues behind it do not wait again.
     assert!(started.elapsed().as_secs() < 15, "{:?}", started.elapsed());
+    assert!(!sb.path().join("x.wav").exists());
+}
+
+#[test]
+fn ctrl_c_while_the_piper_voice_speaks_stops_at_once() {
+    let sb = piper_sandbox();
+    // It takes the first cue and never answers: Ctrl-C, not the 10 s limit
+    // for a cue, must end the render.
+    let asked = sb.path().join("asked");
+    let python = fake_python(&sb, &format!("echo $$ > \"{}\"; exec sleep 600", asked.display()));
+    let render = Guarded::spawn(
+        sb.command(&["render", "short.ron", "-o", "x.wav", "--engine", "piper"])
+            .env("BACKEASE_PIPER_PYTHON", &python)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+    );
+    let began = Instant::now();
+    while std::fs::read_to_string(&asked).map_or(true, |s| !s.ends_with('\n')) {
+        assert!(began.elapsed() < Duration::from_secs(20), "the voice was never asked for a cue");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let worker: u32 = std::fs::read_to_string(&asked).unwrap().trim().parse().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let sent = Instant::now();
+    render.signal("INT");
+    let out = render.output_within(Duration::from_secs(20));
+    let took = sent.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(took < Duration::from_secs(2), "ended {took:?} after Ctrl-C: {stderr}");
+    assert!(stderr.contains("stopped by Ctrl-C while preparing speech"), "{stderr}");
+    assert!(!sb.path().join("x.wav").exists());
+    // The worker went with it.
+    let stat = std::fs::read_to_string(format!("/proc/{worker}/stat")).unwrap_or_default();
+    assert!(stat.is_empty() || stat.contains(") Z"), "the worker {worker} is still running: {stat}");
+}
+
+#[test]
+fn a_voice_with_no_sample_rate_is_a_clear_error() {
+    let sb = piper_sandbox();
+    let python = fake_python_ready(&sb, "ready 0", "exit 1");
+    let run = render(&sb, &python, &["--engine", "piper"], "x.wav");
+    assert_eq!(run.code, 5, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("the Piper voice en_US-fake-low could not be loaded: its sample rate is 0 Hz"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
     assert!(!sb.path().join("x.wav").exists());
 }
 

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The rate engines give speech at and the cache keeps it at (espeak-ng's
 /// and Piper's own). A session resamples it once, when it loads the clips.
@@ -79,7 +79,7 @@ pub fn run(
     name: &str,
     text: &str,
 ) -> Result<(std::process::ExitStatus, Vec<u8>, String), SpeechError> {
-    use std::io::{Read, Write as _};
+    use std::io::Write as _;
     use std::process::Stdio;
     use std::time::{Duration, Instant};
     if crate::signals::stopping() {
@@ -98,18 +98,8 @@ pub fn run(
     let writer = std::thread::spawn(move || {
         let _ = stdin.write_all(text_owned.as_bytes());
     });
-    let mut stdout = child.stdout.take().expect("piped");
-    let reader = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = stdout.read_to_end(&mut bytes);
-        bytes
-    });
-    let mut stderr = child.stderr.take().expect("piped");
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
+    let stdout = drain(child.stdout.take().expect("piped"));
+    let stderr = drain(child.stderr.take().expect("piped"));
     // Generous: speech engines work far faster than real time.
     let limit = Duration::from_secs(10) + Duration::from_millis(50 * text.len() as u64);
     let start = Instant::now();
@@ -130,14 +120,64 @@ pub fn run(
     };
     // Anything it left running in its group would hold the pipes open.
     kill_group(&mut child);
-    let _ = writer.join();
-    Ok((status, reader.join().unwrap_or_default(), err_reader.join().unwrap_or_default()))
+    drop(writer);
+    // Something it started outside its group (a daemon that called
+    // setsid) may hold them open still: what the program itself wrote is
+    // in them by now, so that is taken, and the rest is not waited for.
+    let (stdout, stderr) = (stdout.take(LINGER), stderr.take(LINGER));
+    Ok((status, stdout, String::from_utf8_lossy(&stderr).into_owned()))
 }
 
-/// A number to keep concurrent temporary files of one process apart.
-pub fn unique() -> u64 {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    NEXT.fetch_add(1, Ordering::Relaxed)
+/// How long, once a speech program has ended, its pipes may stay open.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// A pipe read to its end on a thread of its own.
+struct Drained {
+    bytes: Arc<std::sync::Mutex<Vec<u8>>>,
+    ended: crossbeam_channel::Receiver<()>,
+}
+
+fn drain(mut pipe: impl std::io::Read + Send + 'static) -> Drained {
+    let bytes = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (tx, ended) = crossbeam_channel::bounded(1);
+    let into = bytes.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 16 * 1024];
+        while let Ok(n @ 1..) = pipe.read(&mut buf) {
+            into.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(&buf[..n]);
+        }
+        let _ = tx.send(());
+    });
+    Drained { bytes, ended }
+}
+
+impl Drained {
+    /// What was read, once the pipe has ended or `linger` has passed.
+    fn take(self, linger: std::time::Duration) -> Vec<u8> {
+        let _ = self.ended.recv_timeout(linger);
+        std::mem::take(&mut *self.bytes.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// A private folder (mode 0700, a name nobody can guess) for the WAV file a
+/// speech program writes, removed when dropped, and the file's path in it.
+/// A fixed name in /tmp could be a FIFO or a link someone left there.
+pub(crate) fn scratch_wav() -> Result<(tempfile::TempDir, PathBuf), SpeechError> {
+    let dir = tempfile::Builder::new().prefix("backease-").tempdir().map_err(|e| {
+        SpeechError::new(format!(
+            "cannot make a temporary folder in {}: {}",
+            std::env::temp_dir().display(),
+            crate::error::io_reason(&e)
+        ))
+    })?;
+    let wav = dir.path().join("speech.wav");
+    Ok((dir, wav))
+}
+
+/// The WAV file a speech program wrote: a regular file, of a size a cue
+/// can have (ten minutes and more).
+pub(crate) fn read_wav(path: &Path) -> std::io::Result<Vec<u8>> {
+    crate::fsutil::read_regular(path, 256 * 1024 * 1024)
 }
 
 /// Kills a speech program and everything it started in its process group,
@@ -363,6 +403,8 @@ pub fn synthesize_each(
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(text) = texts.get(i) else { break };
                     let result = match cache.get(key, text) {
+                        // A signal came: no more cues are made, whatever the engine.
+                        _ if crate::signals::stopping() => Err(SpeechError::new("stopped")),
                         Some(samples) => Ok((samples, true, None)),
                         None => engine.synthesize(text).map(|samples| {
                             // Every cue at one loudness, stored so: a warm

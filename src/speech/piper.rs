@@ -42,6 +42,11 @@ const SENTENCE_SILENCE: f32 = 0.35;
 /// How long loading a model may take: the first load reads the runtime and
 /// a 60 MB model from disk.
 const LOAD_LIMIT: Duration = Duration::from_secs(60);
+/// How often a wait for the worker asks whether backease is stopping.
+const STOP_CHECK: Duration = Duration::from_millis(50);
+/// The sample rates a voice may have: a model's config saying 0 (or a
+/// million) is a broken voice, not something to resample.
+const VOICE_RATES: std::ops::RangeInclusive<u32> = 8_000..=192_000;
 
 /// Piper's peak level: it normalizes each sentence to full scale, which
 /// leaves no room for a chime on top.
@@ -268,6 +273,11 @@ impl Piper {
                         hint: Some("is the machine very busy? try again, or use --engine espeak".into()),
                     });
                 }
+                Err(Failed::Stopped) => {
+                    // Its reply to this cue would come as the next one's.
+                    *slot = None;
+                    return Err(SpeechError::new("stopped"));
+                }
                 Err(Failed::Died) if attempt == 0 => *slot = None,
                 Err(Failed::Died) => {
                     // Give the stderr reader a moment to catch the last words.
@@ -295,11 +305,12 @@ impl Piper {
         });
         writeln!(worker.stdin, "{request}").and_then(|_| worker.stdin.flush()).map_err(|_| Failed::Died)?;
         let limit = Duration::from_secs(10) + Duration::from_millis(50 * text.len() as u64);
-        match worker.replies.recv_timeout(limit) {
+        match next_reply(&worker.replies, limit) {
             Ok(Reply::Audio(samples)) => Ok(samples),
             Ok(Reply::Error(e)) => Err(Failed::Refused(e)),
-            Ok(Reply::Ready(_)) | Err(RecvTimeoutError::Disconnected) => Err(Failed::Died),
-            Err(RecvTimeoutError::Timeout) => Err(Failed::Hung(limit)),
+            Ok(Reply::Ready(_)) | Err(NoReply::Gone) => Err(Failed::Died),
+            Err(NoReply::Timeout) => Err(Failed::Hung(limit)),
+            Err(NoReply::Stopped) => Err(Failed::Stopped),
         }
     }
 }
@@ -308,6 +319,36 @@ enum Failed {
     Refused(String),
     Died,
     Hung(Duration),
+    /// A signal came (or the session ended) while it spoke.
+    Stopped,
+}
+
+/// Why the worker gave no reply.
+enum NoReply {
+    Timeout,
+    /// Its stdout closed: it died.
+    Gone,
+    /// A signal came, or the session ended: backease is stopping.
+    Stopped,
+}
+
+/// The worker's next reply, waited for up to `limit`, but no longer than
+/// it takes a signal (Ctrl-C) to ask backease to stop: a cue, or a model
+/// still loading, does not hold up the end.
+fn next_reply(replies: &Receiver<Reply>, limit: Duration) -> Result<Reply, NoReply> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if crate::signals::stopping() {
+            return Err(NoReply::Stopped);
+        }
+        let slice = deadline.saturating_duration_since(Instant::now()).min(STOP_CHECK);
+        match replies.recv_timeout(slice) {
+            Ok(reply) => return Ok(reply),
+            Err(RecvTimeoutError::Disconnected) => return Err(NoReply::Gone),
+            Err(RecvTimeoutError::Timeout) if Instant::now() >= deadline => return Err(NoReply::Timeout),
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+    }
 }
 
 impl Engine for Piper {
@@ -409,7 +450,7 @@ impl Worker {
         let worker = self;
         let started = worker.started;
         let left = LOAD_LIMIT.saturating_sub(started.elapsed());
-        match worker.replies.recv_timeout(left) {
+        match next_reply(&worker.replies, left) {
             Ok(Reply::Ready(rate)) => {
                 worker.rate = rate;
                 if crate::timing() {
@@ -421,7 +462,8 @@ impl Worker {
                 message: format!("the Piper voice {} could not be loaded: {e}", voice.name),
                 hint: Some("is the model complete? run bash .ci/setup again, or pick another --voice".into()),
             }),
-            Ok(Reply::Audio(_)) | Err(RecvTimeoutError::Disconnected) => {
+            Err(NoReply::Stopped) => Err(SpeechError::new("stopped")),
+            Ok(Reply::Audio(_)) | Err(NoReply::Gone) => {
                 // Give the stderr reader a moment to catch the last words.
                 std::thread::sleep(Duration::from_millis(50));
                 Err(SpeechError {
@@ -432,7 +474,7 @@ impl Worker {
                     hint: Some("run bash .ci/setup to install Piper, or use --engine espeak".into()),
                 })
             }
-            Err(RecvTimeoutError::Timeout) => {
+            Err(NoReply::Timeout) => {
                 Err(SpeechError::new(format!("the Piper voice took more than {} s to load", LOAD_LIMIT.as_secs())))
             }
         }
@@ -465,8 +507,8 @@ fn read_replies(mut r: impl BufRead, tx: &crossbeam_channel::Sender<Reply>) {
         let (word, rest) = line.trim_end().split_once(' ').unwrap_or((line.trim_end(), ""));
         let reply = match word {
             "ready" => match rest.parse() {
-                Ok(rate) => Reply::Ready(rate),
-                Err(_) => Reply::Error(format!("a bad sample rate: {rest}")),
+                Ok(rate) if VOICE_RATES.contains(&rate) => Reply::Ready(rate),
+                _ => Reply::Error(format!("its sample rate is {rest} Hz, which no voice has")),
             },
             "ok" => {
                 // A cue of more than ten minutes is not a cue.
