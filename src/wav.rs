@@ -53,8 +53,13 @@ pub fn parse(bytes: &[u8]) -> Result<Pcm, FormatError> {
             let Some((tag, channels, rate, bits)) = format else {
                 return Err(err("the WAV data comes before its format"));
             };
-            if tag != 1 || bits != 16 || channels == 0 || rate == 0 {
+            if tag != 1 || bits != 16 || channels == 0 {
                 return Err(err("only 16-bit PCM WAV is read here"));
+            }
+            // What the resampler takes; a header claiming 0 Hz or four
+            // billion is a broken file, not sound.
+            if !(1_000..=384_000).contains(&rate) {
+                return Err(FormatError(format!("the WAV file claims a sample rate of {rate} Hz")));
             }
             // Trust the end of the input over a length that overruns it.
             let end = body.saturating_add(len).min(bytes.len());
@@ -181,6 +186,14 @@ mod tests {
     fn rejects_what_it_cannot_read() {
         assert_eq!(parse(b"OggS....").unwrap_err().0, "not a WAV file");
         assert_eq!(parse(b"RIFF\0\0\0\0WAVE").unwrap_err().0, "the WAV file has no data");
+        // A rate the resampler cannot take, from a speech program's header.
+        for rate in [0u32, 7, 4_000_000_000] {
+            let mut bytes = WavStream::new(Vec::new(), 22_050, 1, 1).unwrap();
+            bytes.write(&[5]).unwrap();
+            let mut bytes = bytes.finish().unwrap();
+            bytes[24..28].copy_from_slice(&rate.to_le_bytes());
+            assert_eq!(parse(&bytes).unwrap_err().0, format!("the WAV file claims a sample rate of {rate} Hz"));
+        }
     }
 
     #[test]

@@ -354,7 +354,12 @@ fn check_signal_while_preparing(args: &[&str], synthesizer: &str, sig: &str, cod
     for dir in [sb.path().to_path_buf(), sb.path().join("cache/backease/speech")] {
         for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name.ends_with(".part") || name.ends_with(".wav") || name.ends_with(".pcm") {
+            // backease-*: the private folder a speech program writes its WAV in.
+            if name.ends_with(".part")
+                || name.ends_with(".wav")
+                || name.ends_with(".pcm")
+                || name.starts_with("backease-")
+            {
                 left.push(name);
             }
         }
@@ -381,6 +386,31 @@ fn synthesizer(slow: &str) -> String {
         "t=$(cat); case \"$t\" in hello*) sleep {slow}.{{mark}};; esac; \
          sox -n -r 22050 -b 16 -c 1 {{out}} synth 0.2 sine 440"
     )
+}
+
+/// A speech program that leaves something running outside its process
+/// group (a daemon that calls setsid), holding its output pipes open: the
+/// cue is taken once the program itself has ended, not waited on forever.
+#[test]
+fn a_speech_program_that_leaves_a_daemon_behind_does_not_hold_the_render() {
+    let sb = Sandbox::new();
+    sb.write("one.ron", r#"Routine(title: "One", summary: "s", steps: [Say("hello there")])"#);
+    let mark = format!("600.000{}", std::process::id());
+    let _leftovers = Leftovers(format!("sleep {mark}"));
+    let synthesizer =
+        format!("setsid sleep {mark} & cat > /dev/null; sox -n -r 22050 -b 16 -c 1 {{out}} synth 0.2 sine 440");
+    let mut cmd = sb.command(&["render", "one.ron", "-o", "out.wav", "--engine", "command", "--command", &synthesizer]);
+    let started = Instant::now();
+    let run = crate::support::run_within(Duration::from_secs(60), cmd.env("TMPDIR", sb.path()));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
+    assert!(!processes_with(&format!("sleep {mark}")).is_empty(), "the daemon was left running, as such things are");
+    let left: Vec<String> = std::fs::read_dir(sb.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("backease-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[test]

@@ -40,16 +40,12 @@ impl Engine for CommandEngine {
     }
 
     fn synthesize(&self, text: &str) -> Result<Vec<i16>, SpeechError> {
-        let dir = std::env::temp_dir();
-        let out = dir.join(format!("backease-{}-{}.wav", std::process::id(), super::unique()));
+        let (_dir, out) = super::scratch_wav()?;
         let line = self
             .template
             .replace("{out}", &shell_quote(&out.display().to_string()))
             .replace("{text}", &shell_quote(text));
-        let result = super::run(Command::new("sh").args(["-c", &line]), "the speech command", text);
-        let file = std::fs::read(&out).ok();
-        let _ = std::fs::remove_file(&out);
-        let (status, stdout, errors) = result?;
+        let (status, stdout, errors) = super::run(Command::new("sh").args(["-c", &line]), "the speech command", text)?;
         if !status.success() {
             let detail = errors.lines().last().unwrap_or("no message").to_string();
             return Err(SpeechError {
@@ -57,7 +53,7 @@ impl Engine for CommandEngine {
                 hint: Some(format!("the command was: {line}")),
             });
         }
-        let bytes = if self.template.contains("{out}") { file.unwrap_or_default() } else { stdout };
+        let bytes = if self.template.contains("{out}") { super::read_wav(&out).unwrap_or_default() } else { stdout };
         let pcm = crate::wav::parse(&bytes).map_err(|e| SpeechError {
             message: format!("the speech command gave no readable WAV: {e}"),
             hint: Some("it must write a 16-bit WAV to {out}, or to stdout".into()),

@@ -57,16 +57,14 @@ impl Engine for Flite {
     }
 
     fn synthesize(&self, text: &str) -> Result<Vec<i16>, SpeechError> {
-        let out = std::env::temp_dir().join(format!("backease-flite-{}-{}.wav", std::process::id(), super::unique()));
+        let (_dir, out) = super::scratch_wav()?;
         let mut cmd = Command::new(&self.program);
         cmd.args(["-voice", &self.voice, "--setf"])
             .arg(format!("duration_stretch={:.3}", self.stretch))
             .args(["-f", "/dev/stdin", "-o"])
             .arg(&out);
-        let result = super::run(&mut cmd, "flite", text);
-        let file = std::fs::read(&out);
-        let _ = std::fs::remove_file(&out);
-        let (status, _, errors) = result?;
+        let (status, _, errors) = super::run(&mut cmd, "flite", text)?;
+        let file = super::read_wav(&out);
         if !status.success() {
             let detail = errors.lines().next().unwrap_or("no message").to_string();
             return Err(SpeechError::new(format!("`flite` failed ({status}): {detail}")));
