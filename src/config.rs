@@ -163,16 +163,16 @@ pub fn parse(text: &str) -> (Option<Settings>, Vec<Diagnostic>) {
 fn settings(lower: &mut Lower, fields: &[syntax::Field]) -> Settings {
     let f = lower.fields(fields, &FIELDS, "Config");
     let mut s = Settings::default();
-    if let Some(n) = f.get("engine") {
-        if let Some(name) = lower.string(n, "the engine") {
-            match <EngineKind as clap::ValueEnum>::from_str(&name, true) {
-                Ok(kind) => s.engine = Some(kind),
-                Err(_) => {
-                    let d = lower.error(n.span.clone(), format!("unknown engine \"{name}\""));
-                    d.help = Some(
-                        "the engines are \"auto\", \"piper\", \"espeak\", \"flite\", \"command\" and \"system\"".into(),
-                    );
-                }
+    if let Some(n) = f.get("engine")
+        && let Some(name) = lower.string(n, "the engine")
+    {
+        match <EngineKind as clap::ValueEnum>::from_str(&name, true) {
+            Ok(kind) => s.engine = Some(kind),
+            Err(_) => {
+                let d = lower.error(n.span.clone(), format!("unknown engine \"{name}\""));
+                d.help = Some(
+                    "the engines are \"auto\", \"piper\", \"espeak\", \"flite\", \"command\" and \"system\"".into(),
+                );
             }
         }
     }

@@ -37,11 +37,15 @@ pub fn write_new(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
     })
 }
 
-/// Removes the temporary files (`.NAME.PID.part`, as [`temp_path`] names
-/// them) in `dir` whose process is gone: a render killed outright (SIGKILL,
-/// a power cut) cannot remove its own. Only regular files of that exact
-/// pattern are touched, and only when `/proc` shows the process is not
-/// running; files of live processes, and everything else, stay.
+/// Removes the temporary files of renders (`.NAME.PID.part`, as
+/// [`temp_path`] names them, NAME ending in a format render writes) in
+/// `dir` whose process is gone: a render killed outright (SIGKILL, a power
+/// cut) cannot remove its own. A file is removed only when it is a regular
+/// file of that exact pattern, `/proc` shows no such process, and nobody
+/// holds its lock ([`lock_part`]): a render running elsewhere (another
+/// container, another machine on a shared home) has the same name's
+/// pattern with a PID this machine does not know, and holds the lock.
+/// Everything else stays.
 pub fn remove_stale_parts(dir: &Path) {
     if !Path::new("/proc/self").exists() {
         return;
@@ -51,17 +55,31 @@ pub fn remove_stale_parts(dir: &Path) {
         let name = entry.file_name();
         let Some(pid) = name.to_str().and_then(part_pid) else { continue };
         let regular = entry.file_type().is_ok_and(|t| t.is_file());
-        if regular && pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists() {
+        if !regular || pid == std::process::id() || Path::new("/proc").join(pid.to_string()).exists() {
+            continue;
+        }
+        let unlocked = open_regular(&entry.path()).is_ok_and(|f| f.try_lock().is_ok());
+        if unlocked {
             let _ = std::fs::remove_file(entry.path());
         }
     }
 }
 
-/// The process id in a temporary file's name `.NAME.PID.part`.
+/// Locks a temporary file being written, for as long as `file` (or a
+/// handle cloned from it) is open, so that [`remove_stale_parts`] in
+/// another process leaves it alone. A file system without locks is no
+/// reason not to write.
+pub fn lock_part(file: &std::fs::File) {
+    let _ = file.try_lock();
+}
+
+/// The process id in a temporary file's name `.NAME.PID.part`, NAME ending
+/// in a format render writes.
 fn part_pid(name: &str) -> Option<u32> {
     let rest = name.strip_prefix('.')?.strip_suffix(".part")?;
     let (stem, pid) = rest.rsplit_once('.')?;
-    if stem.is_empty() || pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+    crate::encode::Format::of(Path::new(stem))?;
+    if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     pid.parse().ok()
@@ -183,13 +201,33 @@ mod tests {
             assert_eq!(part_pid(name), pid, "{name}");
         }
         check(".session.wav.1234.part", Some(1234));
-        check(".a.1.part", Some(1));
+        check(".a.opus.1.part", Some(1));
+        check(".Deep.MP3.42.part", Some(42));
+        check(".a.1.part", None);
+        check(".notes.9999999.part", None);
+        check(".my.ron.1234.part", None);
         check("session.wav.1234.part", None);
         check(".session.wav.part", None);
         check("..1234.part", None);
-        check(".x.12a.part", None);
-        check(".x.1234.part.wav", None);
-        check(".x.99999999999999.part", None);
+        check(".x.wav.12a.part", None);
+        check(".x.wav.1234.part.wav", None);
+        check(".x.wav.99999999999999.part", None);
+    }
+
+    /// A part whose PID this machine does not know is still left alone
+    /// while someone holds its lock (a render in another PID namespace).
+    #[test]
+    fn a_locked_part_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let part = dir.path().join(".s.flac.99999999.part");
+        std::fs::write(&part, b"half").unwrap();
+        let elsewhere = std::fs::File::open(&part).unwrap();
+        lock_part(&elsewhere);
+        remove_stale_parts(dir.path());
+        assert!(part.exists(), "removed while locked");
+        drop(elsewhere);
+        remove_stale_parts(dir.path());
+        assert!(!part.exists(), "left once nobody holds it");
     }
 
     #[track_caller]

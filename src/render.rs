@@ -143,6 +143,7 @@ impl Output {
                 let temp = crate::fsutil::temp_path(&target);
                 let result: Result<Written, Stop> = (|| {
                     let file = File::create(&temp).map_err(Stop::Io)?;
+                    crate::fsutil::lock_part(&file);
                     let mut buffered = io::BufWriter::with_capacity(1 << 20, file);
                     let mut encoder = crate::encode::start(format, &mut buffered, &about).map_err(Stop::Io)?;
                     let frames = pump(segment, volume, interrupted, progress, &mut |s| encoder.write(s))?;
