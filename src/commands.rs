@@ -815,6 +815,10 @@ fn resume_others(others: Option<Others>, quiet: bool, err: &mut dyn Write) {
     let _ = (others, quiet, err);
 }
 
+/// How long a render may take to stop after a signal before the process
+/// ends regardless: far longer than stopping takes unless it is stuck.
+const STUCK_AFTER_SIGNAL: std::time::Duration = std::time::Duration::from_secs(2);
+
 fn render(
     routine: &OsStr,
     path: &Path,
@@ -838,8 +842,23 @@ fn render(
     let signals = crate::signals::listen();
     let flag = stop.clone();
     std::thread::spawn(move || {
-        if signals.recv().is_ok() {
+        if let Ok(sig) = signals.recv() {
             flag.store(true, Ordering::Relaxed);
+            // The render stops at the next block it writes, and removes
+            // what it began. A write that never returns (a pipe or FIFO
+            // whose reader stopped reading) cannot see the flag: past a
+            // moment, the process ends here instead. A stream has no
+            // temporary file to remove.
+            std::thread::sleep(STUCK_AFTER_SIGNAL);
+            // Said from a thread of its own: stderr may be the stuck pipe.
+            std::thread::spawn(move || {
+                eprintln!(
+                    "backease: error: stopped by {}; the output took nothing more, so the process ends here",
+                    crate::signals::name(sig)
+                );
+            });
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            std::process::exit(crate::signals::exit_code(sig).into());
         }
     });
     let segment = Arc::new(make_segment(&loaded, (&script, &options), None, &choices, false, err)?);

@@ -268,6 +268,31 @@ fn render_over_an_existing_file_keeps_its_permissions() {
     assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o640);
 }
 
+/// A reader that holds the pipe open and never reads: the render blocks in
+/// a write, and Ctrl-C still ends it (at most a couple of seconds later).
+#[test]
+fn ctrl_c_ends_a_render_whose_reader_stopped_reading() {
+    use std::os::unix::fs::OpenOptionsExt;
+    let sb = Sandbox::new();
+    let fifo = sb.path().join("pipe");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let _reader =
+        std::fs::OpenOptions::new().read(true).custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits()).open(&fifo).unwrap();
+    // Into a FIFO, and into standard output (a pipe nobody reads).
+    for output in ["pipe", "-"] {
+        let mut render = rendering(&sb, &["render", "deep-spinal", "--rounds", "3", "-o", output]);
+        // Long enough for the pipe to fill and the write to block.
+        std::thread::sleep(Duration::from_millis(1500));
+        assert!(render.try_wait().unwrap().is_none(), "-o {output}: ended before Ctrl-C");
+        let sent = std::time::Instant::now();
+        render.signal("INT");
+        let status = render.wait_within(Duration::from_secs(20));
+        assert_eq!(status.code(), Some(130), "-o {output}");
+        assert!(sent.elapsed() < Duration::from_secs(4), "-o {output}: ended {:?} after Ctrl-C", sent.elapsed());
+    }
+    assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo(), "still a FIFO");
+}
+
 #[test]
 fn render_into_a_fifo_writes_to_its_reader_and_refuses_one_with_none() {
     use std::io::Read;
@@ -321,14 +346,14 @@ fn a_part_left_by_a_killed_render_is_removed_by_the_next() {
     assert!(sb.path().join(&part).exists(), "SIGKILL leaves the part");
     // Parts of live processes and other files that only look alike stay.
     let live = format!(".other.wav.{}.part", std::process::id());
-    for keep in [&live[..], ".notes.part", "x.wav.1.part", ".x.wav.12a.part"] {
+    for keep in [&live[..], ".notes.part", ".notes.9999999.part", "x.wav.1.part", ".x.wav.12a.part"] {
         sb.write(keep, "keep");
     }
     let run = sb.run(&["render", "short.ron", "-o", "short.wav"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let left = names(sb.path());
     assert!(!left.contains(&part), "{left:?}");
-    for keep in [&live[..], ".notes.part", "x.wav.1.part", ".x.wav.12a.part"] {
+    for keep in [&live[..], ".notes.part", ".notes.9999999.part", "x.wav.1.part", ".x.wav.12a.part"] {
         assert!(left.iter().any(|n| n == keep), "{keep} stays: {left:?}");
     }
 }

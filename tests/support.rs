@@ -42,7 +42,21 @@ impl Sandbox {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_backease"));
+        self.command_through(&[], args)
+    }
+
+    /// [`Sandbox::command`], run through `wrapper` (a program and its
+    /// arguments, e.g. `setpriv …`) that then runs the binary.
+    pub fn command_through(&self, wrapper: &[&str], args: &[&str]) -> Command {
+        let binary = env!("CARGO_BIN_EXE_backease");
+        let mut cmd = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(rest).arg(binary);
+                cmd
+            }
+            None => Command::new(binary),
+        };
         cmd.args(args)
             .current_dir(self.path())
             .env("XDG_CONFIG_HOME", self.config_dir())
@@ -170,10 +184,10 @@ impl Guarded {
 
 /// `backease ARGS` (a render) started, once it says it is rendering (within
 /// a minute; its standard error is read to the end on a thread, so it never
-/// blocks); killed on drop.
+/// blocks; its standard output is a pipe nobody reads); killed on drop.
 #[track_caller]
 pub fn rendering(sb: &Sandbox, args: &[&str]) -> Guarded {
-    let mut child = Guarded::spawn(sb.command(args).stdout(Stdio::null()).stderr(Stdio::piped()));
+    let mut child = Guarded::spawn(sb.command(args).stdout(Stdio::piped()).stderr(Stdio::piped()));
     let stderr = child.stderr.take().unwrap();
     let (tx, begun) = crossbeam_channel::bounded(1);
     std::thread::spawn(move || {
