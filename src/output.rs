@@ -496,8 +496,8 @@ mod priority {
             Err(direct) => {
                 // rtkit's threads do not pass their priority on: raise each.
                 let new: Vec<u64> = threads().into_iter().filter(|t| !before.contains(t)).collect();
-                match rtkit(&new) {
-                    Ok(()) => Raised::ByRtkit(new.len()),
+                match rtkit_within(new, RTKIT_PATIENCE) {
+                    Ok(n) => Raised::ByRtkit(n),
                     Err(rtkit) => Raised::Not(format!("{direct}; rtkit: {rtkit}")),
                 }
             }
@@ -522,6 +522,26 @@ mod priority {
         std::fs::read_dir("/proc/self/task")
             .map(|dir| dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect())
             .unwrap_or_default()
+    }
+
+    /// How long the system bus and rtkit get to answer, in all: a bus that
+    /// takes the connection and never answers would otherwise hold every
+    /// device opening for libdbus's 25 s.
+    const RTKIT_PATIENCE: Duration = Duration::from_secs(1);
+
+    /// [`rtkit`] on a thread of its own, waited for at most `patience`;
+    /// past it, the session plays at normal priority (the thread is left
+    /// to finish or not; it holds nothing the session needs).
+    fn rtkit_within(threads: Vec<u64>, patience: Duration) -> Result<usize, String> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let asked = std::thread::Builder::new().name("backease-rtkit".into()).spawn(move || {
+            let _ = tx.send(rtkit(&threads).map(|()| threads.len()));
+        });
+        if let Err(e) = asked {
+            return Err(e.to_string());
+        }
+        rx.recv_timeout(patience)
+            .unwrap_or_else(|_| Err(format!("the system bus did not answer within {} s", patience.as_secs_f32())))
     }
 
     fn rtkit(threads: &[u64]) -> Result<(), String> {

@@ -4,10 +4,10 @@
 //! `benches/load-timing.sh` runs the same for three minutes, idle and
 //! loaded.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::support::{Bounded, Pulse, RECORD_RATE, Sandbox, onsets, read_raw, stop};
+use crate::support::{Bounded, Guarded, Pulse, RECORD_RATE, Sandbox, SilentSocket, Watched, onsets, read_raw, stop};
 
 /// Short sounds with gaps, so each is one onset, over and over.
 fn routine(repeats: u32) -> String {
@@ -34,30 +34,15 @@ fn routine(repeats: u32) -> String {
 }
 
 /// Processes that spin on a core each until dropped.
-struct Burners(Vec<Child>);
+struct Burners(#[allow(dead_code)] Vec<Guarded>);
 
 impl Burners {
     fn start(n: usize) -> Burners {
         Burners(
             (0..n)
-                .map(|_| {
-                    Command::new("sh")
-                        .args(["-c", "while :; do :; done"])
-                        .stdin(Stdio::null())
-                        .spawn()
-                        .expect("sh runs")
-                })
+                .map(|_| Guarded::spawn(Command::new("sh").args(["-c", "while :; do :; done"]).stdin(Stdio::null())))
                 .collect(),
         )
-    }
-}
-
-impl Drop for Burners {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
     }
 }
 
@@ -155,4 +140,37 @@ fn play_keeps_time_with_every_core_busy() {
     assert!(worst <= 10.0, "onsets off by up to {worst:.1} ms under load: {errors:.1?}");
     let gaps = gaps(&rendered, &heard_samples, shift);
     assert!(gaps.is_empty(), "silent under load where the render sounds, at (s) {gaps:.2?}");
+}
+
+/// Where the audio threads cannot be raised directly (an ordinary user: no
+/// CAP_SYS_NICE, no RLIMIT_RTPRIO), rtkit is asked on the system bus. A
+/// system bus that takes the connection and never answers costs a second,
+/// not libdbus's 25 s, and the session plays at normal priority.
+#[test]
+fn a_system_bus_that_never_answers_costs_a_second_at_the_start() {
+    let sb = Sandbox::new();
+    let script = sb.write("t.ron", r#"Routine(title: "T", summary: "s", steps: [Chime("tick"), Pause("20s")])"#);
+    assert_eq!(sb.run(&["render", script.to_str().unwrap(), "-o", "warm.wav"]).code, 0);
+    let pulse = Pulse::start(&sb);
+    let socket = sb.path().join("system-bus.sock");
+    let silent = SilentSocket::start(&socket);
+    let unprivileged = ["setpriv", "--inh-caps=-sys_nice", "--bounding-set=-sys_nice", "--"];
+    let mut cmd = sb.command_through(&unprivileged, &["play", script.to_str().unwrap()]);
+    pulse.apply(&mut cmd);
+    let started = std::time::Instant::now();
+    let play = Watched::spawn(
+        cmd.env("DBUS_SYSTEM_BUS_ADDRESS", format!("unix:path={}", socket.display())).env("BACKEASE_TIMING", "1"),
+    );
+    play.wait_for("pause", Duration::from_secs(20));
+    let took = started.elapsed();
+    play.signal("INT");
+    let (status, stderr) = play.end(Duration::from_secs(20));
+    drop(silent);
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("audio threads at normal priority (not permitted")
+            && stderr.contains("rtkit: the system bus did not answer within 1 s)"),
+        "{stderr}"
+    );
+    assert!(took < Duration::from_secs(6), "playing only after {took:?}: {stderr}");
 }
