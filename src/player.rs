@@ -535,7 +535,9 @@ impl Actor {
                     steps[current - 1]
                 } else {
                     self.last_back = Some(Instant::now());
-                    steps[current]
+                    // An empty segment (a loop's closing with no steps) has
+                    // no step to go back to: its start.
+                    steps.get(current).copied().unwrap_or(0)
                 };
                 if let Some(v) = &self.voice {
                     v.stop();
@@ -813,6 +815,32 @@ mod tests {
         }
         assert_eq!(seen[..4], [(0, "a".into()), (0, "b".into()), (0, "c".into()), (1, "a".into())]);
         stop(p);
+    }
+
+    /// Back in a segment with no steps (the empty closing of an
+    /// endless session, reached as Enter ends the round) goes to its start.
+    #[test]
+    fn back_in_a_segment_with_no_steps() {
+        let empty = crate::timeline::Timeline {
+            events: Vec::new(),
+            total: SAMPLE_RATE as u64,
+            rounds: 1,
+            hold: Duration::from_secs(30),
+            diagnostics: Vec::new(),
+            over_by_options: None,
+            unspoken: Vec::new(),
+            estimated: false,
+        };
+        let out = Manual::default();
+        let p = Player::spawn(Box::new(out.clone()), Arc::new(Segment::new(empty, Arc::default())), None, 1.0);
+        out.wait_started();
+        out.advance(64);
+        for cmd in [Command::Back, Command::Back] {
+            p.commands.send(cmd).unwrap();
+            std::thread::sleep(Duration::from_millis(50));
+            out.advance(64);
+        }
+        assert!(matches!(stop(p), PlayerEvent::Finished { .. }));
     }
 
     #[test]

@@ -669,7 +669,8 @@ fn log_text(s: &Logged) -> String {
         None => " (never ended)".into(),
     };
     let stopped = if s.stopped { "  stopped" } else { "" };
-    let hold = crate::duration::short(Duration::from_secs_f64(s.hold_seconds));
+    // The file is the user's: a hold edited to -1 is shown as 0, not a crash.
+    let hold = crate::duration::short(Duration::try_from_secs_f64(s.hold_seconds).unwrap_or_default());
     let mut text = format!("{}{until}  {}  hold {hold}{stopped}\n", s.started, s.routine);
     let mut points: Vec<&str> = Vec::new();
     for w in &s.worked {
@@ -779,6 +780,28 @@ mod tests {
         assert_eq!(from, at("2026-11-24T04:00:00+01:00").timestamp());
         let (day, ..) = day_bounds(&at("2026-11-24T23:30:00-05:00"), 0);
         assert_eq!(day.to_string(), "2026-11-24");
+    }
+
+    /// A log edited by hand still lists: what cannot be a hold is shown as none.
+    #[test]
+    fn a_log_with_a_hold_no_session_has_still_lists() {
+        let logged = |hold_seconds| Logged {
+            id: 1,
+            routine: "deep-spinal".into(),
+            started: "2026-12-07 10:00".into(),
+            ended: None,
+            hold_seconds,
+            stopped: false,
+            worked: Vec::new(),
+            tenderness: Vec::new(),
+        };
+        for hold in [-1.0, f64::NAN, 1e300] {
+            assert!(
+                log_text(&logged(hold)).starts_with("2026-12-07 10:00 (never ended)  deep-spinal  hold 0s"),
+                "{hold}"
+            );
+        }
+        assert!(log_text(&logged(45.0)).contains("hold 45s"));
     }
 
     /// A log another program holds is not called damaged: the hint says to
