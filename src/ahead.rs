@@ -34,6 +34,10 @@ pub struct Ahead {
     /// Why making speech failed, if it did: the session cannot go on past
     /// what is made.
     pub failed: Receiver<Failure>,
+    /// Why a later round of an endless session could not be made: the
+    /// session finishes the round playing, plays its closing, and ends
+    /// with this error.
+    pub cut_short: Receiver<Failure>,
     /// Closes when the thread has ended.
     pub done: Receiver<()>,
     /// What making the first segment's speech did (cache writes that
@@ -62,6 +66,7 @@ pub fn start(making: Making, interrupted: &Receiver<i32>) -> Result<(Arc<Segment
     let (grown_tx, grown) = crossbeam_channel::unbounded();
     let (closing_tx, closing) = crossbeam_channel::bounded(1);
     let (failed_tx, failed) = crossbeam_channel::bounded(1);
+    let (cut_short_tx, cut_short) = crossbeam_channel::bounded(1);
     let (done_tx, done) = crossbeam_channel::bounded::<()>(1);
     let (report_tx, report) = crossbeam_channel::bounded(1);
     let (stream_tx, stream_rx) = crossbeam_channel::bounded::<Arc<Segment>>(1);
@@ -74,6 +79,7 @@ pub fn start(making: Making, interrupted: &Receiver<i32>) -> Result<(Arc<Segment
         stream: stream_tx,
         announce: announce_tx,
         report: report_tx,
+        cut_short: cut_short_tx,
     };
     std::thread::Builder::new()
         .name("backease-speech".into())
@@ -90,7 +96,7 @@ pub fn start(making: Making, interrupted: &Receiver<i32>) -> Result<(Arc<Segment
     loop {
         crossbeam_channel::select! {
             recv(first_rx) -> first => return match first {
-                Ok(first) => Ok((first, Ahead { grown, closing, upcoming, failed, done, report })),
+                Ok(first) => Ok((first, Ahead { grown, closing, upcoming, failed, cut_short, done, report })),
                 Err(_) => {
                     let why = failed.recv().unwrap_or_else(|_| Failure::io("the speech thread ended unexpectedly"));
                     Err(Some(why))
@@ -118,6 +124,7 @@ struct Out {
     stream: Sender<Arc<Segment>>,
     announce: Sender<Arc<Segment>>,
     report: Sender<crate::speech::Report>,
+    cut_short: Sender<Failure>,
 }
 
 impl Out {
@@ -190,9 +197,22 @@ fn make(m: &Making, mut out: Out) -> Result<(), Failure> {
             &mut |_, _, _| {},
         );
         // A round that cannot be made ends the session after the one
-        // playing, as it did before this thread existed.
-        let Ok((segment, _)) = made else { break };
-        let segment = centred(segment);
+        // playing, with its closing (made already), and says why.
+        let cut_short = |mut f: Failure| {
+            f.message = format!(
+                "round {round} could not be made, so the session ended after round {}: {}",
+                round - 1,
+                f.message
+            );
+            let _ = out.cut_short.send(f);
+        };
+        let segment = match made {
+            Ok((segment, _)) => centred(segment),
+            Err(f) => {
+                cut_short(f);
+                break;
+            }
+        };
         if counted {
             let made = session::prepare_part(
                 &m.script,
@@ -203,7 +223,13 @@ fn make(m: &Making, mut out: Out) -> Result<(), Failure> {
                 &cache,
                 &mut |_, _, _| {},
             );
-            let Ok((closing, _)) = made else { break };
+            let closing = match made {
+                Ok((closing, _)) => closing,
+                Err(f) => {
+                    cut_short(f);
+                    break;
+                }
+            };
             if out.closing.send(centred(closing)).is_err() {
                 break;
             }

@@ -537,8 +537,8 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
     if first.ready.is_none() {
         report_timeline(&loaded, &first.timeline, !quiet, err)?;
     }
-    let crate::ahead::Ahead { grown, closing, upcoming, failed, done: made_all, report } = ahead;
-    let (mut grown, mut closing, mut failed) = (grown, closing, failed);
+    let crate::ahead::Ahead { grown, closing, upcoming, failed, cut_short, done: made_all, report } = ahead;
+    let (mut grown, mut closing, mut failed, mut cut_short) = (grown, closing, failed, cut_short);
 
     let (input_tx, inputs) = crossbeam_channel::unbounded();
     let style = Style::detect(quiet);
@@ -559,7 +559,8 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
     // `input_tx` stays alive here, so with no keyboard the channel stays
     // open and quiet rather than disconnected (which `select!` would see
     // as ready on every turn).
-    let keyboard = if style == Style::Quiet { None } else { Keyboard::start(input_tx.clone()) };
+    // `--quiet` quiets the screen, not the keys.
+    let keyboard = Keyboard::start(input_tx.clone());
     let mut display = Display::new(style, &script.title, first.clone(), looped, volume, keyboard.is_some());
     let length = match () {
         _ if looped => "until stopped".to_string(),
@@ -573,6 +574,9 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
     let recorder = crate::practice::Recorder::start(None, &script.name, first.timeline.hold);
     let mut tracker = crate::practice::Tracker::default();
     let player = Player::spawn_with_voice(Box::new(device), first, upcoming, volume, live);
+    if keyboard.is_none() && media.is_none() {
+        let _ = player.commands.send(Cmd::Unattended);
+    }
     let speaker = engine.clone().map(|engine| on_request(engine, player.commands.clone()));
     // Waiting at a `Wait` step: space, Enter and the headset's play button go on.
     let mut waiting = false;
@@ -581,6 +585,8 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
     let mut stopping = false;
     let mut lost = None;
     let mut speech_failed = None;
+    let mut rounds_failed = None;
+    let mut finishing = false;
     loop {
         crossbeam_channel::select! {
             recv(grown) -> segment => match segment {
@@ -595,17 +601,29 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
                 }
                 Err(_) => closing = crossbeam_channel::never(),
             },
-            // The rest of the speech cannot be made: end with a fade and
-            // say why, rather than wait at the next cue for ever.
+            // The rest of the speech cannot be made: end with "Stopping."
+            // (heard, with eyes closed) and say why on screen, rather than
+            // wait at the next cue for ever.
             recv(failed) -> why => match why {
                 Ok(f) => {
                     speech_failed = Some(f);
                     if !stopping {
                         stopping = true;
-                        let _ = player.commands.send(Cmd::Halt);
+                        let _ = player.commands.send(Cmd::Stop);
                     }
                 }
                 Err(_) => failed = crossbeam_channel::never(),
+            },
+            // The next round of an endless session cannot be made: this
+            // round is the last ("Last round." is heard), then the closing.
+            recv(cut_short) -> why => match why {
+                // Finishing already, the round was never going to play.
+                Ok(f) if !stopping && !finishing => {
+                    rounds_failed = Some(f);
+                    let _ = player.commands.send(Cmd::Finish);
+                }
+                Ok(_) => {}
+                Err(_) => cut_short = crossbeam_channel::never(),
             },
             recv(player.events) -> ev => match ev {
                 Ok(PlayerEvent::Lost(why)) => {
@@ -624,6 +642,7 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
                             recorder.end(*stopped);
                         }
                         PlayerEvent::Waiting(w) => waiting = *w,
+                        PlayerEvent::Finishing => finishing = true,
                         PlayerEvent::Say(text) => {
                             if let Some(s) = &speaker {
                                 let _ = s.send(text.clone());
@@ -732,7 +751,7 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
     if let Some(w) = log_warning.filter(|_| !quiet) {
         let _ = writeln!(err, "warning: {w}");
     }
-    if let Some(f) = speech_failed {
+    if let Some(f) = speech_failed.or(rounds_failed) {
         return Err(f);
     }
     if let Some(why) = lost {

@@ -48,6 +48,10 @@ pub enum Command {
     /// A fuller version of the first segment, whose speech is still being
     /// made (see `session::prepare_growing`).
     Grow(Arc<Segment>),
+    /// Nobody can press a key (no keyboard, no media buttons): a `Wait`
+    /// with no timeout goes on after [`crate::script::WAIT_RENDERED`], as
+    /// in a rendered file, rather than stand still for ever.
+    Unattended,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -173,6 +177,7 @@ impl Player {
                     closing_told: false,
                     starved: false,
                     retired: None,
+                    unattended: false,
                 };
                 actor.control.hold_at_waits();
                 actor.run(cmd_rx);
@@ -224,6 +229,8 @@ struct Actor {
     starved: bool,
     /// The segment a grown one replaced, kept until the stream has let go.
     retired: Option<Arc<Segment>>,
+    /// Nobody can press a key: waits time out (see [`Command::Unattended`]).
+    unattended: bool,
 }
 
 /// A `Wait` step being held at, and its clocks.
@@ -284,9 +291,10 @@ impl Actor {
                 recv(wait_requests) -> req => {
                     if let Ok(request) = req {
                         let now = Instant::now();
+                        let timeout = request.timeout.or(self.unattended.then_some(crate::script::WAIT_RENDERED));
                         self.wait = Some(Waiting {
                             remind_at: request.remind.map(|r| now + r),
-                            give_up: request.timeout.map(|t| now + t),
+                            give_up: timeout.map(|t| now + t),
                             request,
                         });
                         let _ = self.events.send(PlayerEvent::Waiting(true));
@@ -621,6 +629,14 @@ impl Actor {
                 self.retired = self.segments.replace(0, segment.clone());
                 self.control.grow(segment.clone());
                 let _ = self.events.send(PlayerEvent::Grown(segment));
+            }
+            Command::Unattended => {
+                self.unattended = true;
+                if let Some(w) = self.wait.as_mut()
+                    && w.give_up.is_none()
+                {
+                    w.give_up = Some(Instant::now() + crate::script::WAIT_RENDERED);
+                }
             }
             Command::Stop | Command::Halt => {}
         }

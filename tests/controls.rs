@@ -94,3 +94,27 @@ fn ctrl_c_stops_like_q_with_exit_130() {
     let screen = tmux.wait_for("icanon", Duration::from_secs(10));
     assert!(screen.contains("Stopped.\nEXIT=130\nicanon"), "{screen}");
 }
+
+/// `--quiet` quiets the screen, not the keys: `q` still stops, and the
+/// terminal is restored.
+#[test]
+fn the_keys_work_with_quiet() {
+    let sb = Sandbox::new();
+    sb.write("q.ron", r#"Routine(title: "Q", summary: "s", steps: [Chime("tick"), Pause("30s"), Chime("tick")])"#);
+    assert_eq!(sb.run(&["render", "q.ron", "-o", "warm.wav"]).code, 0);
+    let pulse = Pulse::start(&sb);
+    let recording = sb.path().join("rec.raw");
+    let recorder = pulse.record(&recording, RECORD_RATE);
+    let tmux = Tmux::start(&sb, &pane_command(&sb, &pulse, "play --quiet q.ron"));
+    // The first tick is heard: it is playing.
+    let began = std::time::Instant::now();
+    while onsets(&read_raw(&recording)).is_empty() {
+        assert!(began.elapsed() < Duration::from_secs(20), "nothing heard");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    tmux.keys("q");
+    let screen = tmux.wait_for("icanon", Duration::from_secs(10));
+    stop(recorder);
+    assert!(screen.contains("EXIT=0\nicanon"), "q stopped it, terminal restored:\n{screen}");
+    assert!(!screen.contains("Stopped."), "quiet: nothing printed\n{screen}");
+}

@@ -168,3 +168,54 @@ fn next_is_heard_before_the_step_it_skips_to() {
     let gap = backease::player::NOTICE_GAP.as_secs_f64();
     assert!(heard[2] - heard[1] >= next + gap - 0.05, "“Two.” waits for “Next.”: {heard:?} ({next:.2} s)");
 }
+
+/// A later round of an endless session whose speech cannot be made: the
+/// round playing becomes the last ("Last round." is heard), its closing
+/// plays, and the session ends with the reason and exit 5 — not a silent
+/// stop that looks like success.
+#[test]
+fn a_round_that_cannot_be_made_ends_the_loop_with_its_closing_and_says_why() {
+    let sb = Sandbox::new();
+    sb.write(
+        "l.ron",
+        r#"Routine(title: "Loop", summary: "s", steps: [Say("Work."), Pause("3s")], closing: [Say("All done.")])"#,
+    );
+    // Every cue but the second round's marker is spoken (a tone).
+    let synthesizer = r#"t=$(cat); case "$t" in "Round two."*) echo 'no voice for that' >&2; exit 3;; esac; sox -n -r 22050 -b 16 -c 1 {out} synth 0.3 sine 440"#;
+    let pulse = Pulse::start(&sb);
+    let mut cmd = sb.command(&["play", "l.ron", "--loop", "--engine", "command", "--command", synthesizer]);
+    pulse.apply(&mut cmd);
+    let run = crate::support::run_within(Duration::from_secs(60), &mut cmd);
+    assert_eq!(run.code, 5, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains(
+            "error: round 2 could not be made, so the session ended after round 1: speech failed: \
+             the speech command failed"
+        ) && run.stderr.contains("no voice for that"),
+        "{}",
+        run.stderr
+    );
+    let out = &run.stdout;
+    let finishing = out.find("last round: the closing follows").unwrap_or_else(|| panic!("{out}"));
+    let closing = out.find("“All done.”").unwrap_or_else(|| panic!("{out}"));
+    assert!(finishing < closing, "{out}");
+    assert!(!out.contains("Session complete."), "{out}");
+}
+
+/// No keyboard (input not a terminal) and no media buttons (no session
+/// bus): a `Wait` with no timeout goes on after 30 s, as in a render.
+#[test]
+fn a_wait_nobody_can_answer_goes_on_after_thirty_seconds() {
+    let sb = Sandbox::new();
+    sb.write("w.ron", r#"Routine(title: "W", summary: "s", steps: [Wait("Press space."), Chime("tick")])"#);
+    assert_eq!(sb.run(&["render", "w.ron", "--engine", "espeak", "-o", "warm.wav"]).code, 0);
+    let pulse = Pulse::start(&sb);
+    let mut cmd = sb.command(&["play", "w.ron", "--engine", "espeak"]);
+    pulse.apply(&mut cmd);
+    let started = std::time::Instant::now();
+    let run = crate::support::run_within(Duration::from_secs(90), &mut cmd);
+    let took = started.elapsed();
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.ends_with("Session complete.\n"), "{}", run.stdout);
+    assert!((30.0..45.0).contains(&took.as_secs_f64()), "{took:?}");
+}
