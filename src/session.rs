@@ -635,6 +635,8 @@ pub struct Stream {
 
 impl Stream {
     pub fn new(segment: Arc<Segment>, upcoming: Option<Receiver<Arc<Segment>>>, control: Arc<Control>) -> Stream {
+        // Started again (the output reopened) in the closing: it ends with it.
+        let in_closing = control.closing_segment() == Some(control.segment.load(Ordering::Acquire));
         Stream {
             volume: control.volume(),
             segment,
@@ -657,7 +659,7 @@ impl Stream {
             wait_end: None,
             pending_skip: None,
             finish_at: None,
-            in_closing: false,
+            in_closing,
             closing_waited: 0,
             notices: Vec::new(),
             report_every: 64,
@@ -1791,6 +1793,19 @@ mod tests {
         let round = round_one.timeline.total;
         assert!(all >= round + samples(CLOSING_WAIT), "{all}");
         assert!(all < round + samples(CLOSING_WAIT) + 48_000, "{all}");
+
+        // The output opened again during the closing (the sound server
+        // restarted): the new stream plays the rest of the closing and
+        // ends with it, not waiting for a closing it already has.
+        let control = Control::new(1.0);
+        let mut stream = endless(&control);
+        control.finish_round(Some(closing.clone()));
+        let _ = left(&mut stream).take(round as usize + 100).count();
+        assert_eq!(control.closing_segment(), Some(1));
+        let (_tx, rx) = crossbeam_channel::bounded::<Arc<Segment>>(1);
+        let mut again = Stream::new(closing.clone(), Some(rx), control.clone());
+        let rest = left(&mut again).count() as u64;
+        assert!(rest < closing.timeline.total + 48_000, "{rest} samples for a closing of {}", closing.timeline.total);
     }
 
     #[test]
