@@ -66,7 +66,7 @@ pub fn run(
         }
     }
     let (Some(voice), Some(inputs)) = (voice, inputs) else { return None };
-    for point in &known {
+    for (n, point) in known.iter().enumerate() {
         let text = question(point, known.len() > 1);
         print(&format!("{text} (a digit key; anything else skips)"));
         // Keys pressed before the question are not answers; but `q` or
@@ -78,7 +78,11 @@ pub fn run(
                 _ => {}
             }
         }
-        match speak(voice, &text, signals) {
+        // Said with how to answer, the first time: with eyes closed, the
+        // screen's "(a digit key)" is not there, and an answer said aloud
+        // would be lost.
+        let said = if n == 0 { format!("{text} Press a number key.") } else { text.clone() };
+        match speak(voice, &said, signals) {
             Spoken::Said => {}
             Spoken::Failed => return None,
             Spoken::Signal(sig) => return Some(sig),
@@ -94,7 +98,14 @@ pub fn run(
                     Spoken::Signal(sig) => return Some(sig),
                 }
             }
-            Answer::Skip => print("Skipped."),
+            Answer::Skip => {
+                print("Skipped.");
+                match speak(voice, "Skipped.", signals) {
+                    Spoken::Said => {}
+                    Spoken::Failed => return None,
+                    Spoken::Signal(sig) => return Some(sig),
+                }
+            }
             Answer::Stop(sig) => return sig,
         }
     }
