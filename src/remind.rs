@@ -161,7 +161,7 @@ pub fn service_text(exe: &Path, env: &[(&str, String)]) -> String {
                     [Service]\nType=exec\n"
         .to_string();
     for (key, value) in env {
-        text += &format!("Environment={}\n", quote(&format!("{key}={value}")));
+        text += &format!("Environment={}\n", quote_value(&format!("{key}={value}")));
     }
     text += &format!("ExecStart={} remind --fire\n", quote(&exe.to_string_lossy()));
     // `systemctl --user stop` is SIGTERM: stopped as asked, not failed.
@@ -169,16 +169,26 @@ pub fn service_text(exe: &Path, env: &[(&str, String)]) -> String {
     text
 }
 
-/// A word quoted for a unit file: double quotes, with `\`, `"`, `%`
-/// (specifiers) and `$` (variables) escaped.
+/// A word quoted for a unit file's command line: double quotes, with `\`,
+/// `"`, `%` (specifiers) and `$` (variables) escaped.
 fn quote(word: &str) -> String {
+    quoted(word, true)
+}
+
+/// A value quoted for `Environment=`, where `$` has no special meaning
+/// (`$$` would stay two dollar signs): as [`quote`], `$` as it is.
+fn quote_value(word: &str) -> String {
+    quoted(word, false)
+}
+
+fn quoted(word: &str, dollars: bool) -> String {
     let mut out = String::from("\"");
     for c in word.chars() {
         match c {
             '\\' => out += "\\\\",
             '"' => out += "\\\"",
             '%' => out += "%%",
-            '$' => out += "$$",
+            '$' if dollars => out += "$$",
             '\n' => out += "\\n",
             c => out.push(c),
         }
@@ -547,7 +557,10 @@ mod tests {
     fn unit_words_are_quoted() {
         let odd = r#"/home/a b/50%"x"$y\z"#;
         assert_eq!(quote(odd), r#""/home/a b/50%%\"x\"$$y\\z""#);
-        let service = service_text(Path::new(odd), &[("XDG_DATA_HOME", "/d".into())]);
+        // In Environment=, `$` is itself: `$$` would stay two.
+        assert_eq!(quote_value(odd), r#""/home/a b/50%%\"x\"$y\\z""#);
+        let service = service_text(Path::new(odd), &[("XDG_DATA_HOME", "/d/$data".into())]);
+        assert!(service.contains("Environment=\"XDG_DATA_HOME=/d/$data\"\n"), "{service}");
         assert_eq!(exec_path(&service), Some(PathBuf::from(odd)));
         assert_eq!(exec_path("[Service]\nExecStart=/bin/true\n"), None);
     }
