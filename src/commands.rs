@@ -1012,6 +1012,7 @@ fn show_config(out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> 
          hold     {}\n\
          chime    {}\n\
          command  {}\n\
+         pan      {}\n\
          daily_goal  {}\n\
          day_starts  {}\n\
          pause_others  {}\n\
@@ -1024,6 +1025,7 @@ fn show_config(out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> 
         or(s.hold.map(duration::short), "the routine's own"),
         or(s.chime.map(|c| c.name().to_string()), "bell"),
         or(s.command.clone(), "none"),
+        or(s.pan.map(|p| p.to_string()), "true: the cues of Sides from their side"),
         or(
             s.daily_goal.map(|g| format!("{g} sessions a day per point")),
             &format!("{DEFAULT_GOAL} sessions a day per point")

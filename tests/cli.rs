@@ -248,7 +248,13 @@ fn the_config_file_sets_defaults_that_flags_override() {
     let sb = Sandbox::new();
     let hold_ms = |args: &[&str]| show_json(&sb, args)["hold_ms"].as_u64().unwrap();
     assert_eq!(hold_ms(&[]), 45_000);
-    sb.write("config/backease/config.ron", "// mine\nConfig(hold: \"30s\", chime: \"soft\")\n");
+    let config = sb.run(&["config"]);
+    assert!(
+        config.stdout.contains("pan      true: the cues of Sides from their side (default)\n"),
+        "{}",
+        config.stdout
+    );
+    sb.write("config/backease/config.ron", "// mine\nConfig(hold: \"30s\", chime: \"soft\", pan: false)\n");
     assert_eq!(hold_ms(&[]), 30_000);
     assert_eq!(hold_ms(&["--hold", "40s"]), 40_000);
     let shown = sb.run(&["show", "deep-spinal"]).stdout;
@@ -256,6 +262,7 @@ fn the_config_file_sets_defaults_that_flags_override() {
     let config = sb.run(&["config"]);
     assert!(config.stdout.contains("hold     30s\n"), "{}", config.stdout);
     assert!(config.stdout.contains("chime    soft\n"), "{}", config.stdout);
+    assert!(config.stdout.contains("pan      false\n"), "{}", config.stdout);
 
     sb.write("config/backease/config.ron", "Config(\n  hold: \"30s\",\n  volume: 7,\n)\n");
     let run = sb.run(&["show", "deep-spinal"]);
