@@ -138,6 +138,49 @@ fn check_sounds(loaded: &Loaded, timeline: &Timeline, err: &mut dyn Write) -> Re
     Err(invalid(loaded, problems.len()))
 }
 
+/// The timeline with its sound files at their real lengths (the estimate
+/// counts each as a second), speech still estimated: what the limits are
+/// checked against before any speech is made. The same timeline when it
+/// plays no sound file.
+fn sized(script: &Script, options: &Options, estimate: &Timeline) -> Timeline {
+    struct RealSounds;
+    impl timeline::Lengths for RealSounds {
+        fn speech(&self, text: &str) -> u64 {
+            Estimate::default().speech(text)
+        }
+        fn chime(&self, c: crate::script::Chime) -> u64 {
+            Estimate::default().chime(c)
+        }
+        fn sound(&self, path: &Path) -> u64 {
+            crate::sound::load_file(path).map_or(0, |s| s.len() as u64)
+        }
+        fn exact(&self) -> bool {
+            false
+        }
+    }
+    if !estimate.events.iter().any(|e| matches!(e.sound, timeline::Sound::File(_))) {
+        return estimate.clone();
+    }
+    timeline::compile(script, options, &RealSounds)
+}
+
+/// Sound files and limits, before any speech is made: every sound file
+/// plays, and with their real lengths the session is within the limits.
+fn check_before_work(
+    prepared: &Prepared,
+    timing: &Timing,
+    config: &Settings,
+    err: &mut dyn Write,
+) -> Result<(), Failure> {
+    let Prepared { loaded, script, options, estimate } = prepared;
+    check_sounds(loaded, estimate, err)?;
+    let sized = sized(script, options, estimate);
+    if let Some(over) = sized.over_by_options {
+        return Err(over_by_options(over, timing, config));
+    }
+    report_timeline(loaded, &sized, false, err)
+}
+
 fn invalid(loaded: &Loaded, errors: usize) -> Failure {
     let s = if errors == 1 { "" } else { "s" };
     Failure::invalid(format!("{} has {errors} error{s}", loaded.display))
@@ -158,11 +201,14 @@ fn list(out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
     let dir =
         library::user_dir().map_or_else(|| "(no config folder on this system)".into(), |d| d.display().to_string());
     text += &format!("\nYour scripts, in {dir}:\n");
-    if user.is_empty() {
-        text += "  none yet — `backease new NAME` writes a starter script there\n";
+    match library::user_dir_problem() {
+        Some(why) => text += &format!("  {}\n", crate::diagnostic::escape_controls(&why)),
+        None if user.is_empty() => text += "  none yet — `backease new NAME` writes a starter script there\n",
+        None => {}
     }
     for path in &user {
         let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let stem = crate::diagnostic::escape_controls(&stem).into_owned();
         let shadow = if library::BUILTINS.iter().any(|(n, _)| *n == stem) { "  (shadows the built-in)" } else { "" };
         match library::load_file(path, Origin::User(path.clone())) {
             Ok(loaded) => text += &line(&loaded, shadow, &config),
@@ -246,6 +292,8 @@ fn check(files: &[OsString], out: &mut dyn Write, err: &mut dyn Write) -> Result
             let t = timeline::compile(&script, &Options::default(), &Estimate::default());
             report_timeline(&loaded, &t, true, err)?;
             check_sounds(&loaded, &t, err)?;
+            // With its sound files at their real lengths, within the limits.
+            report_timeline(&loaded, &sized(&script, &Options::default(), &t), false, err)?;
             // The length as well as it is known: exact once the speech is cached.
             let length = known_timeline(&script, &config_options(&config), &config);
             Ok((t, length))
@@ -278,6 +326,10 @@ fn new(name: &str, out: &mut dyn Write) -> Result<u8, Failure> {
             .hint("use lowercase letters, digits and dashes, like `evening-stretch`"));
     }
     let dir = library::user_dir().ok_or_else(|| Failure::io("this system has no config folder for your scripts"))?;
+    if std::fs::metadata(&dir).is_ok_and(|m| !m.is_dir()) {
+        return Err(Failure::io(format!("cannot write your script: {} is a file, not a folder", dir.display()))
+            .hint("move that file away; backease keeps your scripts in a folder there"));
+    }
     std::fs::create_dir_all(&dir).map_err(|e| {
         let e = fsutil::explain(&dir, e);
         Failure::io(format!("cannot create {}: {}", dir.display(), crate::error::io_reason(&e)))
@@ -502,8 +554,9 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
     // (or the speech being made) cleanly, with the terminal restored.
     let mut signals = crate::signals::listen();
     let config = crate::config::load(err)?.settings;
-    let Prepared { loaded, script, mut options, estimate } = prepare(routine, timing, &config, err)?;
-    check_sounds(&loaded, &estimate, err)?;
+    let prepared = prepare(routine, timing, &config, err)?;
+    check_before_work(&prepared, timing, &config, err)?;
+    let Prepared { loaded, script, mut options, estimate } = prepared;
     // --quiet: nothing but errors, so no warning about the voice either.
     let mut sink = std::io::sink();
     let mut choices = choose(&script, voice, &config, false, if quiet { &mut sink } else { err })?;
@@ -854,8 +907,20 @@ fn render(
     // Where the file goes is settled before any work.
     let output = crate::render::Output::open(path)?;
     let config = crate::config::load(err)?.settings;
-    let Prepared { loaded, script, options, estimate } = prepare(routine, timing, &config, err)?;
-    check_sounds(&loaded, &estimate, err)?;
+    let prepared = prepare(routine, timing, &config, err)?;
+    check_before_work(&prepared, timing, &config, err)?;
+    let Prepared { loaded, script, options, estimate } = prepared;
+    // A WAV file counts its bytes in 32 bits: past 4 GiB (6 h 12 min of
+    // session) it cannot be written, which is known now, not at the end.
+    let frames = sized(&script, &options, &estimate).total;
+    if output.is_wav() && !crate::wav::fits(frames, 2) {
+        return Err(Failure::usage(format!(
+            "this session lasts {}: a WAV file holds at most {} of it",
+            duration::clock(timeline::to_duration(frames)),
+            duration::clock(timeline::to_duration(crate::wav::MAX_FRAMES_STEREO)),
+        ))
+        .hint("write it as -o NAME.flac (lossless, a third of the size) or -o NAME.opus (small)"));
+    }
     let choices = choose(&script, voice, &config, true, err)?;
     let stop = Arc::new(AtomicBool::new(false));
     let signals = crate::signals::listen();

@@ -98,6 +98,12 @@ impl Output {
         }
     }
 
+    /// Whether it is written as WAV (a `.wav` file, standard output, a
+    /// device, a FIFO).
+    pub fn is_wav(&self) -> bool {
+        !matches!(self.kind, Kind::Replace { format, .. } if format != Format::Wav)
+    }
+
     /// Whether the session goes to standard output (so messages must not).
     pub fn is_stdout(&self) -> bool {
         self.stdout

@@ -87,6 +87,15 @@ pub fn resample(pcm: &Pcm, rate: u32) -> Vec<i16> {
 /// Writes a 16-bit WAV of a length known in advance, as samples arrive
 /// (interleaved, when there are several channels): the header goes first,
 /// so the output need not be seekable (standard output, a FIFO).
+/// Whether `frames` of `channels` 16-bit samples fit a WAV file, whose
+/// sizes are 32-bit.
+pub fn fits(frames: u64, channels: u16) -> bool {
+    frames.saturating_mul(channels as u64).saturating_mul(2) <= u32::MAX as u64 - 36
+}
+
+/// The most stereo frames a WAV file holds: about 6 h 12 min at 48 kHz.
+pub const MAX_FRAMES_STEREO: u64 = (u32::MAX as u64 - 36) / 4;
+
 pub struct WavStream<W: Write> {
     out: W,
     expected: u64,
@@ -97,10 +106,10 @@ impl<W: Write> WavStream<W> {
     /// `frames` of `channels` samples each. Fails at once if that is too
     /// long for a WAV file.
     pub fn new(mut out: W, rate: u32, channels: u16, frames: u64) -> io::Result<Self> {
-        let samples = frames.saturating_mul(channels as u64);
-        if samples.saturating_mul(2) > u32::MAX as u64 - 36 {
+        if !fits(frames, channels) {
             return Err(io::Error::other("the recording is too long for a WAV file (over 4 GiB)"));
         }
+        let samples = frames.saturating_mul(channels as u64);
         out.write_all(&header(rate, channels, samples))?;
         Ok(WavStream { out, expected: samples, samples: 0 })
     }

@@ -357,3 +357,50 @@ fn a_part_left_by_a_killed_render_is_removed_by_the_next() {
         assert!(left.iter().any(|n| n == keep), "{keep} stays: {left:?}");
     }
 }
+
+/// Past 4 GiB (6 h 12 min of session) no WAV file can hold it: said before
+/// any speech is made, with the formats that can.
+#[test]
+fn a_session_too_long_for_wav_is_refused_before_any_work() {
+    let sb = Sandbox::new();
+    let started = std::time::Instant::now();
+    // About 7 hours; no speech engine, so any work begun would fail as 5.
+    let run = crate::support::run_within(
+        Duration::from_secs(60),
+        sb.command(&["render", "deep-spinal", "--hold", "10m", "--rounds", "20", "-o", "long.wav"])
+            .env("BACKEASE_ESPEAK", "/nonexistent/espeak-ng"),
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("a WAV file holds at most 6:12:"), "{}", run.stderr);
+    assert!(run.stderr.contains("hint: write it as -o NAME.flac"), "{}", run.stderr);
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert!(names(sb.path()).is_empty(), "{:?}", names(sb.path()));
+}
+
+/// The limits are checked with sound files at their real lengths (the
+/// estimate counts a second each), before any speech is made.
+#[test]
+fn a_session_long_only_by_its_sound_files_is_refused_before_any_speech() {
+    let sb = Sandbox::new();
+    let made = std::process::Command::new("sox")
+        .args(["-n", "-r", "48000", "-c", "1", "-b", "16"])
+        .arg(sb.path().join("rain.wav"))
+        .args(["synth", "120", "sine", "440", "vol", "0.1"])
+        .status()
+        .expect("sox is installed (bash .ci/setup)");
+    assert!(made.success());
+    sb.write(
+        "long.ron",
+        r#"Routine(title: "Long", summary: "s", steps: [Say("Rain."), Repeat(times: 400, steps: [Sound("rain.wav")])])"#,
+    );
+    let check = sb.run(&["check", "long.ron"]);
+    assert_eq!(check.code, 1, "{}{}", check.stdout, check.stderr);
+    assert!(check.stderr.contains("12 hours"), "{}", check.stderr);
+    // A speech command that notes each cue it is asked for.
+    let asked = sb.path().join("asked");
+    let synthesizer = format!("cat >> '{}'; sox -n -r 22050 -b 16 -c 1 {{out}} synth 0.2 sine 440", asked.display());
+    let run = sb.run(&["render", "long.ron", "-o", "long.flac", "--engine", "command", "--command", &synthesizer]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("12 hours"), "{}", run.stderr);
+    assert!(!asked.exists(), "speech was made first: {:?}", std::fs::read_to_string(&asked));
+}
