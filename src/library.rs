@@ -83,6 +83,12 @@ pub fn resolve(routine: &OsStr) -> Result<Loaded, Failure> {
     let names = all_names();
     let hint = match did_you_mean(routine, names.iter().map(String::as_str)) {
         Some(s) => format!("did you mean `{s}`? `backease list` shows every routine"),
+        // A folder of a thousand scripts is not a hint.
+        None if names.len() > SHOWN_NAMES => format!(
+            "the routines include {}, … ({} in all); `backease list` shows them all",
+            names[..SHOWN_NAMES].join(", "),
+            names.len()
+        ),
         None => format!("the routines are {}; `backease list` shows them all", names.join(", ")),
     };
     let shown = crate::diagnostic::escape_controls(routine);
@@ -133,18 +139,35 @@ pub fn load_file(path: &Path, origin: Origin) -> Result<Loaded, Failure> {
     Ok(Loaded { name, origin, display, text, script, diagnostics })
 }
 
-/// Every routine name a user can play: built-ins and their own.
+/// How many routine names a hint lists at most.
+const SHOWN_NAMES: usize = 12;
+
+/// Every routine name a user can play: built-ins and their own (control
+/// characters in a file's name escaped: they go to the terminal).
 pub fn all_names() -> Vec<String> {
     let mut names: Vec<String> = BUILTINS.iter().map(|(n, _)| n.to_string()).collect();
     for path in user_scripts() {
         if let Some(stem) = path.file_stem() {
-            let stem = stem.to_string_lossy().into_owned();
+            let stem = crate::diagnostic::escape_controls(&stem.to_string_lossy()).into_owned();
             if !names.contains(&stem) {
                 names.push(stem);
             }
         }
     }
     names
+}
+
+/// Why the user's scripts folder cannot be read, when it is there but
+/// cannot be (not a folder, no permission); `None` when it reads, or is
+/// not made yet.
+pub fn user_dir_problem() -> Option<String> {
+    let dir = user_dir()?;
+    match std::fs::read_dir(&dir) {
+        Ok(_) => None,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) if e.raw_os_error() == Some(20) => Some(format!("{} is a file, not a folder", dir.display())),
+        Err(e) => Some(format!("cannot read {}: {}", dir.display(), crate::error::io_reason(&e))),
+    }
 }
 
 /// The `.ron` files in the user's scripts folder, sorted by name.

@@ -288,3 +288,33 @@ fn voices_lists_the_engines_voices() {
     );
     assert!(run.stdout.lines().any(|l| l.trim_start().starts_with("en-gb")), "{}", run.stdout);
 }
+
+#[test]
+fn a_scripts_folder_that_cannot_be_read_is_said_not_taken_for_empty() {
+    let sb = Sandbox::new();
+    // The scripts folder's place is taken by a file.
+    sb.write("config/backease/scripts", "not a folder");
+    let list = sb.run(&["list"]);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    assert!(list.stdout.contains("scripts is a file, not a folder\n"), "{}", list.stdout);
+    assert!(!list.stdout.contains("none yet"), "{}", list.stdout);
+    let new = sb.run(&["new", "evening"]);
+    assert_eq!(new.code, 3, "{}", new.stderr);
+    assert!(new.stderr.contains("scripts is a file, not a folder"), "{}", new.stderr);
+    assert!(new.stderr.contains("hint: move that file away"), "{}", new.stderr);
+}
+
+#[test]
+fn script_names_reach_the_terminal_escaped_and_a_hint_lists_a_few() {
+    let sb = Sandbox::new();
+    for i in 0..30 {
+        sb.write(&format!("config/backease/scripts/mine-{i:02}.ron"), "not RON");
+    }
+    sb.write("config/backease/scripts/\u{1b}]0;pwned\u{7}.ron", "not RON");
+    let list = sb.run(&["list"]);
+    assert!(!list.stdout.contains('\u{1b}') && !list.stdout.contains('\u{7}'), "{:?}", list.stdout);
+    let play = sb.run(&["play", "qqqqqqqqqq"]);
+    assert_eq!(play.code, 2, "{}", play.stderr);
+    assert!(play.stderr.contains("… (35 in all); `backease list` shows them all"), "{}", play.stderr);
+    assert!(!play.stderr.contains("mine-29") && !play.stderr.contains('\u{1b}'), "{:?}", play.stderr);
+}
