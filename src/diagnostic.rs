@@ -70,6 +70,31 @@ fn is_unprintable(c: char) -> bool {
     c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
+/// The columns a character takes on a terminal: two for the wide ones (CJK,
+/// Hangul, full-width forms, most emoji), none for combining marks and
+/// zero-width characters, else one. Enough to put a caret under its place.
+fn columns(c: char) -> usize {
+    match c as u32 {
+        0x0300..=0x036f | 0x1ab0..=0x1aff | 0x1dc0..=0x1dff | 0x20d0..=0x20ff | 0xfe20..=0xfe2f => 0,
+        0x200b..=0x200f | 0xfe00..=0xfe0f => 0,
+        0x1100..=0x115f
+        | 0x2e80..=0x303e
+        | 0x3041..=0x33ff
+        | 0x3400..=0x4dbf
+        | 0x4e00..=0x9fff
+        | 0xa000..=0xa4cf
+        | 0xac00..=0xd7a3
+        | 0xf900..=0xfaff
+        | 0xfe30..=0xfe4f
+        | 0xff00..=0xff60
+        | 0xffe0..=0xffe6
+        | 0x1f300..=0x1f64f
+        | 0x1f900..=0x1f9ff
+        | 0x20000..=0x3fffd => 2,
+        _ => 1,
+    }
+}
+
 /// A 1-based line and column (in characters) of a byte offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LineCol {
@@ -171,16 +196,22 @@ fn render_one(out: &mut String, path: &str, lines: &mut Lines, d: &Diagnostic) {
     // Junk lines can be megabytes long: show the part around the caret.
     let skip = (column - 1).saturating_sub(LINE_SHOWN / 2);
     let lead = if skip > 0 { "…" } else { "" };
+    // Controls (a tab among them) and bidi overrides as a space: the line
+    // is shown as it reads, never reordered.
     let shown: String =
-        line_text.chars().skip(skip).take(LINE_SHOWN).map(|c| if c.is_control() { ' ' } else { c }).collect();
+        line_text.chars().skip(skip).take(LINE_SHOWN).map(|c| if is_unprintable(c) { ' ' } else { c }).collect();
     let gutter = line.to_string().len();
     let pad = " ".repeat(gutter);
-    let span_chars =
-        source.get(d.span.clone()).map(|s| s.chars().take_while(|&c| c != '\n').count()).unwrap_or(1).max(1);
-    let caret_col = (column - 1 - skip).min(shown.chars().count()) + lead.chars().count();
+    // In terminal columns: a wide character before the place moves it two.
+    let span_width = source
+        .get(d.span.clone())
+        .map(|s| s.chars().take_while(|&c| c != '\n').map(columns).sum::<usize>())
+        .unwrap_or(1)
+        .max(1);
+    let caret_col = shown.chars().take(column - 1 - skip).map(columns).sum::<usize>() + lead.chars().count();
     let _ = writeln!(out, "{pad} |");
     let _ = writeln!(out, "{line} | {lead}{shown}");
-    let _ = writeln!(out, "{pad} | {}{}", " ".repeat(caret_col), "^".repeat(span_chars.min(80)));
+    let _ = writeln!(out, "{pad} | {}{}", " ".repeat(caret_col), "^".repeat(span_width.min(80)));
     if let Some(help) = &d.help {
         let help = escape_controls(help);
         let _ = writeln!(out, "{pad} = help: {}", shorten(&help));
@@ -283,6 +314,24 @@ mod tests {
         let column = |line: &str, c: char| line.chars().position(|x| x == c).unwrap();
         assert_eq!(column(lines[3], '^'), column(lines[2], '"'), "{out}");
         assert!(lines[2].chars().count() < 220, "{}", lines[2]);
+    }
+
+    #[test]
+    fn the_caret_stands_under_its_place_after_wide_characters() {
+        let src = "Say(\"足を {sde}\")\n";
+        let at = src.find("{sde}").unwrap();
+        let d = Diagnostic::error(at..at + 5, "unknown variable {sde}");
+        expect_test::expect![[r#"
+            r.ron:1:9: error: unknown variable {sde}
+              |
+            1 | Say("足を {sde}")
+              |           ^^^^^
+        "#]]
+        .assert_eq(&render("r.ron", src, &[d]));
+        // A bidi override in the line is not shown to reorder it.
+        let src = "Say(\"a\u{202e}b\") x\n";
+        let out = render("r.ron", src, &[Diagnostic::error(src.len() - 2..src.len() - 1, "x")]);
+        assert!(!out.contains('\u{202e}'), "{out:?}");
     }
 
     #[test]
