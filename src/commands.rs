@@ -231,13 +231,15 @@ fn config_options(config: &Settings) -> Options {
 }
 
 fn line(loaded: &Loaded, note: &str, config: &Settings) -> String {
-    let Some(script) = &loaded.script else {
-        return format!(
-            "  {:<20} {:>7}  has errors: run `backease check {}`{note}\n",
-            loaded.name, "-", loaded.display
-        );
-    };
+    let has_errors =
+        || format!("  {:<20} {:>7}  has errors: run `backease check {}`{note}\n", loaded.name, "-", loaded.display);
+    let Some(script) = &loaded.script else { return has_errors() };
+    // Over a limit (with its sound files at their real lengths): it would
+    // not play.
     let t = known_timeline(script, &config_options(config), config);
+    if t.diagnostics.iter().any(|d| d.is_error()) {
+        return has_errors();
+    }
     format!("  {:<20} {:>7}  {}{note}\n", loaded.name, t.length_shown(), script.summary)
 }
 

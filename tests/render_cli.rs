@@ -396,6 +396,12 @@ fn a_session_long_only_by_its_sound_files_is_refused_before_any_speech() {
     let check = sb.run(&["check", "long.ron"]);
     assert_eq!(check.code, 1, "{}{}", check.stdout, check.stderr);
     assert!(check.stderr.contains("12 hours"), "{}", check.stderr);
+    // Among the user's scripts, `list` marks it.
+    std::fs::create_dir_all(sb.scripts_dir()).unwrap();
+    std::fs::copy(sb.path().join("rain.wav"), sb.scripts_dir().join("rain.wav")).unwrap();
+    std::fs::copy(sb.path().join("long.ron"), sb.scripts_dir().join("long.ron")).unwrap();
+    let list = sb.run(&["list"]);
+    assert!(list.stdout.contains("has errors: run `backease check"), "{}", list.stdout);
     // A speech command that notes each cue it is asked for.
     let asked = sb.path().join("asked");
     let synthesizer = format!("cat >> '{}'; sox -n -r 22050 -b 16 -c 1 {{out}} synth 0.2 sine 440", asked.display());
