@@ -138,47 +138,28 @@ fn check_sounds(loaded: &Loaded, timeline: &Timeline, err: &mut dyn Write) -> Re
     Err(invalid(loaded, problems.len()))
 }
 
-/// The timeline with its sound files at their real lengths (the estimate
-/// counts each as a second), speech still estimated: what the limits are
-/// checked against before any speech is made. The same timeline when it
-/// plays no sound file.
-fn sized(script: &Script, options: &Options, estimate: &Timeline) -> Timeline {
-    struct RealSounds;
-    impl timeline::Lengths for RealSounds {
-        fn speech(&self, text: &str) -> u64 {
-            Estimate::default().speech(text)
-        }
-        fn chime(&self, c: crate::script::Chime) -> u64 {
-            Estimate::default().chime(c)
-        }
-        fn sound(&self, path: &Path) -> u64 {
-            crate::sound::load_file(path).map_or(0, |s| s.len() as u64)
-        }
-        fn exact(&self) -> bool {
-            false
-        }
-    }
-    if !estimate.events.iter().any(|e| matches!(e.sound, timeline::Sound::File(_))) {
-        return estimate.clone();
-    }
-    timeline::compile(script, options, &RealSounds)
-}
-
 /// Sound files and limits, before any speech is made: every sound file
-/// plays, and with their real lengths the session is within the limits.
+/// plays, and with their real lengths (the estimate counts each as a
+/// second) the session is within the limits. Gives the session's length in
+/// frames as well as it is known then.
 fn check_before_work(
     prepared: &Prepared,
     timing: &Timing,
     config: &Settings,
     err: &mut dyn Write,
-) -> Result<(), Failure> {
+) -> Result<u64, Failure> {
     let Prepared { loaded, script, options, estimate } = prepared;
     check_sounds(loaded, estimate, err)?;
-    let sized = sized(script, options, estimate);
+    if !estimate.events.iter().any(|e| matches!(e.sound, timeline::Sound::File(_))) {
+        // `prepare` checked the estimate, which is all there is to know.
+        return Ok(estimate.total);
+    }
+    let sized = sized(script, options);
     if let Some(over) = sized.over_by_options {
         return Err(over_by_options(over, timing, config));
     }
-    report_timeline(loaded, &sized, false, err)
+    report_timeline(loaded, &sized, false, err)?;
+    Ok(sized.total)
 }
 
 fn invalid(loaded: &Loaded, errors: usize) -> Failure {
@@ -295,7 +276,7 @@ fn check(files: &[OsString], out: &mut dyn Write, err: &mut dyn Write) -> Result
             report_timeline(&loaded, &t, true, err)?;
             check_sounds(&loaded, &t, err)?;
             // With its sound files at their real lengths, within the limits.
-            report_timeline(&loaded, &sized(&script, &Options::default(), &t), false, err)?;
+            report_timeline(&loaded, &sized(&script, &Options::default()), false, err)?;
             // The length as well as it is known: exact once the speech is cached.
             let length = known_timeline(&script, &config_options(&config), &config);
             Ok((t, length))
@@ -362,32 +343,7 @@ fn write_out(out: &mut dyn Write, text: &str) -> Result<(), Failure> {
 /// however often the routine plays it), and speech from the cache when every cue is there —
 /// then the times are exact; else estimated, and marked so.
 fn known_timeline(script: &Script, options: &Options, config: &Settings) -> Timeline {
-    struct Known {
-        speech: Option<std::collections::HashMap<String, u64>>,
-    }
-    impl timeline::Lengths for Known {
-        fn speech(&self, text: &str) -> u64 {
-            // Cached at the speech rate; played at the session's.
-            match &self.speech {
-                Some(known) => known.get(text).map_or_else(
-                    || Estimate::default().speech(text),
-                    |&n| crate::resample::length(n, crate::speech::SAMPLE_RATE, timeline::SAMPLE_RATE),
-                ),
-                None => Estimate::default().speech(text),
-            }
-        }
-        fn chime(&self, c: crate::script::Chime) -> u64 {
-            crate::sound::chime(c).len() as u64
-        }
-        fn sound(&self, path: &Path) -> u64 {
-            crate::sound::load_file(path).map_or(0, |s| s.len() as u64)
-        }
-        fn exact(&self) -> bool {
-            self.speech.is_some()
-        }
-    }
-    let mut known = Known { speech: None };
-    let probe = timeline::compile(script, options, &known);
+    let probe = sized(script, options);
     let kind = config.engine.unwrap_or_default();
     let cached = crate::speech::pick::engine(kind, &voice_settings(script, None, config), config.command.as_deref())
         .ok()
@@ -396,11 +352,43 @@ fn known_timeline(script: &Script, options: &Options, config: &Settings) -> Time
             crate::speech::cached_lengths(&key, &Cache::default_location(), &probe.speech_texts())
         });
     match cached {
-        Some(lengths) => {
-            known.speech = Some(lengths);
-            timeline::compile(script, options, &known)
-        }
+        Some(lengths) => timeline::compile(script, options, &Known { speech: Some(lengths) }),
         None => probe,
+    }
+}
+
+/// The timeline with sound files and chimes at their real lengths, speech
+/// estimated: all that is known before any speech is looked up or made.
+fn sized(script: &Script, options: &Options) -> Timeline {
+    timeline::compile(script, options, &Known { speech: None })
+}
+
+/// Lengths without making anything: sound files (`sound::load_file`
+/// decodes each once) and chimes as they are, speech from the cache's
+/// lengths when there are some, else estimated.
+struct Known {
+    speech: Option<std::collections::HashMap<String, u64>>,
+}
+
+impl timeline::Lengths for Known {
+    fn speech(&self, text: &str) -> u64 {
+        // Cached at the speech rate; played at the session's.
+        match &self.speech {
+            Some(known) => known.get(text).map_or_else(
+                || Estimate::default().speech(text),
+                |&n| crate::resample::length(n, crate::speech::SAMPLE_RATE, timeline::SAMPLE_RATE),
+            ),
+            None => Estimate::default().speech(text),
+        }
+    }
+    fn chime(&self, c: crate::script::Chime) -> u64 {
+        crate::sound::chime(c).len() as u64
+    }
+    fn sound(&self, path: &Path) -> u64 {
+        crate::sound::load_file(path).map_or(0, |s| s.len() as u64)
+    }
+    fn exact(&self) -> bool {
+        self.speech.is_some()
     }
 }
 
@@ -910,16 +898,16 @@ fn render(
     let output = crate::render::Output::open(path)?;
     let config = crate::config::load(err)?.settings;
     let prepared = prepare(routine, timing, &config, err)?;
-    check_before_work(&prepared, timing, &config, err)?;
-    let Prepared { loaded, script, options, estimate } = prepared;
+    let frames = check_before_work(&prepared, timing, &config, err)?;
+    let Prepared { loaded, script, options, .. } = prepared;
     // A WAV file counts its bytes in 32 bits: past 4 GiB (6 h 12 min of
     // session) it cannot be written, which is known now, not at the end.
-    let frames = sized(&script, &options, &estimate).total;
-    if output.is_wav() && !crate::wav::fits(frames, 2) {
+    let most = crate::wav::max_frames(2);
+    if output.is_wav() && frames > most {
         return Err(Failure::usage(format!(
             "this session lasts {}: a WAV file holds at most {} of it",
             duration::clock(timeline::to_duration(frames)),
-            duration::clock(timeline::to_duration(crate::wav::MAX_FRAMES_STEREO)),
+            duration::clock(timeline::to_duration(most)),
         ))
         .hint("write it as -o NAME.flac (lossless, a third of the size) or -o NAME.opus (small)"));
     }
