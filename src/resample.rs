@@ -18,6 +18,11 @@ use rubato::{Fft, FixedSync, Indexing, Resampler as _};
 /// Input frames per FFT chunk: a good filter, and fast.
 const CHUNK: usize = 1024;
 
+/// The sample rates the resampler takes: whatever comes from outside (a
+/// file's header, a voice's config) is checked against them first, since
+/// a rate of 0 or of billions is no recording, only damage.
+pub const RATES: std::ops::RangeInclusive<u32> = 1_000..=384_000;
+
 /// How many samples `len` samples at `from` Hz become at `to` Hz.
 pub fn length(len: u64, from: u32, to: u32) -> u64 {
     (len * to as u64).div_ceil(from as u64)

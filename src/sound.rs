@@ -74,10 +74,10 @@ pub const MAX_BYTES: u64 = 1 << 30;
 /// The formats, as a user is told them.
 pub const FORMATS: &str = "WAV, FLAC, MP3, OGG Vorbis and Opus";
 
-/// The sample rates and the most channels a file may have; anything else
-/// is no real recording, only a damaged header. The lowest rate also bounds
-/// how many samples one decoded sample can become (22 at most).
-const RATES: std::ops::RangeInclusive<u32> = 1_000..=384_000;
+/// The most channels a file may have; its sample rate must be one the
+/// resampler takes ([`crate::resample::RATES`]). Anything else is no real
+/// recording, only a damaged header. The lowest rate also bounds how many
+/// samples one decoded sample can become (22 at most).
 const MAX_CHANNELS: usize = 32;
 
 /// Decodes a user's sound file into mono samples at the session rate,
@@ -255,7 +255,11 @@ impl PacketDecoder {
                 };
                 let spec = *decoded.spec();
                 let channels = spec.channels.count();
-                if decoded.frames() == 0 || channels == 0 || channels > MAX_CHANNELS || !RATES.contains(&spec.rate) {
+                if decoded.frames() == 0
+                    || channels == 0
+                    || channels > MAX_CHANNELS
+                    || !crate::resample::RATES.contains(&spec.rate)
+                {
                     return Decoded::Skipped;
                 }
                 let needed = decoded.capacity() as u64;
@@ -309,7 +313,7 @@ fn decode(path: &Path, file: std::fs::File) -> Result<Vec<i16>, Trouble> {
         .ok_or_else(|| "it has no audio in a format backease can decode".to_string())?;
     let (track_id, params) = (track.id, track.codec_params.clone());
     if let Some(rate) = params.sample_rate
-        && !RATES.contains(&rate)
+        && !crate::resample::RATES.contains(&rate)
     {
         return Err(format!("its header gives a sample rate of {rate} Hz (the file is probably damaged)").into());
     }

@@ -56,9 +56,8 @@ pub fn parse(bytes: &[u8]) -> Result<Pcm, FormatError> {
             if tag != 1 || bits != 16 || channels == 0 {
                 return Err(err("only 16-bit PCM WAV is read here"));
             }
-            // What the resampler takes; a header claiming 0 Hz or four
-            // billion is a broken file, not sound.
-            if !(1_000..=384_000).contains(&rate) {
+            // A header claiming 0 Hz or four billion is a broken file.
+            if !crate::resample::RATES.contains(&rate) {
                 return Err(FormatError(format!("the WAV file claims a sample rate of {rate} Hz")));
             }
             // Trust the end of the input over a length that overruns it.
@@ -84,18 +83,15 @@ pub fn resample(pcm: &Pcm, rate: u32) -> Vec<i16> {
     crate::resample::clip(&pcm.samples, pcm.rate, rate)
 }
 
+/// The most frames of `channels` 16-bit samples a WAV file holds, its sizes
+/// being 32-bit: about 6 h 12 min of stereo at 48 kHz.
+pub fn max_frames(channels: u16) -> u64 {
+    (u32::MAX as u64 - 36) / (2 * channels.max(1) as u64)
+}
+
 /// Writes a 16-bit WAV of a length known in advance, as samples arrive
 /// (interleaved, when there are several channels): the header goes first,
 /// so the output need not be seekable (standard output, a FIFO).
-/// Whether `frames` of `channels` 16-bit samples fit a WAV file, whose
-/// sizes are 32-bit.
-pub fn fits(frames: u64, channels: u16) -> bool {
-    frames.saturating_mul(channels as u64).saturating_mul(2) <= u32::MAX as u64 - 36
-}
-
-/// The most stereo frames a WAV file holds: about 6 h 12 min at 48 kHz.
-pub const MAX_FRAMES_STEREO: u64 = (u32::MAX as u64 - 36) / 4;
-
 pub struct WavStream<W: Write> {
     out: W,
     expected: u64,
@@ -106,7 +102,7 @@ impl<W: Write> WavStream<W> {
     /// `frames` of `channels` samples each. Fails at once if that is too
     /// long for a WAV file.
     pub fn new(mut out: W, rate: u32, channels: u16, frames: u64) -> io::Result<Self> {
-        if !fits(frames, channels) {
+        if frames > max_frames(channels) {
             return Err(io::Error::other("the recording is too long for a WAV file (over 4 GiB)"));
         }
         let samples = frames.saturating_mul(channels as u64);

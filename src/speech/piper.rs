@@ -44,9 +44,6 @@ const SENTENCE_SILENCE: f32 = 0.35;
 const LOAD_LIMIT: Duration = Duration::from_secs(60);
 /// How often a wait for the worker asks whether backease is stopping.
 const STOP_CHECK: Duration = Duration::from_millis(50);
-/// The sample rates a voice may have: a model's config saying 0 (or a
-/// million) is a broken voice, not something to resample.
-const VOICE_RATES: std::ops::RangeInclusive<u32> = 8_000..=192_000;
 
 /// Piper's peak level: it normalizes each sentence to full scale, which
 /// leaves no room for a chime on top.
@@ -507,7 +504,8 @@ fn read_replies(mut r: impl BufRead, tx: &crossbeam_channel::Sender<Reply>) {
         let (word, rest) = line.trim_end().split_once(' ').unwrap_or((line.trim_end(), ""));
         let reply = match word {
             "ready" => match rest.parse() {
-                Ok(rate) if VOICE_RATES.contains(&rate) => Reply::Ready(rate),
+                // A model's config saying 0 Hz is a broken voice.
+                Ok(rate) if crate::resample::RATES.contains(&rate) => Reply::Ready(rate),
                 _ => Reply::Error(format!("its sample rate is {rest} Hz, which no voice has")),
             },
             "ok" => {
