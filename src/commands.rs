@@ -170,7 +170,10 @@ fn invalid(loaded: &Loaded, errors: usize) -> Failure {
 
 fn list(out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
     let config = settings_or_default(err);
-    let user = library::user_scripts();
+    let (user, unreadable) = match library::read_user_scripts() {
+        Ok(user) => (user, None),
+        Err(why) => (Vec::new(), Some(why)),
+    };
     let user_names: Vec<String> =
         user.iter().filter_map(|p| p.file_stem()).map(|s| s.to_string_lossy().into_owned()).collect();
     let mut text = String::from("Built-in routines (length at the default hold):\n");
@@ -182,7 +185,7 @@ fn list(out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Failure> {
     let dir =
         library::user_dir().map_or_else(|| "(no config folder on this system)".into(), |d| d.display().to_string());
     text += &format!("\nYour scripts, in {dir}:\n");
-    match library::user_dir_problem() {
+    match unreadable {
         Some(why) => text += &format!("  {}\n", crate::diagnostic::escape_controls(&why)),
         None if user.is_empty() => text += "  none yet — `backease new NAME` writes a starter script there\n",
         None => {}

@@ -157,26 +157,23 @@ pub fn all_names() -> Vec<String> {
     names
 }
 
-/// Why the user's scripts folder cannot be read, when it is there but
-/// cannot be (not a folder, no permission); `None` when it reads, or is
-/// not made yet.
-pub fn user_dir_problem() -> Option<String> {
-    let dir = user_dir()?;
-    match std::fs::read_dir(&dir) {
-        Ok(_) => None,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) if e.raw_os_error() == Some(20) => Some(format!("{} is a file, not a folder", dir.display())),
-        Err(e) => Some(format!("cannot read {}: {}", dir.display(), crate::error::io_reason(&e))),
-    }
+/// The `.ron` files in the user's scripts folder, sorted by name; none
+/// when the folder cannot be read (see [`read_user_scripts`]).
+pub fn user_scripts() -> Vec<PathBuf> {
+    read_user_scripts().unwrap_or_default()
 }
 
-/// The `.ron` files in the user's scripts folder, sorted by name.
-pub fn user_scripts() -> Vec<PathBuf> {
+/// As [`user_scripts`], or why the folder is there but cannot be read (not
+/// a folder, no permission). A folder not made yet has no scripts.
+pub fn read_user_scripts() -> Result<Vec<PathBuf>, String> {
     let Some(dir) = user_dir() else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Vec::new();
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.raw_os_error() == Some(20) => return Err(format!("{} is a file, not a folder", dir.display())),
+        Err(e) => return Err(format!("cannot read {}: {}", dir.display(), crate::error::io_reason(&e))),
     };
     let mut paths: Vec<PathBuf> = entries
         .filter_map(Result::ok)
@@ -185,7 +182,7 @@ pub fn user_scripts() -> Vec<PathBuf> {
         .filter(|p| p.extension().is_some_and(|x| x == "ron") && p.is_file())
         .collect();
     paths.sort();
-    paths
+    Ok(paths)
 }
 
 /// The script `backease new` writes: every kind of step, commented.
