@@ -49,23 +49,36 @@ pub fn run(
     worked: &[String],
     print: &mut dyn FnMut(&str),
 ) -> Option<i32> {
+    talk(voice, inputs, signals, recorder, settings, worked, print).err().flatten()
+}
+
+/// Why the words after a session end early: the signal that came, or
+/// `None` (`q`, the terminal gone, or speech that could not be said).
+type Ended = Option<i32>;
+
+/// [`run`], with every early end an `Err`.
+fn talk(
+    voice: Option<&Voice>,
+    inputs: Option<&Receiver<Input>>,
+    signals: &Receiver<i32>,
+    recorder: &Recorder,
+    settings: &Settings,
+    worked: &[String],
+    print: &mut dyn FnMut(&str),
+) -> Result<(), Ended> {
     let known: Vec<&String> = worked.iter().filter(|p| spoken(p).is_some()).collect();
     if known.is_empty() {
-        return None;
+        return Ok(());
     }
     if let Some(today) = recorder.today(settings, Duration::from_secs(4))
         && let Some(text) = standing(&today, worked)
     {
         print(&text);
         if let Some(v) = voice {
-            match speak(v, &text, signals) {
-                Spoken::Said => {}
-                Spoken::Failed => return None,
-                Spoken::Signal(sig) => return Some(sig),
-            }
+            speak(v, &text, signals)?;
         }
     }
-    let (Some(voice), Some(inputs)) = (voice, inputs) else { return None };
+    let (Some(voice), Some(inputs)) = (voice, inputs) else { return Ok(()) };
     for (n, point) in known.iter().enumerate() {
         let text = question(point, known.len() > 1);
         print(&format!("{text} (a digit key; anything else skips)"));
@@ -73,8 +86,8 @@ pub fn run(
         // Ctrl-C pressed while the last words were said still stop.
         while let Ok(key) = inputs.try_recv() {
             match key {
-                Input::Interrupt => return Some(crate::signals::SIGINT),
-                Input::Quit | Input::Closed => return None,
+                Input::Interrupt => return Err(Some(crate::signals::SIGINT)),
+                Input::Quit | Input::Closed => return Err(None),
                 _ => {}
             }
         }
@@ -82,34 +95,19 @@ pub fn run(
         // screen's "(a digit key)" is not there, and an answer said aloud
         // would be lost.
         let said = if n == 0 { format!("{text} Press a number key.") } else { text.clone() };
-        match speak(voice, &said, signals) {
-            Spoken::Said => {}
-            Spoken::Failed => return None,
-            Spoken::Signal(sig) => return Some(sig),
-        }
-        match answer(inputs, signals) {
+        speak(voice, &said, signals)?;
+        let reply = match answer(inputs, signals) {
             Answer::Value(v) => {
                 recorder.tender(point, v);
-                let noted = format!("{v}, noted.");
-                print(&noted);
-                match speak(voice, &noted, signals) {
-                    Spoken::Said => {}
-                    Spoken::Failed => return None,
-                    Spoken::Signal(sig) => return Some(sig),
-                }
+                format!("{v}, noted.")
             }
-            Answer::Skip => {
-                print("Skipped.");
-                match speak(voice, "Skipped.", signals) {
-                    Spoken::Said => {}
-                    Spoken::Failed => return None,
-                    Spoken::Signal(sig) => return Some(sig),
-                }
-            }
-            Answer::Stop(sig) => return sig,
-        }
+            Answer::Skip => "Skipped.".to_string(),
+            Answer::Stop(sig) => return Err(sig),
+        };
+        print(&reply);
+        speak(voice, &reply, signals)?;
     }
-    None
+    Ok(())
 }
 
 enum Answer {
@@ -117,12 +115,6 @@ enum Answer {
     Skip,
     /// `q`, Ctrl-C, the terminal gone, or a signal (which).
     Stop(Option<i32>),
-}
-
-enum Spoken {
-    Said,
-    Failed,
-    Signal(i32),
 }
 
 /// Waits for a digit: 0–9, or 1 then 0 quickly for 10.
@@ -146,8 +138,9 @@ fn answer(inputs: &Receiver<Input>, signals: &Receiver<i32>) -> Answer {
 }
 
 /// Says `words` on the output, and waits until they are said; a signal
-/// cuts them off.
-fn speak(voice: &Voice, words: &str, signals: &Receiver<i32>) -> Spoken {
+/// cuts them off (`Err` with it), and speech that cannot be made or played
+/// ends the talk (`Err(None)`).
+fn speak(voice: &Voice, words: &str, signals: &Receiver<i32>) -> Result<(), Ended> {
     let mut script = voice.script.clone();
     script.opening.clear();
     script.closing.clear();
@@ -155,23 +148,23 @@ fn speak(voice: &Voice, words: &str, signals: &Receiver<i32>) -> Spoken {
     let options = Options { hold: None, rounds: Some(1), rest: None };
     let cache = Cache::default_location();
     let made = crate::session::prepare(&script, &options, None, Some(voice.engine), false, &cache, &mut |_, _, _| {});
-    let Ok((segment, _)) = made else { return Spoken::Failed };
-    let Ok(device) = crate::output::Device::open(voice.device) else { return Spoken::Failed };
+    let Ok((segment, _)) = made else { return Err(None) };
+    let Ok(device) = crate::output::Device::open(voice.device) else { return Err(None) };
     let player = Player::spawn(Box::new(device), Arc::new(segment), None, voice.volume);
-    let mut spoken = Spoken::Said;
+    let mut spoken = Ok(());
     loop {
         select! {
             recv(player.events) -> ev => match ev {
                 Ok(PlayerEvent::Finished { .. }) | Err(_) => break,
                 Ok(PlayerEvent::Lost(_)) => {
-                    spoken = Spoken::Failed;
+                    spoken = Err(None);
                     break;
                 }
                 Ok(_) => {}
             },
             recv(signals) -> sig => {
                 if let Ok(sig) = sig {
-                    spoken = Spoken::Signal(sig);
+                    spoken = Err(Some(sig));
                 }
                 let _ = player.commands.send(crate::player::Command::Halt);
             }
