@@ -632,10 +632,9 @@ impl Actor {
             }
             Command::Unattended => {
                 self.unattended = true;
-                if let Some(w) = self.wait.as_mut()
-                    && w.give_up.is_none()
-                {
-                    w.give_up = Some(Instant::now() + crate::script::WAIT_RENDERED);
+                // A wait already begun gets its timeout from now.
+                if let Some(w) = self.wait.as_mut() {
+                    w.give_up.get_or_insert(Instant::now() + crate::script::WAIT_RENDERED);
                 }
             }
             Command::Stop | Command::Halt => {}
