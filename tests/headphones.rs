@@ -65,12 +65,7 @@ fn render(sb: &Sandbox, args: &[&str]) -> Wav {
 fn a_high_tone_in_a_sound_file_keeps_its_pitch() {
     let sb = Sandbox::new();
     // A 15 kHz tone at 44.1 kHz: linear resampling made it a 7 kHz tone.
-    let made = std::process::Command::new("sox")
-        .args(["-n", "-r", "44100", "-b", "16", "-c", "1", "tone.wav", "synth", "1", "sine", "15000", "vol", "0.5"])
-        .current_dir(sb.path())
-        .status()
-        .unwrap();
-    assert!(made.success());
+    crate::support::tone_file(&sb.path().join("tone.wav"), 44_100, 1, 1.0, 15_000.0);
     sb.write("r.ron", r#"Routine(title: "T", summary: "S", steps: [Sound("tone.wav")])"#);
     let wav = render(&sb, &[]);
     assert_eq!(wav.left, wav.right, "a sound file plays from the middle");

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::support::{Bounded, Guarded, Sandbox};
+use crate::support::{Bounded, Guarded, RUN_LIMIT, Sandbox};
 
 /// The Python of the Piper installation `.ci/setup` made for this user.
 fn installed_python() -> PathBuf {
@@ -33,12 +33,8 @@ fn piper_sandbox() -> Sandbox {
 fn render(sb: &Sandbox, python: &std::path::Path, extra: &[&str], out: &str) -> crate::support::Run {
     let mut args = vec!["render", "short.ron", "-o", out, "--verbose"];
     args.extend_from_slice(extra);
-    let o = sb.command(&args).env("BACKEASE_PIPER_PYTHON", python).env("BACKEASE_TIMING", "1").output_bounded();
-    crate::support::Run {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
+    let mut cmd = sb.command(&args);
+    crate::support::run_within(RUN_LIMIT, cmd.env("BACKEASE_PIPER_PYTHON", python).env("BACKEASE_TIMING", "1"))
 }
 
 fn samples(sb: &Sandbox, name: &str) -> Vec<i16> {

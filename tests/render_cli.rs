@@ -382,13 +382,7 @@ fn a_session_too_long_for_wav_is_refused_before_any_work() {
 #[test]
 fn a_session_long_only_by_its_sound_files_is_refused_before_any_speech() {
     let sb = Sandbox::new();
-    let made = std::process::Command::new("sox")
-        .args(["-n", "-r", "48000", "-c", "1", "-b", "16"])
-        .arg(sb.path().join("rain.wav"))
-        .args(["synth", "120", "sine", "440", "vol", "0.1"])
-        .status()
-        .expect("sox is installed (bash .ci/setup)");
-    assert!(made.success());
+    crate::support::tone_file(&sb.path().join("rain.wav"), 48_000, 1, 120.0, 440.0);
     sb.write(
         "long.ron",
         r#"Routine(title: "Long", summary: "s", steps: [Say("Rain."), Repeat(times: 400, steps: [Sound("rain.wav")])])"#,

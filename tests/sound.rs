@@ -145,13 +145,7 @@ fn hold_rounds_and_rest_change_exactly_what_they_should() {
 fn a_users_sound_file_plays_at_its_place() {
     let sb = Sandbox::new();
     // Half a second of 44.1 kHz stereo, made by sox: resampled and mixed down.
-    let status = std::process::Command::new("sox")
-        .args(["-n", "-r", "44100", "-c", "2", "-b", "16"])
-        .arg(sb.path().join("beep.wav"))
-        .args(["synth", "0.5", "sine", "500", "vol", "0.5"])
-        .status()
-        .expect("sox is installed (bash .ci/setup)");
-    assert!(status.success());
+    crate::support::tone_file(&sb.path().join("beep.wav"), 44_100, 2, 0.5, 500.0);
     let seg = segment(
         &sb,
         r#"Routine(title: "T", summary: "S", steps: [Pause("1s"), Sound("beep.wav"), Pause("1s")])"#,

@@ -449,6 +449,19 @@ pub fn stop(mut child: Guarded) {
 /// The rate recordings are made at, the session's own.
 pub const RECORD_RATE: u32 = backease::timeline::SAMPLE_RATE;
 
+/// Writes a 16-bit WAV of a sine tone with sox: `seconds` of `freq` Hz at
+/// `rate`, on `channels`, at half of full scale.
+#[track_caller]
+pub fn tone_file(path: &Path, rate: u32, channels: u16, seconds: f64, freq: f64) {
+    let made = Command::new("sox")
+        .args(["-n", "-r", &rate.to_string(), "-c", &channels.to_string(), "-b", "16"])
+        .arg(path)
+        .args(["synth", &seconds.to_string(), "sine", &freq.to_string(), "vol", "0.5"])
+        .status()
+        .expect("sox is installed (bash .ci/setup)");
+    assert!(made.success(), "sox made no {}", path.display());
+}
+
 /// The names in a folder, sorted: to see that a command made nothing.
 pub fn names(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> =
