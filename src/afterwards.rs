@@ -36,28 +36,15 @@ pub struct Voice<'a> {
     pub volume: f32,
 }
 
-/// Says where the person stands and asks how tender each point was.
-/// `inputs` is the live keyboard (`None` without one: nothing is asked);
-/// `print` shows a line. Returns early on a signal, `q`,
-/// Ctrl-C or the terminal closing; the signal, if one came.
-pub fn run(
-    voice: Option<&Voice>,
-    inputs: Option<&Receiver<Input>>,
-    signals: &Receiver<i32>,
-    recorder: &Recorder,
-    settings: &Settings,
-    worked: &[String],
-    print: &mut dyn FnMut(&str),
-) -> Option<i32> {
-    talk(voice, inputs, signals, recorder, settings, worked, print).err().flatten()
-}
-
 /// Why the words after a session end early: the signal that came, or
 /// `None` (`q`, the terminal gone, or speech that could not be said).
-type Ended = Option<i32>;
+pub type Ended = Option<i32>;
 
-/// [`run`], with every early end an `Err`.
-fn talk(
+/// Says where the person stands and asks how tender each point was.
+/// `inputs` is the live keyboard (`None` without one: nothing is asked);
+/// `print` shows a line. Ends early (`Err`) on a signal, `q`, Ctrl-C or
+/// the terminal closing.
+pub fn run(
     voice: Option<&Voice>,
     inputs: Option<&Receiver<Input>>,
     signals: &Receiver<i32>,

@@ -777,7 +777,7 @@ fn play(args: &PlayArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8,
         let keys = keyboard.as_ref().map(|_| &inputs);
         let mut print = |line: &str| display.say(out, line);
         let worked = &tracker.done_points;
-        if let Some(sig) =
+        if let Err(Some(sig)) =
             crate::afterwards::run(voice.as_ref(), keys, &signals, &recorder, &config, worked, &mut print)
         {
             exit = crate::signals::exit_code(sig);
