@@ -11,7 +11,7 @@
 use std::f64::consts::TAU;
 use std::path::Path;
 
-use backease::wav::WavStream;
+use backease::audio::wav::WavStream;
 
 /// The rate the chimes were made at: the session's rate when they were.
 const SAMPLE_RATE: u32 = 22_050;

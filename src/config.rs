@@ -10,20 +10,23 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::diagnostic::Diagnostic;
 use crate::error::Failure;
+use crate::script::diagnostic::Diagnostic;
+use crate::script::syntax::{self, Value};
 use crate::script::{Chime, Lower, MAX_HOLD};
-use crate::syntax::{self, Value};
 
 /// Which speech engine speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum EngineKind {
-    /// The best one this machine has: Piper, else espeak-ng, else flite,
-    /// else the command engine if a command is set, else (when playing)
-    /// the system voice.
+    /// The best one this machine has: hibari, else Piper, else espeak-ng,
+    /// else flite, else the command engine if a command is set, else (when
+    /// playing) the system voice.
     #[default]
     Auto,
-    /// Piper, a natural neural voice (installed by `.ci/setup`).
+    /// hibari's voice heart, the one best understood (installed by
+    /// `backease setup`).
+    Hibari,
+    /// Piper, a natural neural voice (installed by `backease setup`).
     Piper,
     /// espeak-ng.
     Espeak,
@@ -40,6 +43,7 @@ impl EngineKind {
     pub fn name(self) -> &'static str {
         match self {
             EngineKind::Auto => "auto",
+            EngineKind::Hibari => "hibari",
             EngineKind::Piper => "piper",
             EngineKind::Espeak => "espeak",
             EngineKind::Flite => "flite",
@@ -70,9 +74,16 @@ pub struct Settings {
     pub daily_goal: Option<u32>,
     /// The hour (0–23, local time) a "day" of the practice log begins.
     pub day_starts: Option<u32>,
+    /// `false`: a session ends at its gong, without the words after it
+    /// (where you stand, how tender it was): `play --no-words-after`.
+    pub words_after: Option<bool>,
+    /// `false`: sessions are not recorded in the practice log (`play --no-log`).
+    pub log: Option<bool>,
+    /// How often a long hold says the time left; zero (`false`) for never.
+    pub hold_reminder: Option<Duration>,
 }
 
-const FIELDS: [&str; 12] = [
+const FIELDS: [&str; 15] = [
     "engine",
     "voice",
     "rate",
@@ -85,6 +96,9 @@ const FIELDS: [&str; 12] = [
     "pause_others",
     "daily_goal",
     "day_starts",
+    "words_after",
+    "log",
+    "hold_reminder",
 ];
 
 /// The settings file is read only up to this size: a few lines of text,
@@ -112,8 +126,8 @@ pub fn load(err: &mut dyn std::io::Write) -> Result<Loaded, Failure> {
             return Ok(Loaded { path: Some(path), exists: false, settings: Settings::default() });
         }
         Err(e) => {
-            let display = crate::diagnostic::escape_controls(&path.display().to_string()).into_owned();
-            let f = Failure::io(format!("cannot read the settings file {display}: {}", crate::error::io_reason(&e)));
+            let display = crate::script::diagnostic::escape_controls(&path.display().to_string()).into_owned();
+            let f = crate::error::io_failure(format!("cannot read the settings file {display}"), &e);
             return Err(if e.kind() == std::io::ErrorKind::NotADirectory {
                 f.hint("is HOME (or XDG_CONFIG_HOME) set to your home folder?")
             } else {
@@ -123,9 +137,9 @@ pub fn load(err: &mut dyn std::io::Write) -> Result<Loaded, Failure> {
     };
     let (text, decoding) = syntax::decode(bytes);
     let (settings, diagnostics) = if decoding.is_empty() { parse(&text) } else { (None, decoding) };
-    let display = crate::diagnostic::escape_controls(&path.display().to_string()).into_owned();
+    let display = crate::script::diagnostic::escape_controls(&path.display().to_string()).into_owned();
     if !diagnostics.is_empty() {
-        let _ = write!(err, "{}", crate::diagnostic::render(&display, &text, &diagnostics));
+        let _ = write!(err, "{}", crate::script::diagnostic::render(&display, &text, &diagnostics));
     }
     match settings {
         Some(settings) if !diagnostics.iter().any(Diagnostic::is_error) => {
@@ -210,8 +224,38 @@ fn settings(lower: &mut Lower, fields: &[syntax::Field]) -> Settings {
     if let Some(n) = f.get("day_starts") {
         s.day_starts = lower.count(n, "the hour the day starts", 0..=23);
     }
+    if let Some(n) = f.get("words_after") {
+        let help = "words_after: false ends a session at its gong, without where you stand and how tender it was";
+        s.words_after = boolean(lower, n, "words_after", help);
+    }
+    if let Some(n) = f.get("log") {
+        s.log = boolean(lower, n, "log", "log: false keeps sessions out of the practice log");
+    }
+    if let Some(n) = f.get("hold_reminder") {
+        s.hold_reminder = hold_reminder(lower, n);
+    }
     s
 }
+
+/// `hold_reminder: "2m"`, or `false` for none.
+fn hold_reminder(lower: &mut Lower, n: &syntax::Node) -> Option<Duration> {
+    const HELP: &str = "hold_reminder: \"2m\" says the time left every 2 minutes of a long hold; false, never";
+    match n.value {
+        Value::Bool(false) => return Some(Duration::ZERO),
+        Value::Bool(true) => return Some(crate::script::HOLD_REMINDER),
+        _ => {}
+    }
+    let every = lower.duration(n, "the hold reminder", MAX_HOLD)?;
+    if every < MIN_HOLD_REMINDER {
+        let d = lower.error(n.span.clone(), "the hold reminder is at least 30 seconds apart".to_string());
+        d.help = Some(HELP.into());
+        return None;
+    }
+    Some(every)
+}
+
+/// The shortest time between two reminders of the time left in a hold.
+pub const MIN_HOLD_REMINDER: Duration = Duration::from_secs(30);
 
 fn boolean(lower: &mut Lower, n: &syntax::Node, name: &str, help: &str) -> Option<bool> {
     match n.value {
@@ -234,7 +278,7 @@ mod tests {
         let (settings, diags) = parse(text);
         let mut out = format!("{settings:?}\n");
         for d in &diags {
-            let at = crate::diagnostic::line_col(text, d.span.start);
+            let at = crate::script::diagnostic::line_col(text, d.span.start);
             out += &format!("{}:{}: {}\n", at.line, at.column, d.message);
         }
         expect.assert_eq(&out);
@@ -243,15 +287,15 @@ mod tests {
     #[test]
     fn reads_every_setting() {
         check(
-            r#"Config(engine: "espeak", voice: "en-gb", rate: 150, pitch: 40, volume: 0.8, hold: "40s", chime: "soft", command: "piper", pan: false, pause_others: true, daily_goal: 6, day_starts: 5)"#,
+            r#"Config(engine: "espeak", voice: "en-gb", rate: 150, pitch: 40, volume: 0.8, hold: "40s", chime: "soft", command: "piper", pan: false, pause_others: true, daily_goal: 6, day_starts: 5, words_after: false, log: false, hold_reminder: "2m")"#,
             expect_test::expect![[r#"
-                Some(Settings { engine: Some(Espeak), voice: Some("en-gb"), rate: Some(150), pitch: Some(40), volume: Some(0.8), hold: Some(40s), chime: Some(Soft), command: Some("piper"), pan: Some(false), pause_others: Some(true), daily_goal: Some(6), day_starts: Some(5) })
+                Some(Settings { engine: Some(Espeak), voice: Some("en-gb"), rate: Some(150), pitch: Some(40), volume: Some(0.8), hold: Some(40s), chime: Some(Soft), command: Some("piper"), pan: Some(false), pause_others: Some(true), daily_goal: Some(6), day_starts: Some(5), words_after: Some(false), log: Some(false), hold_reminder: Some(120s) })
             "#]],
         );
         check(
             "Config()",
             expect_test::expect![[r#"
-                Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: None, chime: None, command: None, pan: None, pause_others: None, daily_goal: None, day_starts: None })
+                Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: None, chime: None, command: None, pan: None, pause_others: None, daily_goal: None, day_starts: None, words_after: None, log: None, hold_reminder: None })
             "#]],
         );
     }
@@ -261,7 +305,7 @@ mod tests {
         check(
             "Config(\n  voise: \"en\",\n  hold: \"45\",\n  engine: \"festival\",\n  rate: 9000,\n)",
             expect_test::expect![[r#"
-                Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: None, chime: None, command: None, pan: None, pause_others: None, daily_goal: None, day_starts: None })
+                Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: None, chime: None, command: None, pan: None, pause_others: None, daily_goal: None, day_starts: None, words_after: None, log: None, hold_reminder: None })
                 2:3: Config has no field `voise`
                 3:9: "45" has no unit; write "45s" for seconds
                 4:11: unknown engine "festival"
@@ -271,7 +315,7 @@ mod tests {
         check(
             "Config(daily_goal: 0, day_starts: 24)",
             expect_test::expect![[r#"
-                Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: None, chime: None, command: None, pan: None, pause_others: None, daily_goal: None, day_starts: None })
+                Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: None, chime: None, command: None, pan: None, pause_others: None, daily_goal: None, day_starts: None, words_after: None, log: None, hold_reminder: None })
                 1:20: the daily goal (sessions a day per point) must be from 1 to 24, not 0
                 1:35: the hour the day starts must be from 0 to 23, not 24
             "#]],
@@ -279,15 +323,24 @@ mod tests {
         check(
             "Config(pan: \"no\")",
             expect_test::expect![[r#"
-                Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: None, chime: None, command: None, pan: None, pause_others: None, daily_goal: None, day_starts: None })
+                Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: None, chime: None, command: None, pan: None, pause_others: None, daily_goal: None, day_starts: None, words_after: None, log: None, hold_reminder: None })
                 1:13: pan is true or false
+            "#]],
+        );
+        check(
+            "Config(\n  daily-goal: 6,\n  rate 150,\n  hold: \"1m30\",\n)",
+            expect_test::expect![[r#"
+                Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: None, chime: None, command: None, pan: None, pause_others: None, daily_goal: None, day_starts: None, words_after: None, log: None, hold_reminder: None })
+                2:3: Config has no field `daily-goal`
+                3:8: expected `:` after the key
+                4:9: "1m30" ends without a unit; write "1m30s"
             "#]],
         );
         check(
             "Config(hold: \"40s\"",
             expect_test::expect![[r#"
-                Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: Some(40s), chime: None, command: None, pan: None, pause_others: None, daily_goal: None, day_starts: None })
-                1:7: this `(` is never closed
+                Some(Settings { engine: None, voice: None, rate: None, pitch: None, volume: None, hold: Some(40s), chime: None, command: None, pan: None, pause_others: None, daily_goal: None, day_starts: None, words_after: None, log: None, hold_reminder: None })
+                1:1: `Config(` is never closed
             "#]],
         );
     }

@@ -12,7 +12,7 @@ pub mod code {
     pub const OK: u8 = 0;
     /// A script (or the config file) has errors.
     pub const INVALID: u8 = 1;
-    /// The command line is wrong, or names no routine.
+    /// The command line is wrong, or names no routine or no output device.
     pub const USAGE: u8 = 2;
     /// A file could not be read or written (missing, no permission, disk full).
     pub const IO: u8 = 3;
@@ -35,8 +35,8 @@ pub mod code {
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0    success
-  1    a script has errors (each reported as file:line:column)
-  2    usage error: bad option, or no routine by that name
+  1    a script or the settings file has errors (each at file:line:column)
+  2    usage error: bad option, no routine or --device by that name
   3    a file could not be read or written (missing, permissions, disk full)
   4    no audio output device, or it went away while playing
   5    the speech engine is missing or failed
@@ -78,6 +78,13 @@ impl fmt::Display for Failure {
 }
 
 impl std::error::Error for Failure {}
+
+/// An I/O error as a failure: what was being done (`cannot write x.wav`),
+/// then the plain reason — `cannot write x.wav: the disk is full`. The one
+/// place an I/O failure's message is put together.
+pub fn io_failure(doing: impl fmt::Display, e: &std::io::Error) -> Failure {
+    Failure::io(format!("{doing}: {}", io_reason(e)))
+}
 
 /// A short, plain reason for an I/O error; a full disk says so in words.
 pub fn io_reason(e: &std::io::Error) -> String {

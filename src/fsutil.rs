@@ -10,82 +10,62 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Failure, io_reason};
+use crate::error::Failure;
 
 /// Writes `bytes` to a new file at `path`, refusing to replace one that
 /// exists, even if it appears while writing.
 pub fn write_new(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
     let display = path.display();
+    let exists = || Failure::io(format!("{display} already exists")).hint("edit it, or choose another name");
     if path.exists() {
-        return Err(Failure::io(format!("{display} already exists")).hint("edit it, or choose another name"));
+        return Err(exists());
     }
-    let temp = temp_path(path);
-    let result = (|| {
-        let mut f = std::fs::File::create_new(&temp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
+    let result = write_temp(path, bytes).and_then(|temp| {
         // A hard link fails if the target exists: no race can overwrite.
-        std::fs::hard_link(&temp, path)
-    })();
-    let _ = std::fs::remove_file(&temp);
-    result.map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AlreadyExists && path.exists() {
-            Failure::io(format!("{display} already exists")).hint("edit it, or choose another name")
-        } else {
-            Failure::io(format!("cannot write {display}: {}", io_reason(&e)))
-        }
+        let linked = std::fs::hard_link(&temp, path);
+        let _ = std::fs::remove_file(&temp);
+        linked
+    });
+    result.map_err(|e| match e.kind() == std::io::ErrorKind::AlreadyExists && path.exists() {
+        true => exists(),
+        false => crate::error::io_failure(format!("cannot write {display}"), &e),
     })
 }
 
-/// Removes the temporary files of renders (`.NAME.PID.part`, as
-/// [`temp_path`] names them, NAME ending in a format render writes) in
-/// `dir` whose process is gone: a render killed outright (SIGKILL, a power
-/// cut) cannot remove its own. A file is removed only when it is a regular
-/// file of that exact pattern, `/proc` shows no such process, and nobody
-/// holds its lock ([`lock_part`]): a render running elsewhere (another
-/// container, another machine on a shared home) has the same name's
-/// pattern with a PID this machine does not know, and holds the lock.
-/// Everything else stays.
-pub fn remove_stale_parts(dir: &Path) {
-    if !Path::new("/proc/self").exists() {
-        return;
-    }
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(part_pid) else { continue };
-        let regular = entry.file_type().is_ok_and(|t| t.is_file());
-        if !regular || pid == std::process::id() || Path::new("/proc").join(pid.to_string()).exists() {
-            continue;
-        }
-        let unlocked = open_regular(&entry.path()).is_ok_and(|f| f.try_lock().is_ok());
-        if unlocked {
-            let _ = std::fs::remove_file(entry.path());
+/// A new hidden file beside `path` holding `bytes`, complete on disk
+/// (synced), to be renamed over `path` or linked to it. It is created
+/// exclusively: whatever had its name (left by a process that had our
+/// PID, or a link planted there) is removed, never written through. On
+/// failure nothing is left.
+pub fn write_temp(path: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    let temp = temp_path(path);
+    let _ = std::fs::remove_file(&temp);
+    let written = std::fs::File::create_new(&temp).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    match written {
+        Ok(()) => Ok(temp),
+        Err(e) => {
+            let _ = std::fs::remove_file(&temp);
+            Err(e)
         }
     }
 }
 
-/// Locks a temporary file being written, for as long as `file` (or a
-/// handle cloned from it) is open, so that [`remove_stale_parts`] in
-/// another process leaves it alone. A file system without locks is no
-/// reason not to write.
-pub fn lock_part(file: &std::fs::File) {
-    let _ = file.try_lock();
+/// Replaces `path` with `bytes` as one step: [`write_temp`], then a
+/// rename, so a crash or a full disk never leaves half a file under the
+/// real name.
+pub fn replace(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let temp = write_temp(path, bytes)?;
+    std::fs::rename(&temp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&temp);
+    })
 }
 
-/// The process id in a temporary file's name `.NAME.PID.part`, NAME ending
-/// in a format render writes.
-fn part_pid(name: &str) -> Option<u32> {
-    let rest = name.strip_prefix('.')?.strip_suffix(".part")?;
-    let (stem, pid) = rest.rsplit_once('.')?;
-    crate::encode::Format::of(Path::new(stem))?;
-    if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    pid.parse().ok()
-}
-
-/// A hidden temporary name beside `path`, unique to this process.
+/// A hidden temporary name beside `path`, unique to this process but
+/// guessable: create it exclusively ([`std::fs::File::create_new`]), or
+/// use [`create_part`].
 pub fn temp_path(path: &Path) -> PathBuf {
     let name = path.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
     path.with_file_name(format!(".{name}.{}.part", std::process::id()))
@@ -193,42 +173,6 @@ pub fn explain(path: &Path, e: std::io::Error) -> std::io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_our_own_temporary_names_are_taken_for_parts() {
-        #[track_caller]
-        fn check(name: &str, pid: Option<u32>) {
-            assert_eq!(part_pid(name), pid, "{name}");
-        }
-        check(".session.wav.1234.part", Some(1234));
-        check(".a.opus.1.part", Some(1));
-        check(".Deep.MP3.42.part", Some(42));
-        check(".a.1.part", None);
-        check(".notes.9999999.part", None);
-        check(".my.ron.1234.part", None);
-        check("session.wav.1234.part", None);
-        check(".session.wav.part", None);
-        check("..1234.part", None);
-        check(".x.wav.12a.part", None);
-        check(".x.wav.1234.part.wav", None);
-        check(".x.wav.99999999999999.part", None);
-    }
-
-    /// A part whose PID this machine does not know is still left alone
-    /// while someone holds its lock (a render in another PID namespace).
-    #[test]
-    fn a_locked_part_is_left_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let part = dir.path().join(".s.flac.99999999.part");
-        std::fs::write(&part, b"half").unwrap();
-        let elsewhere = std::fs::File::open(&part).unwrap();
-        lock_part(&elsewhere);
-        remove_stale_parts(dir.path());
-        assert!(part.exists(), "removed while locked");
-        drop(elsewhere);
-        remove_stale_parts(dir.path());
-        assert!(!part.exists(), "left once nobody holds it");
-    }
 
     #[track_caller]
     fn check(path: &Path, cap: u64, expect: Result<&[u8], &str>) {

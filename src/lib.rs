@@ -1,63 +1,36 @@
 //! backease: voice-guided trigger-point sessions, played from RON scripts.
 //!
-//! The flow is script text → [`syntax`] tree → [`script::Script`] →
-//! [`timeline::Timeline`] (pure) → sound. `ARCHITECTURE.md` has the map.
+//! The flow is script text → [`script::syntax`] tree → [`script::Script`] →
+//! [`script::timeline::Timeline`] (pure) → sound. `ARCHITECTURE.md` has
+//! the map.
 
-pub mod afterwards;
-pub mod ahead;
-pub mod chapters;
-pub mod cli;
-pub mod commands;
+// The layers, bottom up. Each folder's `mod.rs` says what it may import;
+// nothing imports a layer above its own.
+pub mod script;
+
 pub mod config;
-pub mod diagnostic;
-pub mod duration;
-pub mod encode;
 pub mod error;
 pub mod fsutil;
 pub mod library;
-pub mod live;
-pub mod loudness;
-pub mod media_keys;
-#[cfg(target_os = "linux")]
-pub mod notify;
-pub mod output;
-#[cfg(target_os = "linux")]
-pub mod pause_others;
-pub mod player;
-pub mod practice;
-pub mod remind;
-pub mod render;
-pub mod resample;
-pub mod script;
-pub mod session;
-pub mod show;
 pub mod signals;
-pub mod sound;
-pub mod speech;
-pub mod syntax;
-pub mod timeline;
+pub mod threads;
+pub mod trace;
 pub mod ui;
-pub mod wav;
+
+pub mod audio;
+pub mod cli;
+pub mod day;
+pub mod play;
+pub mod session;
+pub mod speech;
 
 use std::ffi::OsString;
 
 use clap::Parser;
 
-/// When this process started running backease, for timing figures.
-pub fn started() -> std::time::Instant {
-    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    *START.get_or_init(std::time::Instant::now)
-}
-
-/// Whether `BACKEASE_TIMING` asks for timing traces on stderr (read once).
-pub fn timing() -> bool {
-    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ON.get_or_init(|| std::env::var_os("BACKEASE_TIMING").is_some())
-}
-
 /// Runs backease with these arguments and returns the exit code.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
-    started();
+    trace::started();
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -68,19 +41,22 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
     // Unlocked handles: each write takes the lock for just that write. The
     // audio thread may print (rodio reports stream errors on stderr), and a
     // lock held here for the whole command would stall it.
-    let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
-    match commands::dispatch(cli.command, &mut out, &mut err) {
+    let (mut out, mut err) = (std::io::stdout(), ui::Labelled::new(std::io::stderr(), ui::colour(ui::Stream::Stderr)));
+    match cli::commands::dispatch(cli.command, &mut out, &mut err) {
         Ok(code) => code,
         Err(failure) => {
             use std::io::Write;
+            // A failure may quote words from outside (a path, a program's
+            // answer, a setting): whatever they hold, the terminal only shows it.
+            let message = script::diagnostic::escape_lines(&failure.message);
             if failure.code >= 128 {
                 // Stopped by a signal: asked for, not an error.
-                let _ = writeln!(err, "backease: {}", failure.message);
+                let _ = writeln!(err, "backease: {message}");
             } else {
-                let _ = writeln!(err, "backease: error: {}", failure.message);
+                let _ = writeln!(err, "backease: error: {message}");
             }
             if let Some(hint) = &failure.hint {
-                let _ = writeln!(err, "hint: {hint}");
+                let _ = writeln!(err, "hint: {}", script::diagnostic::escape_lines(hint));
             }
             failure.code
         }

@@ -6,10 +6,11 @@
 //! only from a regular file of at most [`MAX_SCRIPT_BYTES`].
 
 use std::ffi::OsStr;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::error::Failure;
+use crate::script::diagnostic::{Diagnostic, did_you_mean};
 use crate::script::{self, Script};
 
 /// The built-in routines, embedded so the binary works from anywhere.
@@ -43,6 +44,8 @@ pub struct Loaded {
     pub text: String,
     pub script: Option<Script>,
     pub diagnostics: Vec<Diagnostic>,
+    /// The sound files the script names, with the span of each path.
+    pub sounds: Vec<(PathBuf, Range<usize>)>,
 }
 
 impl Loaded {
@@ -52,7 +55,7 @@ impl Loaded {
 
     /// The problems, drawn for a terminal.
     pub fn report(&self) -> String {
-        crate::diagnostic::render(&self.display, &self.text, &self.diagnostics)
+        crate::script::diagnostic::render(&self.display, &self.text, &self.diagnostics)
     }
 }
 
@@ -80,23 +83,19 @@ pub fn resolve(routine: &OsStr) -> Result<Loaded, Failure> {
     if let Some(&(name, text)) = BUILTINS.iter().find(|(n, _)| *n == routine) {
         return Ok(load_builtin(name, text));
     }
-    let names = all_names();
-    let hint = match did_you_mean(routine, names.iter().map(String::as_str)) {
-        Some(s) => format!("did you mean `{s}`? `backease list` shows every routine"),
-        // A folder of a thousand scripts is not a hint.
-        None if names.len() > SHOWN_NAMES => format!(
-            "the routines include {}, … ({} in all); `backease list` shows them all",
-            names[..SHOWN_NAMES].join(", "),
-            names.len()
-        ),
-        None => format!("the routines are {}; `backease list` shows them all", names.join(", ")),
+    let hint = match named_inside(routine) {
+        // A name written inside a script is not the routine's: its file's is.
+        Some(file) => {
+            format!("your script {file}.ron names itself `{routine}`, but a routine is called after its file: `{file}`")
+        }
+        None => not_found_hint(routine, &all_names()),
     };
-    let shown = crate::diagnostic::escape_controls(routine);
+    let shown = crate::script::diagnostic::escape_controls(routine);
     Err(Failure::usage(format!("no routine named `{shown}`")).hint(hint))
 }
 
 pub fn load_builtin(name: &str, text: &str) -> Loaded {
-    let (script, diagnostics) = script::load(text, None, name);
+    let script::Loading { script, diagnostics, sounds } = script::load_all(text, None, name);
     Loaded {
         name: name.to_string(),
         origin: Origin::Builtin,
@@ -104,13 +103,14 @@ pub fn load_builtin(name: &str, text: &str) -> Loaded {
         text: text.to_string(),
         script,
         diagnostics,
+        sounds,
     }
 }
 
 /// Reads a script file. Problems with the file itself (missing, too large)
 /// are failures; problems in its text are diagnostics.
 pub fn load_file(path: &Path, origin: Origin) -> Result<Loaded, Failure> {
-    let display = crate::diagnostic::escape_controls(&path.display().to_string()).into_owned();
+    let display = crate::script::diagnostic::escape_controls(&path.display().to_string()).into_owned();
     let bytes = crate::fsutil::read_regular(path, MAX_SCRIPT_BYTES).map_err(|e| match e.kind() {
         std::io::ErrorKind::FileTooLarge => {
             let size = std::fs::metadata(path).map_or(0, |m| m.len());
@@ -121,22 +121,52 @@ pub fn load_file(path: &Path, origin: Origin) -> Result<Loaded, Failure> {
             ))
             .hint("is this the right file? scripts are short RON text files")
         }
-        std::io::ErrorKind::NotFound => Failure::io(format!("cannot read {display}: {}", crate::error::io_reason(&e)))
+        std::io::ErrorKind::NotFound => crate::error::io_failure(format!("cannot read {display}"), &e)
             .hint("check the path; `backease list` shows the routines by name"),
-        _ => Failure::io(format!("cannot read {display}: {}", crate::error::io_reason(&e))),
+        _ => crate::error::io_failure(format!("cannot read {display}"), &e),
     })?;
-    let name = path
-        .file_stem()
-        .map_or_else(|| "routine".into(), |s| crate::diagnostic::escape_controls(&s.to_string_lossy()).into_owned());
-    let (text, mut diagnostics) = crate::syntax::decode(bytes);
-    let script = if diagnostics.is_empty() {
-        let (script, diags) = script::load(&text, path.parent(), &name);
-        diagnostics = diags;
-        script
+    let name = path.file_stem().map_or_else(
+        || "routine".into(),
+        |s| crate::script::diagnostic::escape_controls(&s.to_string_lossy()).into_owned(),
+    );
+    let (text, decoding) = crate::script::syntax::decode(bytes);
+    let loading = if decoding.is_empty() {
+        script::load_all(&text, path.parent(), &name)
     } else {
-        None
+        script::Loading { script: None, diagnostics: decoding, sounds: Vec::new() }
     };
-    Ok(Loaded { name, origin, display, text, script, diagnostics })
+    let script::Loading { script, diagnostics, sounds } = loading;
+    Ok(Loaded { name, origin, display, text, script, diagnostics, sounds })
+}
+
+/// What to say of a routine name that is none of `names`: the nearest,
+/// or the names (a few of them, when there are many).
+fn not_found_hint(routine: &str, names: &[String]) -> String {
+    match did_you_mean(routine, names.iter().map(String::as_str)) {
+        Some(s) => format!("did you mean `{s}`? `backease list` shows every routine"),
+        // A folder of a thousand scripts is not a hint.
+        None if names.len() > SHOWN_NAMES => format!(
+            "the routines include {}, … ({} in all); `backease list` shows them all",
+            names[..SHOWN_NAMES].join(", "),
+            names.len()
+        ),
+        None => format!("the routines are {}; `backease list` shows them all", names.join(", ")),
+    }
+}
+
+/// The name of the user's script that says `name: "<routine>"` inside
+/// though its file is called otherwise, if one does (escaped). Read only
+/// when a name is not found, so a wrong name costs what finding it would.
+fn named_inside(routine: &str) -> Option<String> {
+    use crate::script::syntax::{Value, decode, parse};
+    user_scripts().into_iter().find_map(|path| {
+        let (text, _) = decode(crate::fsutil::read_regular(&path, MAX_SCRIPT_BYTES).ok()?);
+        let Value::Struct(_, fields) = parse(&text).0.value else { return None };
+        let named =
+            |f: &crate::script::syntax::Field| f.name.name == "name" && f.value.value == Value::Str(routine.into());
+        let stem = path.file_stem()?.to_string_lossy().into_owned();
+        fields.iter().any(named).then(|| crate::script::diagnostic::escape_controls(&stem).into_owned())
+    })
 }
 
 /// How many routine names a hint lists at most.
@@ -148,7 +178,7 @@ pub fn all_names() -> Vec<String> {
     let mut names: Vec<String> = BUILTINS.iter().map(|(n, _)| n.to_string()).collect();
     for path in user_scripts() {
         if let Some(stem) = path.file_stem() {
-            let stem = crate::diagnostic::escape_controls(&stem.to_string_lossy()).into_owned();
+            let stem = crate::script::diagnostic::escape_controls(&stem.to_string_lossy()).into_owned();
             if !names.contains(&stem) {
                 names.push(stem);
             }

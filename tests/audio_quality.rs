@@ -23,7 +23,7 @@ fn render(sb: &Sandbox, volume: &str) -> Vec<i16> {
     let out = format!("loud-{volume}.wav");
     let run = sb.run(&["render", "loud.ron", "--volume", volume, "-o", &out]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    backease::wav::parse(&std::fs::read(sb.path().join(out)).unwrap()).unwrap().samples
+    backease::audio::wav::parse(&std::fs::read(sb.path().join(out)).unwrap()).unwrap().samples
 }
 
 fn rms(samples: &[i16]) -> f64 {

@@ -3,9 +3,9 @@
 
 use expect_test::{Expect, expect};
 
-use backease::diagnostic::line_col;
+use backease::script::diagnostic::line_col;
 use backease::script::load;
-use backease::timeline::{Estimate, Options, compile};
+use backease::script::timeline::{Estimate, Options, compile};
 
 /// Loads a whole script, builds its timeline if it loaded, and lists every
 /// problem as `line:column: severity: message`.
@@ -219,8 +219,8 @@ fn durations_and_counts() {
     check(
         r#"Pause("2 fortnights")"#,
         expect![[r#"
-        2:7: Error: unknown unit "fortnights" in "2 fortnights"; use h, m, s or ms
-    "#]],
+            2:7: Error: unknown unit "fortnights" in "2 fortnights"; use h, m, s or ms (or hours, min, sec…)
+        "#]],
     );
     check(
         r#"Hold(length: "11m")"#,
@@ -322,8 +322,8 @@ fn syntax_errors() {
     check(
         r#"Say("unclosed)"#,
         expect![[r#"
-        2:5: Error: this string is never closed with "
-    "#]],
+            2:5: Error: this string is never closed with " [add the closing " where the text ends]
+        "#]],
     );
     check(
         r#"Say('hi')"#,
@@ -421,19 +421,19 @@ fn common_slips_get_a_pointed_hint() {
     check(
         r#"Pause("1:30")"#,
         expect![[r#"
-            2:7: Error: "1:30" is not a duration; write "1m30s"
+            2:7: Error: "1:30" is a clock's way of writing it; write "1m30s" for minutes and seconds (or "1h30m" for hours and minutes)
         "#]],
     );
     check(
         r#"Pause("1:02:05")"#,
         expect![[r#"
-            2:7: Error: "1:02:05" is not a duration; write "1h2m5s"
+            2:7: Error: "1:02:05" is a clock's way of writing it; write "1h2m5s"
         "#]],
     );
     check(
         "# a comment\nSay(\"a\")",
         expect![[r#"
-            2:1: Error: comments start with //, not #
+            2:1: Error: comments start with //, not # [write // in place of #]
         "#]],
     );
     check(
@@ -486,5 +486,102 @@ fn control_characters_are_refused_where_text_is_shown() {
             1:63: Error: the voice has a control character (U+0007) [the voice is one line of plain text]
             1:87: Error: cue text has a control character (U+0007) [cue text is words to speak]
         "#]],
+    );
+}
+
+/// A reminder sooner than its text takes to say piles copies of the
+/// sentence on each other: it must allow the text's length and a breath.
+#[test]
+fn a_reminder_leaves_time_to_say_its_text() {
+    check(
+        r#"Wait(text: "Press space.", remind: "1ms")"#,
+        expect![[r#"
+            2:36: Error: a reminder every 1ms comes before its text is said: it takes about 1.2s to say, so a reminder needs at least 1.7s [remind every 2s or more: the text's length and a breath]
+        "#]],
+    );
+    check(r#"Wait(text: "Press space.", remind: "1735ms")"#, expect![""]);
+    check(
+        r#"Wait(text: "Press space.", remind: "1734ms")"#,
+        expect![[r#"
+            2:36: Error: a reminder every 1.7s comes before its text is said: it takes about 1.2s to say, so a reminder needs at least 1.7s [remind every 2s or more: the text's length and a breath]
+        "#]],
+    );
+    check(
+        r#"Sides([Wait(text: "Ball on the {side}, press space when ready.", remind: "3s")])"#,
+        expect![[r#"
+            2:74: Error: a reminder every 3s comes before its text is said: it takes about 3.5s to say, so a reminder needs at least 4.0s [remind every 5s or more: the text's length and a breath]
+        "#]],
+    );
+}
+
+/// The same through the real binary's `check`: file, line, column and a
+/// caret under the reminder.
+#[test]
+fn check_shows_where_a_reminder_is_too_soon() {
+    let sb = crate::support::Sandbox::new();
+    let script = sb.write(
+        "bad.ron",
+        "Routine(title: \"W\", summary: \"S\", steps: [\n  Wait(text: \"Ready?\", remind: \"1ms\"),\n])\n",
+    );
+    let run = sb.run(&["check", script.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let at = "bad.ron:2:32: error: a reminder every 1ms comes before its text is said";
+    assert!(run.stderr.contains(at), "{}", run.stderr);
+    assert!(run.stderr.contains("  Wait(text: \"Ready?\", remind: \"1ms\"),\n"), "{}", run.stderr);
+    assert!(run.stderr.contains("^^^^^"), "{}", run.stderr);
+    assert!(run.stderr.contains("remind every 2s or more"), "{}", run.stderr);
+}
+
+/// A person's routine with a slip of every kind: each is reported in the
+/// one run, the mistakes in what did parse with the syntax errors.
+#[test]
+fn syntax_errors_leave_the_rest_checked() {
+    check_script(
+        "// my routine\n\
+         Routine(\n\
+         \x20   title: \"T\",\n\
+         \x20   # summary: \"S\",\n\
+         \x20   summary: \"S\",\n\
+         \x20   steps: [\n\
+         \x20       Say(\"Hello),\n\
+         \x20       Chime(\"bel\"),\n\
+         \x20       Sides([\n\
+         \x20           Hold(lenght: \"30s\"),\n\
+         \x20       ],\n\
+         \x20       Pause(\"1m30\"),\n\
+         \x20   ],\n\
+         )\n",
+        expect![[r#"
+            4:5: Error: comments start with //, not # [write // in place of #]
+            7:13: Error: this string is never closed with " [end the text with a double quote on its line: "Hello"]
+            8:15: Error: unknown chime "bel" [did you mean "bell"?]
+            9:9: Error: `Sides(` is never closed [line 12 is indented as if outside it; add `)` where it should end]
+            10:18: Error: Hold has no field `lenght` [did you mean `length`?]
+            12:15: Error: "1m30" ends without a unit; write "1m30s"
+        "#]],
+    );
+}
+
+#[test]
+fn a_dashed_field_name_gets_its_underscore_or_nearest() {
+    check(
+        r#"Hold(count-down: 3)"#,
+        expect![[r#"
+        2:6: Error: Hold has no field `count-down` [did you mean `countdown`?]
+    "#]],
+    );
+}
+
+#[test]
+fn durations_in_the_spellings_people_type() {
+    check(
+        r#"Pause("45sec"), Pause("2 min"), Pause("1m 30s"), Pause("1 minute 30 seconds"), Pause("1.5m")"#,
+        expect![[r#""#]],
+    );
+    check(
+        r#"Pause("1m30")"#,
+        expect![[r#"
+        2:7: Error: "1m30" ends without a unit; write "1m30s"
+    "#]],
     );
 }

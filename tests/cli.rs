@@ -279,14 +279,14 @@ fn voices_lists_the_engines_voices() {
     let sb = Sandbox::new();
     let run = sb.run(&["voices"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    // No Piper in the sandbox's data folder: auto says why it took espeak-ng.
-    assert!(
-        run.stdout
-            .starts_with("Speech engine: espeak-ng (picked by auto; not piper: the Piper voice is not installed)\n"),
-        "{}",
-        run.stdout
-    );
-    assert!(run.stdout.lines().any(|l| l.trim_start().starts_with("en-gb")), "{}", run.stdout);
+    // No Piper in the sandbox's data folder: its voice is listed as not
+    // installed, with how to install it.
+    let joe = crate::voices::row(&run.stdout, "en_US-joe-medium", "piper");
+    assert_eq!(joe[2..6].join(" "), "en_US - no Piper", "{}", run.stdout);
+    assert!(run.stdout.contains("Piper is not installed: backease setup installs it"), "{}", run.stdout);
+    assert_eq!(crate::voices::row(&run.stdout, "en-gb", "espeak")[4], "yes", "{}", run.stdout);
+    // Nor hibari: its one voice is listed, not installed.
+    assert_eq!(crate::voices::row(&run.stdout, "heart", "hibari")[4], "no", "{}", run.stdout);
 }
 
 #[test]
@@ -317,4 +317,60 @@ fn script_names_reach_the_terminal_escaped_and_a_hint_lists_a_few() {
     assert_eq!(play.code, 2, "{}", play.stderr);
     assert!(play.stderr.contains("… (35 in all); `backease list` shows them all"), "{}", play.stderr);
     assert!(!play.stderr.contains("mine-29") && !play.stderr.contains('\u{1b}'), "{:?}", play.stderr);
+}
+
+/// A broken settings file stops every command the same way: its mistake at
+/// file:line:column, what to do, exit 1, and nothing done.
+#[test]
+fn every_command_refuses_a_broken_settings_file() {
+    let sb = Sandbox::new();
+    let script = sb.write("mine.ron", "Routine(title: \"T\", summary: \"S\", steps: [Say(\"hi\")])\n");
+    let config = sb.write("config/backease/config.ron", "Config(\n  daily-goal: 6,\n)\n");
+    let script = script.to_str().unwrap();
+    for args in [
+        &["list"][..],
+        &["check", script],
+        &["show", "deep-spinal"],
+        &["log"],
+        &["today"],
+        &["new", "evening"],
+        &["config"],
+        &["remind"],
+        &["devices"],
+    ] {
+        let run = sb.run(args);
+        assert_eq!(run.code, 1, "{args:?}: {}", run.stderr);
+        let at = format!("{}:2:3: error: Config has no field `daily-goal`", config.display());
+        assert!(run.stderr.contains(&at), "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("help: did you mean `daily_goal`? names are written with _, not -"),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("or move the file away to use the defaults"), "{args:?}: {}", run.stderr);
+        assert_eq!(run.stdout, "", "{args:?}: nothing is done");
+    }
+    assert!(!sb.scripts_dir().join("evening.ron").exists(), "`new` wrote nothing");
+}
+
+#[test]
+fn durations_on_the_command_line_read_as_in_a_script() {
+    let sb = Sandbox::new();
+    let hold_ms = |hold: &str| show_json(&sb, &["--hold", hold])["hold_ms"].as_u64().unwrap();
+    assert_eq!(hold_ms("1m30s"), 90_000);
+    assert_eq!(hold_ms("1 min 30 sec"), 90_000);
+    assert_eq!(hold_ms("45sec"), 45_000);
+    assert_eq!(hold_ms("1.5m"), 90_000);
+    // One rest between two rounds: 2 minutes is 119 s longer than 1 s.
+    let total = |rest: &str| show_json(&sb, &["--rounds", "2", "--rest", rest])["total_ms"].as_u64().unwrap();
+    assert_eq!(total("2min") - total("1s"), 119_000);
+    for (args, needle) in [
+        (&["show", "deep-spinal", "--hold", "1m30"][..], "\"1m30\" ends without a unit; write \"1m30s\""),
+        (&["show", "deep-spinal", "--rest", "1:30"][..], "write \"1m30s\" for minutes and seconds"),
+        (&["remind", "--every", "1h30"][..], "\"1h30\" ends without a unit; write \"1h30m\""),
+    ] {
+        let run = sb.run(args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(needle), "{args:?}: {}", run.stderr);
+    }
 }

@@ -44,12 +44,12 @@ fn space_pauses_a_hold_which_then_finishes_its_time() {
     let (tick, paused, resuming, last) = (heard[0], heard[1], heard[2], heard[3]);
     assert!(resuming - paused > 1.8, "silence while paused: {heard:?}");
     // The hold went on for exactly what was left of it after the lead-in.
-    let tick_len = backease::sound::chime(backease::script::Chime::Tick).len() as f64 / RECORD_RATE as f64;
+    let tick_len = backease::audio::sound::chime(backease::script::Chime::Tick).len() as f64 / RECORD_RATE as f64;
     let engine = backease::speech::espeak::Espeak::new(Default::default()).unwrap();
     let resuming_len = backease::speech::Engine::synthesize(&engine, "Resuming.").unwrap().len() as f64
-        / backease::speech::SAMPLE_RATE as f64;
+        / backease::speech::ENGINE_RATE as f64;
     let held_before = paused - (tick + tick_len);
-    let expected = resuming_len + backease::player::LEAD_IN.as_secs_f64() + (3.0 - held_before);
+    let expected = resuming_len + backease::play::player::LEAD_IN.as_secs_f64() + (3.0 - held_before);
     let got = last - resuming;
     assert!((got - expected).abs() < 0.05, "after resuming: {got:.3} s, expected {expected:.3} s ({heard:?})");
 }

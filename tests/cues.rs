@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use backease::config::EngineKind;
+use backease::script::timeline::{Options, compile};
 use backease::speech::{Cache, VoiceSettings};
-use backease::timeline::{Options, compile};
 
 #[test]
 fn builtins_never_talk_over_themselves_with_real_voices() {

@@ -24,7 +24,7 @@ fn play_in_terminal(sb: &Sandbox, routine: &str, args: &str) -> (Pulse, Tmux, Gu
 /// Seconds of speech espeak-ng makes of `text`, as the session plays it.
 fn spoken(text: &str) -> f64 {
     let engine = backease::speech::espeak::Espeak::new(Default::default()).unwrap();
-    backease::speech::Engine::synthesize(&engine, text).unwrap().len() as f64 / backease::speech::SAMPLE_RATE as f64
+    backease::speech::Engine::synthesize(&engine, text).unwrap().len() as f64 / backease::speech::ENGINE_RATE as f64
 }
 
 /// Ends the session's recording and returns its onsets, after the screen
@@ -144,10 +144,22 @@ fn t_says_the_time_left_in_the_hold() {
     let samples = read_raw(&sb.path().join("rec.raw"));
     let from = (answer[0] * RECORD_RATE as f64) as usize;
     let to = (last * RECORD_RATE as f64) as usize;
-    let sounding = samples[from..to].chunks(220).filter(|w| w.iter().any(|s| s.unsigned_abs() > 330)).count();
+    // Windows of 10 ms (they were 220 samples, 10 ms at 22 050 Hz but
+    // 4.6 ms at the recording's 48 kHz: counted as 10 ms each, they took
+    // the answer for twice as long as it was, and so passed it while it
+    // played at the engine's rate, over twice too fast).
+    let window = RECORD_RATE as usize / 100;
+    let sounding = samples[from..to].chunks(window).filter(|w| w.iter().any(|s| s.unsigned_abs() > 330)).count();
     assert!(sounding as f64 * 0.01 > 2.0, "{sounding} windows of 10 ms");
+    // The clip's length, its silences between sentences included, against
+    // the windows that sound: at its own speed about 70 % of it sounds;
+    // played at twice the speed, under half; slowed down, more than all.
     let expected = spoken("Ten seconds left. One round. Less than a minute to go.");
-    assert!((sounding as f64 * 0.01 - expected).abs() < 1.5, "about {expected:.1} s of speech");
+    let heard_s = sounding as f64 * 0.01;
+    assert!(
+        heard_s > 0.5 * expected && heard_s < 1.1 * expected,
+        "{heard_s:.2} s sounding, for {expected:.2} s of speech"
+    );
 }
 
 #[test]
@@ -165,7 +177,7 @@ fn next_is_heard_before_the_step_it_skips_to() {
     // tick, "Next.", then "Two." after it — not over it.
     assert_eq!(heard.len(), 3, "{heard:?}");
     let next = spoken("Next.");
-    let gap = backease::player::NOTICE_GAP.as_secs_f64();
+    let gap = backease::play::player::NOTICE_GAP.as_secs_f64();
     assert!(heard[2] - heard[1] >= next + gap - 0.05, "“Two.” waits for “Next.”: {heard:?} ({next:.2} s)");
 }
 

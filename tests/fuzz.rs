@@ -5,7 +5,7 @@ use proptest::prelude::*;
 
 use backease::library::BUILTINS;
 use backease::script::load;
-use backease::timeline::{Estimate, Options, compile};
+use backease::script::timeline::{Estimate, Options, compile};
 
 fn load_all(text: &str) {
     let (script, diags) = load(text, None, "fuzz");
@@ -16,9 +16,9 @@ fn load_all(text: &str) {
     if let Some(script) = script {
         assert!(diags.iter().all(|d| !d.is_error()));
         let t = compile(&script, &Options::default(), &Estimate::default());
-        let _ = backease::diagnostic::render("f", text, &t.diagnostics);
+        let _ = backease::script::diagnostic::render("f", text, &t.diagnostics);
     }
-    let _ = backease::diagnostic::render("f", text, &diags);
+    let _ = backease::script::diagnostic::render("f", text, &diags);
 }
 
 /// A built-in script with a few bytes changed, removed or inserted.

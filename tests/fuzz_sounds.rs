@@ -156,7 +156,7 @@ pub fn run(dir: &Path, count: usize, seed: u64, bound: Duration) -> Figures {
         let p = path.clone();
         let started = Instant::now();
         std::thread::spawn(move || {
-            let result = std::panic::catch_unwind(|| backease::sound::load_file(&p));
+            let result = std::panic::catch_unwind(|| backease::audio::sound::load_file(&p));
             let _ = tx.send(result);
         });
         f.cases += 1;

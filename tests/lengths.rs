@@ -79,3 +79,86 @@ fn sides_inside_sides_is_warned_about_where_it_is_written() {
     );
     assert!(run.stdout.contains("ok (") && run.stdout.contains("1 warning"), "{}", run.stdout);
 }
+
+#[test]
+fn a_session_announces_the_length_it_plays_once_its_speech_is_cached() {
+    use crate::support::{Pulse, Watched};
+    let sb = Sandbox::new();
+    let pulse = Pulse::start(&sb);
+    sb.write("config/backease/config.ron", r#"Config(engine: "espeak")"#);
+    for name in ["deep-spinal", "gluteus-medius", "quadratus-lumborum", "full-back"] {
+        let file = format!("{name}.wav");
+        let run = sb.run(&["render", name, "-o", &file]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let (_, rate, left, _) = crate::support::read_stereo_wav(&sb.path().join(&file));
+        let frames = left.len() as u64;
+        // The file is the timeline to the frame (`show` counts it in samples).
+        let show: serde_json::Value = serde_json::from_str(&sb.run(&["show", name, "--json"]).stdout).unwrap();
+        assert_eq!(show["estimated"], false, "{name}: the speech is cached");
+        assert!(show["total_samples"].as_u64().unwrap().abs_diff(frames) <= 1, "{name}: {frames} frames, {show}");
+        let length = backease::script::duration::clock(std::time::Duration::from_secs(frames / u64::from(rate)));
+        // Reading a whole routine's speech from the cache may take longer
+        // than the session waits to start: the length it announces is the
+        // real one all the same, not the estimate.
+        let mut cmd = sb.command(&["play", name]);
+        pulse.apply(&mut cmd);
+        let session = Watched::spawn(&mut cmd);
+        let line = session.wait_for("Playing", std::time::Duration::from_secs(60));
+        assert!(line.starts_with(&format!("Playing {name} ({length}) on ")), "{line}, rendered {length}");
+    }
+}
+
+#[test]
+fn a_hold_far_outside_the_advised_range_is_warned_about_once() {
+    let sb = Sandbox::new();
+    let warned = |args: &[&str]| {
+        let run = sb.run(args);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        run.stderr.lines().filter(|l| l.starts_with("warning:")).map(str::to_string).collect::<Vec<_>>()
+    };
+    let advised = "the 30 s to a minute a point is advised to be held; it plays as asked";
+    assert_eq!(
+        warned(&["show", "deep-spinal", "--hold", "1s"]),
+        [format!("warning: --hold 1s is far shorter than {advised}")]
+    );
+    assert_eq!(
+        warned(&["show", "deep-spinal", "--hold", "10m"]),
+        [format!("warning: --hold 10m is far longer than {advised}")]
+    );
+    assert!(warned(&["show", "deep-spinal", "--hold", "45s"]).is_empty());
+    assert!(warned(&["show", "deep-spinal", "--hold", "2m"]).is_empty());
+    // Strokes only: no hold takes it, so there is nothing to advise.
+    assert!(!warned(&["show", "gluteus-medius", "--hold", "1s"]).iter().any(|w| w.contains("advised")));
+    sb.write("config/backease/config.ron", r#"Config(hold: "5s")"#);
+    assert_eq!(
+        warned(&["show", "deep-spinal"]),
+        [format!("warning: the settings file's hold of 5s is far shorter than {advised}")]
+    );
+}
+
+#[test]
+fn a_long_hold_says_the_time_left_in_a_render_too() {
+    let sb = Sandbox::new();
+    let script = sb.write("h.ron", r#"Routine(title: "H", summary: "S", steps: [Hold(length: "3m")])"#);
+    let heard = |extra: &[&str]| {
+        let run =
+            sb.run(&[&["render", script.to_str().unwrap(), "--engine", "espeak", "-o", "h.wav"][..], extra].concat());
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let (_, _, left, _) = crate::support::read_stereo_wav(&sb.path().join("h.wav"));
+        crate::support::onsets(&left)
+    };
+    // Three minutes of silence would say nothing; each minute, the time left.
+    let onsets = heard(&[]);
+    assert_eq!(onsets.len(), 2, "{onsets:?}");
+    assert!((onsets[0] - 60.0).abs() < 0.1 && (onsets[1] - 120.0).abs() < 0.1, "{onsets:?}");
+    let show = sb.run(&["show", script.to_str().unwrap()]).stdout;
+    assert!(show.contains("“2 minutes left.”") && show.contains("“1 minute left.”"), "{show}");
+    assert!(heard(&["--hold-reminder", "off"]).is_empty());
+    // Every 30 s, from the settings: from 2:30 left down to 0:30.
+    sb.write("config/backease/config.ron", r#"Config(hold_reminder: "30s")"#);
+    let onsets = heard(&[]);
+    assert_eq!(onsets.len(), 5, "{onsets:?}");
+    for (onset, at) in onsets.iter().zip([30.0, 60.0, 90.0, 120.0, 150.0]) {
+        assert!((onset - at).abs() < 0.1, "{onsets:?}");
+    }
+}

@@ -1,16 +1,19 @@
 //! The integration tests, one binary (see Cargo.toml): the real `backease`
 //! executable driven as a user would, and the loader fed bad input.
 
+mod architecture;
 mod audio_quality;
 mod bad_scripts;
 mod cli;
 mod controls;
+mod conventions;
 mod cues;
 mod devices;
 mod flow;
 mod fuzz;
 mod fuzz_sounds;
 mod headphones;
+mod hibari;
 mod lengths;
 mod lifecycle;
 mod live;
@@ -25,8 +28,12 @@ mod render_cli;
 mod render_formats;
 mod rounds;
 mod script_input;
+mod setup;
 mod sound;
 mod sound_files;
 mod stream_start;
 mod support;
 mod system_voice;
+mod trust_speech;
+mod truth;
+mod voices;

@@ -97,3 +97,37 @@ fn play_sounds_like_render() {
         );
     }
 }
+
+#[test]
+fn no_session_bus_is_no_warning_and_a_broken_one_is_one_plain_sentence() {
+    let sb = Sandbox::new();
+    let script = sb.write("t.ron", r#"Routine(title: "T", summary: "S", steps: [Chime("tick"), Pause("200ms")])"#);
+    let pulse = Pulse::start(&sb);
+    let play = |bus_file: bool| {
+        let runtime = sb.path().join(if bus_file { "with-bus" } else { "without-bus" });
+        std::fs::create_dir_all(&runtime).unwrap();
+        if bus_file {
+            // Where a bus would listen, a socket nobody listens on (a bus
+            // that died). A file that is no socket is not looked at.
+            std::fs::write(runtime.join("not-a-socket"), "").unwrap();
+            let bind = "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])";
+            let made = std::process::Command::new("python3").args(["-I", "-c", bind]).arg(runtime.join("bus")).status();
+            assert!(made.unwrap().success());
+        }
+        let mut cmd = sb.command(&["play", script.to_str().unwrap(), "--engine", "espeak"]);
+        pulse.apply(&mut cmd);
+        cmd.env_remove("DBUS_SESSION_BUS_ADDRESS").env("XDG_RUNTIME_DIR", &runtime).env_remove("DISPLAY");
+        let out = cmd.output_bounded();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    // No address and no bus socket: none is expected, so nothing is said.
+    let stderr = play(false);
+    assert!(!stderr.contains("warning"), "{stderr}");
+    // One is expected but cannot be reached: one warning, in plain words.
+    let stderr = play(true);
+    assert_eq!(
+        stderr.trim_end(),
+        "warning: headset and media buttons will not work: the session bus (D-Bus) could not be reached"
+    );
+}

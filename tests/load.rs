@@ -97,7 +97,7 @@ fn play_keeps_time_with_every_core_busy() {
     let script = sb.write("gaps.ron", &routine(5));
     let render = sb.run(&["render", script.to_str().unwrap(), "-o", "gaps.wav"]);
     assert_eq!(render.code, 0, "{}", render.stderr);
-    let rendered = backease::wav::parse(&std::fs::read(sb.path().join("gaps.wav")).unwrap()).unwrap().samples;
+    let rendered = backease::audio::wav::parse(&std::fs::read(sb.path().join("gaps.wav")).unwrap()).unwrap().samples;
     let expected = exact_onsets(&rendered);
     assert_eq!(expected.len(), 25, "five sounds a repeat");
 

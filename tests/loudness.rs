@@ -25,7 +25,9 @@ fn measure(path: &Path) -> (f64, f64) {
 
 fn write_wav(path: &Path, samples: &[i16]) {
     let file = std::fs::File::create(path).unwrap();
-    let mut w = backease::wav::WavStream::new(file, backease::timeline::SAMPLE_RATE, 1, samples.len() as u64).unwrap();
+    let mut w =
+        backease::audio::wav::WavStream::new(file, backease::script::timeline::SAMPLE_RATE, 1, samples.len() as u64)
+            .unwrap();
     w.write(samples).unwrap();
     w.finish().unwrap();
 }
@@ -33,15 +35,21 @@ fn write_wav(path: &Path, samples: &[i16]) {
 #[test]
 fn cues_share_one_loudness_and_chimes_sit_under_it() {
     let sb = Sandbox::new();
-    for (engine, routine) in [("espeak", "deep-spinal"), ("flite", "gluteus-medius")] {
-        let run = sb.run(&["render", routine, "--engine", engine, "-o", "r.wav"]);
+    // hibari and Piper are found where `.ci/setup` installs them.
+    let python = crate::piper::installed_python();
+    let backease = |args: &[&str]| {
+        crate::support::run_within(crate::support::RUN_LIMIT, sb.command(args).env("BACKEASE_PIPER_PYTHON", &python))
+    };
+    for (engine, routine) in [("espeak", "deep-spinal"), ("flite", "gluteus-medius"), ("hibari", "quadratus-lumborum")]
+    {
+        let run = backease(&["render", routine, "--engine", engine, "-o", "r.wav"]);
         assert_eq!(run.code, 0, "{}", run.stderr);
         let (_, _, left, right) = read_stereo_wav(&sb.path().join("r.wav"));
         let (_, peak) = measure(&sb.path().join("r.wav"));
         assert!(peak <= -1.0, "{engine}: true peak {peak} dBTP");
 
         sb.write("config/backease/config.ron", &format!("Config(engine: \"{engine}\")"));
-        let show = sb.run(&["show", routine, "--json"]);
+        let show = backease(&["show", routine, "--json"]);
         let doc: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
         let mut cues = Vec::new();
         let mut chimes = Vec::new();
@@ -49,7 +57,7 @@ fn cues_share_one_loudness_and_chimes_sit_under_it() {
             let (start, len) =
                 (e["start_sample"].as_u64().unwrap() as usize, e["length_samples"].as_u64().unwrap() as usize);
             // R128's integrated loudness needs a few of its 400 ms blocks.
-            if len < backease::timeline::SAMPLE_RATE as usize * 3 / 2 {
+            if len < backease::script::timeline::SAMPLE_RATE as usize * 3 / 2 {
                 continue;
             }
             // What the nearer ear hears: the cues of Sides come from their
@@ -70,7 +78,7 @@ fn cues_share_one_loudness_and_chimes_sit_under_it() {
         let (low, high) = cues.iter().fold((f64::MAX, f64::MIN), |(l, h), &c| (l.min(c), h.max(c)));
         assert!(high - low <= 1.0, "{engine}: cue loudness from {low} to {high} LUFS");
         let voice = (low + high) / 2.0;
-        assert!((voice - backease::loudness::SPEECH_LUFS).abs() <= 1.0, "{engine}: voice at {voice} LUFS");
+        assert!((voice - backease::audio::loudness::SPEECH_LUFS).abs() <= 1.0, "{engine}: voice at {voice} LUFS");
         assert!(!chimes.is_empty());
         for c in chimes {
             assert!((2.0..8.0).contains(&(voice - c)), "{engine}: a chime at {c} LUFS, the voice at {voice}");

@@ -3,15 +3,17 @@
 //! of the test's own on a private D-Bus, its "Start" seen as a session on
 //! the test's sound server.
 
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Timelike;
 
-use crate::support::{PrivateBus, Pulse, Sandbox, Service};
+use crate::support::{Bounded, PrivateBus, Pulse, Sandbox, Service};
 
-fn units(sb: &Sandbox) -> std::path::PathBuf {
+fn units(sb: &Sandbox) -> PathBuf {
     sb.config_dir().join("systemd/user")
 }
 
@@ -122,6 +124,15 @@ enum Then {
 /// A notification service that records each `Notify` and answers id 7,
 /// then sends what the person did.
 fn notifications(bus: &PrivateBus, then: Then) -> (Service, Shown, Closed) {
+    notifications_with(bus, then, || {})
+}
+
+/// [`notifications`], doing `meanwhile` before it answers each `Notify`.
+fn notifications_with(
+    bus: &PrivateBus,
+    then: Then,
+    mut meanwhile: impl FnMut() + Send + 'static,
+) -> (Service, Shown, Closed) {
     let (shown, closed): (Shown, Closed) = Default::default();
     let (s, c) = (shown.clone(), closed.clone());
     let service = Service::start(bus, "org.freedesktop.Notifications", move |msg| {
@@ -136,6 +147,7 @@ fn notifications(bus: &PrivateBus, then: Then) -> (Service, Shown, Closed) {
         let (_, _, _, summary, body, actions, hints, expire): Args = msg.read_all().expect("Notify's arguments");
         let sound = hints.get("sound-name").and_then(|v| v.0.as_str()).map(str::to_string);
         s.lock().unwrap().push((summary, body, actions, sound, expire));
+        meanwhile();
         let path = "/org/freedesktop/Notifications";
         let iface = "org.freedesktop.Notifications";
         let mut answer = vec![msg.method_return().append1(7u32)];
@@ -200,9 +212,9 @@ impl Drop for Fire {
 
 /// The practice log with one finished session of every point, today.
 fn one_session_of_each(sb: &Sandbox) {
-    let conn = backease::practice::open(&sb.path().join("data/backease/log.sqlite")).unwrap();
+    let conn = backease::day::practice::open(&sb.path().join("data/backease/log.sqlite")).unwrap();
     let now = chrono::Utc::now().timestamp();
-    for (i, (point, _)) in backease::practice::POINTS.iter().enumerate() {
+    for (i, (point, _)) in backease::script::POINTS.iter().enumerate() {
         conn.execute(
             "INSERT INTO sessions (id, routine, started, ended, hold_ms, stopped) VALUES (?1, ?2, ?3, ?3, 30000, 0)",
             rusqlite::params![i as i64 + 1, point, now],
@@ -325,4 +337,355 @@ fn a_reminder_stopped_while_it_waits_is_closed_not_left_stale() {
     assert!(sent.elapsed() < Duration::from_secs(2), "{:?}", sent.elapsed());
     assert_eq!(code, 143, "{out}{err}");
     assert_eq!(*closed.lock().unwrap(), [7]);
+}
+
+/// What systemd makes of a service file, read from the unit dump of
+/// `systemd-analyze verify` (at debug level): the program its `ExecStart=`
+/// runs, and its environment, one `NAME=value` each.
+struct Parsed {
+    program: Vec<u8>,
+    env: Vec<String>,
+}
+
+fn parsed(service: &Path) -> Parsed {
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(service)
+        .env("SYSTEMD_LOG_LEVEL", "debug")
+        .stderr(Stdio::null())
+        .output_bounded();
+    let dump = String::from_utf8_lossy(&out.stdout).into_owned();
+    let unit = dump.split("-> Unit ").find(|u| u.starts_with("backease-remind.service:")).expect(&dump);
+    let fields = || unit.lines().map(str::trim_start);
+    let env = fields().filter_map(|l| l.strip_prefix("Environment: ")).map(str::to_string).collect();
+    let line = fields().find_map(|l| l.strip_prefix("Command Line: ")).expect(unit);
+    Parsed { program: first_word(line), env }
+}
+
+/// The first word of a command line as systemd prints it: bare, or in
+/// double quotes with `\` before `"`, `\`, `$` and C escapes (`\377`) for
+/// the bytes it does not print.
+fn first_word(line: &str) -> Vec<u8> {
+    let Some(quoted) = line.strip_prefix('"') else {
+        return line.split(' ').next().unwrap().as_bytes().to_vec();
+    };
+    let (mut word, mut bytes) = (Vec::new(), quoted.bytes());
+    while let Some(b) = bytes.next() {
+        match b {
+            b'"' => return word,
+            b'\\' => match bytes.next().unwrap() {
+                d @ b'0'..=b'7' => {
+                    let rest: Vec<u8> = bytes.by_ref().take(2).collect();
+                    word.push(u8::from_str_radix(std::str::from_utf8(&[&[d][..], &rest].concat()).unwrap(), 8).unwrap())
+                }
+                b'n' => word.push(b'\n'),
+                b'r' => word.push(b'\r'),
+                b't' => word.push(b'\t'),
+                other => word.push(other),
+            },
+            b => word.push(b),
+        }
+    }
+    panic!("no closing quote in {line}")
+}
+
+/// `systemd-analyze verify` on the units: nothing said against them.
+#[track_caller]
+fn verified(dir: &Path) {
+    let units = [dir.join("backease-remind.timer"), dir.join("backease-remind.service")];
+    let verify = Command::new("systemd-analyze").arg("verify").args(&units).output_bounded();
+    let said = String::from_utf8_lossy(&verify.stderr);
+    assert!(verify.status.success() && said.trim().is_empty(), "systemd-analyze verify: {said}");
+}
+
+/// The units (and their temporary files) in `dir`, by name: none when
+/// there is no such folder.
+fn unit_names(dir: &Path) -> Vec<String> {
+    if !dir.exists() {
+        return Vec::new();
+    }
+    crate::support::names(dir).into_iter().filter(|n| n.contains("backease-remind")).collect()
+}
+
+/// backease installed as `folder/backease` (a hard link to the built
+/// binary, or a copy), folder under a temporary folder of the target's.
+fn installed(under: &Path, folder: &OsStr) -> PathBuf {
+    let dir = under.join(folder);
+    std::fs::create_dir_all(&dir).unwrap();
+    let program = dir.join("backease");
+    let built = env!("CARGO_BIN_EXE_backease");
+    if std::fs::hard_link(built, &program).is_err() {
+        std::fs::copy(built, &program).unwrap();
+    }
+    program
+}
+
+fn install_dir() -> tempfile::TempDir {
+    tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap()
+}
+
+/// `program remind ARGS` in the sandbox, with the folders given.
+fn remind_as(sb: &Sandbox, program: &Path, folders: [&OsStr; 3], args: &[&str]) -> crate::support::Run {
+    let mut cmd = Command::new(program);
+    cmd.arg("remind")
+        .args(args)
+        .current_dir(sb.path())
+        .env("HOME", sb.path())
+        .env("XDG_CONFIG_HOME", folders[0])
+        .env("XDG_DATA_HOME", folders[1])
+        .env("XDG_CACHE_HOME", folders[2])
+        .env("XDG_RUNTIME_DIR", sb.path().join("no-runtime"))
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/backease-test-bus")
+        .env("TZ", "UTC")
+        .stdin(Stdio::null());
+    sb.run_within(Duration::from_secs(30), &mut cmd)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Expect {
+    Runs,
+    Refused,
+}
+
+/// Hostile names for the folder backease is installed in, and for the
+/// folders the XDG variables name: what `remind` must do with each, as
+/// the program's path and as a folder. systemd takes no quote or
+/// backslash in a program's path, however written, and no control
+/// character in a variable; a variable must be UTF-8.
+fn hostile() -> Vec<(Vec<u8>, Expect, Expect)> {
+    use Expect::*;
+    let mut cases: Vec<(Vec<u8>, Expect, Expect)> = [
+        ("a\rExecStartPre=/bin/false", Refused, Refused),
+        ("a\nExecStart=/bin/false", Refused, Refused),
+        ("a\tb", Refused, Refused),
+        ("a\x1bb", Refused, Refused),
+        ("a\x7fb", Refused, Refused),
+        ("a\u{85}b", Refused, Refused),
+        ("a\"b", Refused, Runs),
+        ("a'b", Refused, Runs),
+        ("a\\b", Refused, Runs),
+        ("a\\nb", Refused, Runs),
+        ("a$b", Runs, Runs),
+        ("a$$b", Runs, Runs),
+        ("a${HOME}b", Runs, Runs),
+        ("a%b", Runs, Runs),
+        ("a%hb", Runs, Runs),
+        ("a b", Runs, Runs),
+        ("a;b", Runs, Runs),
+        ("-a", Runs, Runs),
+        ("@a", Runs, Runs),
+        ("+a", Runs, Runs),
+        ("!!a", Runs, Runs),
+        ("é ü", Runs, Runs),
+    ]
+    .into_iter()
+    .map(|(name, program, folder)| (name.as_bytes().to_vec(), program, folder))
+    .collect();
+    cases.push((b"a\xffb".to_vec(), Refused, Refused));
+    cases
+}
+
+#[test]
+fn a_program_path_is_written_as_systemd_runs_it_or_refused() {
+    use std::os::unix::ffi::OsStrExt;
+    let under = install_dir();
+    for (name, expect, _) in hostile() {
+        let sb = Sandbox::new();
+        let program = installed(under.path(), OsStr::from_bytes(&name));
+        let folders = [sb.config_dir(), sb.path().join("data"), sb.path().join("cache")];
+        let run = remind_as(&sb, &program, folders.each_ref().map(|f| f.as_os_str()), &["--every", "2h"]);
+        let case = format!("{:?}: {}{}", OsStr::from_bytes(&name), run.stdout, run.stderr);
+        let dir = units(&sb);
+        if expect == Expect::Refused {
+            assert_ne!(run.code, 0, "{case}");
+            assert!(run.stderr.contains("systemd cannot run backease from"), "{case}");
+            assert!(run.stderr.contains("install backease at a path"), "{case}");
+            assert_eq!(unit_names(&dir), Vec::<String>::new(), "{case}");
+            continue;
+        }
+        assert_eq!(run.code, 0, "{case}");
+        verified(&dir);
+        let unit = parsed(&dir.join("backease-remind.service"));
+        assert_eq!(OsStr::from_bytes(&unit.program), program.as_os_str(), "{case}");
+        let want = |k: &str, v: &Path| format!("{k}={}", v.display());
+        let mut expected = vec![
+            want("XDG_CONFIG_HOME", &folders[0]),
+            want("XDG_DATA_HOME", &folders[1]),
+            want("XDG_CACHE_HOME", &folders[2]),
+            want("BACKEASE_PROGRAM", &program),
+        ];
+        let mut env = unit.env;
+        expected.sort();
+        env.sort();
+        assert_eq!(env, expected, "{case}");
+    }
+}
+
+#[test]
+fn folders_are_passed_on_exactly_or_refused() {
+    use std::os::unix::ffi::OsStrExt;
+    const VARS: [&str; 3] = ["XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"];
+    let program = Path::new(env!("CARGO_BIN_EXE_backease"));
+    for (name, _, expect) in hostile() {
+        // Each variable in turn names a hostile folder, the others plain ones.
+        for (hostile, var) in VARS.iter().enumerate() {
+            let sb = Sandbox::new();
+            let folders: Vec<PathBuf> = (0..VARS.len())
+                .map(|i| {
+                    let plain = format!("folder-{i}-").into_bytes();
+                    let odd = if i == hostile { &name[..] } else { b"plain" };
+                    sb.path().join(OsStr::from_bytes(&[&plain[..], odd].concat()))
+                })
+                .collect();
+            let given = [0, 1, 2].map(|i| folders[i].as_os_str());
+            let run = remind_as(&sb, program, given, &["--every", "2h"]);
+            let case = format!("{var} {:?}: {}{}", OsStr::from_bytes(&name), run.stdout, run.stderr);
+            let dir = folders[0].join("systemd/user");
+            if expect == Expect::Refused {
+                assert_ne!(run.code, 0, "{case}");
+                assert!(run.stderr.contains(&format!("{var} names a folder")), "{case}");
+                assert_eq!(unit_names(&dir), Vec::<String>::new(), "{case}");
+                continue;
+            }
+            assert_eq!(run.code, 0, "{case}");
+            verified(&dir);
+            let mut env = parsed(&dir.join("backease-remind.service")).env;
+            let mut expected: Vec<String> = VARS
+                .iter()
+                .zip(&folders)
+                .map(|(k, v)| format!("{k}={}", v.display()))
+                .chain([format!("BACKEASE_PROGRAM={}", program.display())])
+                .collect();
+            expected.sort();
+            env.sort();
+            assert_eq!(env, expected, "{case}");
+        }
+    }
+}
+
+/// Units of the same names that someone else wrote: `--every` does not
+/// replace them and `--off` does not remove them; both say so.
+#[test]
+fn units_backease_did_not_write_are_left_alone() {
+    let sb = Sandbox::new();
+    let dir = units(&sb);
+    let theirs = "[Unit]\nDescription=someone else's\n\n[Service]\nExecStart=/bin/true\n";
+    let (timer, service) = (dir.join("backease-remind.timer"), dir.join("backease-remind.service"));
+    sb.write("config/systemd/user/backease-remind.service", theirs);
+    let run = remind(&sb, &["--every", "2h"]);
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    assert!(run.stderr.contains("backease-remind.service was not written by backease"), "{}", run.stderr);
+    assert!(run.stderr.contains("left it alone"), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(&service).unwrap(), theirs);
+    assert!(!timer.exists(), "half a pair written");
+
+    let off = remind(&sb, &["--off"]);
+    assert_eq!(off.code, 0, "{}", off.stderr);
+    assert!(
+        off.stdout.contains("backease-remind.service was not written by backease: left it alone"),
+        "{}",
+        off.stdout
+    );
+    assert_eq!(std::fs::read_to_string(&service).unwrap(), theirs);
+
+    // Our timer beside their service: ours goes, theirs stays.
+    std::fs::remove_file(&service).unwrap();
+    assert_eq!(remind(&sb, &["--every", "2h"]).code, 0);
+    std::fs::write(&service, theirs).unwrap();
+    let off = remind(&sb, &["--off"]);
+    assert_eq!(off.code, 0, "{}", off.stderr);
+    assert!(!timer.exists(), "{}", off.stdout);
+    assert_eq!(std::fs::read_to_string(&service).unwrap(), theirs);
+    assert!(off.stdout.contains("was not written by backease: left it alone"), "{}", off.stdout);
+}
+
+/// A folder where the timer goes: nothing is written, not the service
+/// alone.
+#[test]
+fn the_units_are_written_both_or_neither() {
+    let sb = Sandbox::new();
+    let dir = units(&sb);
+    std::fs::create_dir_all(dir.join("backease-remind.timer")).unwrap();
+    let run = remind(&sb, &["--every", "2h"]);
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    assert!(run.stderr.contains("backease-remind.timer"), "{}", run.stderr);
+    assert!(!run.stdout.contains("Wrote"), "{}", run.stdout);
+    assert_eq!(unit_names(&dir), ["backease-remind.timer"]);
+    assert!(dir.join("backease-remind.timer").is_dir());
+}
+
+/// A named pipe, or a link to `/dev/zero`, at the service's name: said,
+/// at once, by each of `remind`, `--every` and `--off`.
+#[test]
+fn a_pipe_or_a_device_at_a_unit_name_is_refused_at_once() {
+    for odd in ["fifo", "zero"] {
+        let sb = Sandbox::new();
+        assert_eq!(remind(&sb, &["--every", "2h"]).code, 0);
+        let service = units(&sb).join("backease-remind.service");
+        std::fs::remove_file(&service).unwrap();
+        let what = if odd == "fifo" {
+            nix::unistd::mkfifo(&service, nix::sys::stat::Mode::S_IRWXU).unwrap();
+            "it is a named pipe (FIFO), not a file"
+        } else {
+            std::os::unix::fs::symlink("/dev/zero", &service).unwrap();
+            "it is a device, not a file"
+        };
+        for args in [&[][..], &["--every", "2h"], &["--off"]] {
+            let started = Instant::now();
+            let run = remind(&sb, args);
+            assert!(started.elapsed() < Duration::from_secs(5), "{odd} {args:?}: {:?}", started.elapsed());
+            let said = format!("{}{}", run.stdout, run.stderr);
+            assert!(
+                said.contains(&format!("backease-remind.service was not written by backease ({what})")),
+                "{odd} {args:?}: {said}"
+            );
+        }
+        let kind = std::fs::symlink_metadata(&service).unwrap().file_type();
+        assert!(!kind.is_file(), "{odd}: replaced");
+    }
+}
+
+/// "Start" runs the program the unit names, as it is now: after an
+/// upgrade replaced it while the reminder waited, the new one, not the
+/// running one's deleted file.
+#[test]
+fn start_runs_the_program_the_unit_names_even_once_replaced() {
+    use std::os::unix::ffi::OsStrExt;
+    let sb = Sandbox::new();
+    let under = install_dir();
+    let program = installed(under.path(), OsStr::new("bin"));
+    let data = sb.path().join("data");
+    let folders = [sb.config_dir().into_os_string(), data.into_os_string(), sb.path().join("cache").into_os_string()];
+    let set = remind_as(&sb, &program, folders.each_ref().map(|f| f.as_os_str()), &["--between", "00:00-24:00"]);
+    assert_eq!(set.code, 0, "{}", set.stderr);
+    let unit = parsed(&units(&sb).join("backease-remind.service"));
+
+    // The upgrade, as the notification is shown: a new program at the
+    // same path, which says how it was run.
+    let started = sb.path().join("started");
+    let (path, said) = (program.clone(), started.clone());
+    let upgrade = move || {
+        let new = path.with_file_name(".backease.new");
+        std::fs::write(&new, format!("#!/bin/sh\necho \"$0 $*\" > '{}'\n", said.display())).unwrap();
+        std::fs::set_permissions(&new, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        std::fs::rename(&new, &path).unwrap();
+    };
+    let bus = PrivateBus::start();
+    let (_service, shown, _) = notifications_with(&bus, Then::Choose("start"), upgrade);
+
+    // As systemd runs it: the unit's program and environment.
+    let mut cmd = Command::new(OsStr::from_bytes(&unit.program));
+    cmd.args(["remind", "--fire"])
+        .envs(unit.env.iter().map(|e| e.split_once('=').unwrap()))
+        .env("HOME", sb.path())
+        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+        .env("TZ", "UTC")
+        .current_dir(sb.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let (code, out, err) = Fire(cmd.spawn().unwrap()).end();
+    assert_eq!(shown.lock().unwrap().len(), 1);
+    assert_eq!((code, out.as_str()), (0, "Reminded of the deep spinal (0 today).\nStarting deep-spinal.\n"), "{err}");
+    let ran = std::fs::read_to_string(&started).unwrap();
+    assert_eq!(ran, format!("{} play deep-spinal --quiet\n", program.display()));
 }

@@ -6,12 +6,12 @@ use std::process::Stdio;
 
 use std::time::Duration;
 
-use backease::timeline::{SAMPLE_RATE, samples};
+use backease::script::timeline::{SAMPLE_RATE, samples};
 
-use crate::support::{Bounded, Guarded, Sandbox, names, rendering};
+use crate::support::{Bounded, Guarded, RUN_LIMIT, Sandbox, names, rendering, run_within};
 
 fn wav_samples(path: &std::path::Path) -> usize {
-    backease::wav::parse(&std::fs::read(path).unwrap()).unwrap().samples.len()
+    backease::audio::wav::parse(&std::fs::read(path).unwrap()).unwrap().samples.len()
 }
 
 #[test]
@@ -206,11 +206,11 @@ fn render_to_standard_output_writes_the_wav_there_and_words_to_stderr() {
         let out = sb.command(&["render", "short.ron", "-o", name]).output_bounded();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{stderr}");
-        let chime = backease::sound::chime(backease::script::Chime::Bell).len();
+        let chime = backease::audio::sound::chime(backease::script::Chime::Bell).len();
         // Exactly the WAV: its header, its samples, and not a byte more.
         let frames = chime + 2 * SAMPLE_RATE as usize;
         assert_eq!(out.stdout.len(), 44 + 2 * 2 * frames, "-o {name}: {stderr}");
-        let pcm = backease::wav::parse(&out.stdout).unwrap_or_else(|e| panic!("stdout is a WAV: {e}; {stderr}"));
+        let pcm = backease::audio::wav::parse(&out.stdout).unwrap_or_else(|e| panic!("stdout is a WAV: {e}; {stderr}"));
         assert_eq!(pcm.samples.len(), frames);
         assert!(stderr.contains("rendering: 100%"), "{stderr}");
         assert!(stderr.contains("wrote standard output"), "{stderr}");
@@ -330,7 +330,7 @@ fn render_into_a_fifo_writes_to_its_reader_and_refuses_one_with_none() {
         }
     };
     assert!(status.success());
-    let pcm = backease::wav::parse(&got).unwrap();
+    let pcm = backease::audio::wav::parse(&got).unwrap();
     assert!(pcm.samples.len() > 44_100);
     assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo(), "still a FIFO");
 }
@@ -340,22 +340,78 @@ fn a_part_left_by_a_killed_render_is_removed_by_the_next() {
     let sb = Sandbox::new();
     sb.write("short.ron", SHORT);
     let child = rendering(&sb, &["render", "deep-spinal", "--rounds", "28", "-o", "long.wav"]);
-    let part = format!(".long.wav.{}.part", child.id());
-    assert!(sb.path().join(&part).exists(), "{:?}", names(sb.path()));
+    let part = part_of(sb.path(), "long.wav", child.id(), Duration::ZERO);
     drop(child);
     assert!(sb.path().join(&part).exists(), "SIGKILL leaves the part");
     // Parts of live processes and other files that only look alike stay.
-    let live = format!(".other.wav.{}.part", std::process::id());
-    for keep in [&live[..], ".notes.part", ".notes.9999999.part", "x.wav.1.part", ".x.wav.12a.part"] {
+    let live = format!(".other.wav.{}.a1B2c3D4e5F6.part", std::process::id());
+    let others = [".notes.part", ".notes.9999999.a1B2c3D4e5F6.part", "x.wav.1.a1B2c3D4e5F6.part", ".x.wav.12a.part"];
+    for keep in others.iter().chain([&&live[..]]) {
         sb.write(keep, "keep");
     }
     let run = sb.run(&["render", "short.ron", "-o", "short.wav"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let left = names(sb.path());
     assert!(!left.contains(&part), "{left:?}");
-    for keep in [&live[..], ".notes.part", ".notes.9999999.part", "x.wav.1.part", ".x.wav.12a.part"] {
+    for keep in others.iter().chain([&&live[..]]) {
         assert!(left.iter().any(|n| n == keep), "{keep} stays: {left:?}");
     }
+}
+
+/// The name of the temporary file process `pid` writes `name` through in
+/// `dir` (`.NAME.PID.RANDOM.part`), waiting up to `limit` for it to appear.
+#[track_caller]
+pub fn part_of(dir: &std::path::Path, name: &str, pid: u32, limit: Duration) -> String {
+    let prefix = format!(".{name}.{pid}.");
+    let begun = std::time::Instant::now();
+    loop {
+        let found = names(dir).into_iter().find(|n| n.starts_with(&prefix) && n.ends_with(".part"));
+        match found {
+            Some(part) => return part,
+            None if begun.elapsed() >= limit => panic!("no {prefix}….part in {:?}", names(dir)),
+            None => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+}
+
+/// Someone who can write in the output folder plants a symlink where the
+/// render's temporary file would go (the name the render would pick: here
+/// the PID's, which `exec` keeps) to a file of theirs to ruin: the render
+/// goes on beside it, never writing through the link.
+#[test]
+fn a_render_never_writes_through_a_link_planted_at_its_temporary_name() {
+    let sb = Sandbox::new();
+    sb.write("short.ron", SHORT);
+    let victim = sb.write("victim.txt", "precious");
+    std::fs::create_dir(sb.path().join("out")).unwrap();
+    let plant = format!("ln -s {} out/.x.wav.$$.part && exec \"$0\" \"$@\"", victim.display());
+    let run = run_within(
+        RUN_LIMIT,
+        &mut sb.command_through(&["sh", "-c", &plant], &["render", "short.ron", "-o", "out/x.wav"]),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious", "written through the link");
+    let out = sb.path().join("out/x.wav");
+    assert!(std::fs::symlink_metadata(&out).unwrap().file_type().is_file(), "out/x.wav is not a file of its own");
+    assert!(wav_samples(&out) > 0);
+}
+
+/// A read-only file says "keep me": render refuses it as `cp` would, even
+/// as root (whom the permission bits do not stop), and leaves it alone.
+#[test]
+fn a_read_only_file_is_not_replaced() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    sb.write("short.ron", SHORT);
+    let kept = sb.write("kept.wav", "mine");
+    std::fs::set_permissions(&kept, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let run = sb.run(&["render", "short.ron", "-o", "kept.wav"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains("kept.wav is read-only (mode 0444); render will not replace it"), "{}", run.stderr);
+    assert!(run.stderr.contains("chmod u+w kept.wav"), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(&kept).unwrap(), "mine");
+    assert_eq!(std::fs::metadata(&kept).unwrap().permissions().mode() & 0o777, 0o444);
+    assert_eq!(names(sb.path()).iter().filter(|n| n.contains("kept.wav")).count(), 1, "{:?}", names(sb.path()));
 }
 
 /// Past 4 GiB (6 h 12 min of session) no WAV file can hold it: said before

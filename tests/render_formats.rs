@@ -116,10 +116,25 @@ fn expected_chapters(show: &Value, points: &[&str]) -> Vec<(String, f64)> {
         }
         prev = side(e);
     }
+    // The rest and the spoken marker that open a round after the first
+    // (before any of its other steps) are the round's own chapter.
+    let kind = |e: &Value| e["kind"].as_str().unwrap().to_string();
+    let marker: Vec<bool> = (0..steps.len())
+        .map(|i| {
+            let e = steps[i];
+            let before = steps[..i].iter().rev().take_while(|b| place(b) == place(e));
+            let only_rests = before.clone().all(|b| kind(b) == "rest");
+            let (part, round) = place(e);
+            part == "round" && round > 1 && side(e).is_none() && (kind(e) == "rest" || kind(e) == "say" && only_rests)
+        })
+        .collect();
     // Time in a round outside a side introduces the round's next `Sides`.
     let mut next = vec![0; steps.len()];
     let mut ahead = 0;
     for i in (0..steps.len()).rev() {
+        if marker[i] {
+            continue;
+        }
         if groups[i] > 0 {
             ahead = groups[i];
         } else if steps.get(i + 1).is_none_or(|n| place(n) != place(steps[i])) {
@@ -147,6 +162,7 @@ fn expected_chapters(show: &Value, points: &[&str]) -> Vec<(String, f64)> {
         let title = match (part.as_str(), side(e)) {
             ("opening", _) => "Opening".to_string(),
             ("closing", _) => "Closing".to_string(),
+            (_, None) if marker[i] => format!("Round {round}"),
             (_, None) if named && next[i] > 0 => in_round(points[next[i] - 1].to_string()),
             (_, None) => format!("Round {round}"),
             (_, Some(side)) if named => in_round(format!("{}, {side} side{suffix}", points[groups[i] - 1])),
@@ -323,9 +339,13 @@ fn chapters_name_the_points_and_the_rounds() {
     let round = |n: u32, prefix: bool| -> Vec<String> {
         let p = if prefix { format!("Round {n}: ") } else { String::new() };
         let mut titles = Vec::new();
+        // The rest and the spoken marker of a round after the first: its own
+        // chapter, as the README promises, before its first point's.
+        if n > 1 {
+            titles.push(format!("Round {n}"));
+        }
         for point in points {
-            // The steps before a point's `Sides` introduce it: the first
-            // point's also take the round's rest and spoken marker.
+            // The steps before a point's `Sides` introduce it.
             titles.push(format!("{p}{point}"));
             for side in ["left", "right"] {
                 let phase = if point == "Deep spinal" { "hold" } else { "strokes" };
@@ -456,12 +476,7 @@ fn an_interrupted_flac_render_leaves_nothing() {
     sb.write("long.ron", LONG);
     let mut child = rendering(&sb, &["render", "long.ron", "-o", "long.flac"]);
     // Part-way: the file has begun under its temporary name.
-    let part = sb.path().join(format!(".long.flac.{}.part", child.id()));
-    let begun = std::time::Instant::now();
-    while !part.exists() {
-        assert!(begun.elapsed() < Duration::from_secs(10), "no {} appears: {:?}", part.display(), names(sb.path()));
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    crate::render_cli::part_of(sb.path(), "long.flac", child.id(), Duration::from_secs(10));
     child.signal("INT");
     assert_eq!(child.wait_within(Duration::from_secs(20)).code(), Some(130));
     let left = names(sb.path());

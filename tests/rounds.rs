@@ -58,7 +58,7 @@ fn three_rounds_say_the_opening_and_the_closing_once() {
     // By the audio: the render is the timeline's length, and each cue's
     // sound is found where the timeline puts it — the opening's first cue
     // and the closing's once, the marker where it is scheduled.
-    let wav = backease::wav::parse(&std::fs::read(sb.path().join("r.wav")).unwrap()).unwrap();
+    let wav = backease::audio::wav::parse(&std::fs::read(sb.path().join("r.wav")).unwrap()).unwrap();
     let samples = wav.samples;
     assert_eq!(samples.len() as u64, doc["total_samples"].as_u64().unwrap());
     for (text, start) in [&opening[0], &closing[0]] {
@@ -114,7 +114,7 @@ fn a_wait_is_its_timeout_of_silence_in_a_render_and_show_marks_it() {
     );
     assert_eq!(waits[1]["length_ms"], 30_000);
     // In the file: the text, then exact silence of the wait's length.
-    let samples = backease::wav::parse(&std::fs::read(sb.path().join("w.wav")).unwrap()).unwrap().samples;
+    let samples = backease::audio::wav::parse(&std::fs::read(sb.path().join("w.wav")).unwrap()).unwrap().samples;
     assert_eq!(samples.len() as u64, doc["total_samples"].as_u64().unwrap());
     for w in waits {
         let (start, len) =

@@ -324,3 +324,85 @@ fn show_decodes_each_sound_file_once() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains("sound    "), "{}", run.stdout);
 }
+
+/// Runs `check` on `script` with at most `mib` MiB of address space.
+#[track_caller]
+fn check_within_memory(sb: &Sandbox, script: &Path, mib: u32) -> Run {
+    let limit = format!("ulimit -v {} && exec \"$0\" \"$@\"", mib * 1024);
+    sb.run_within(PROMPT, &mut sb.command_through(&["sh", "-c", &limit], &["check", path_arg(script)]))
+}
+
+/// Ten thousand characters said a hundred thousand times (the most events a
+/// session holds) is a small script: the timeline holds the text once,
+/// and a session too long is known before it is built. Each used to take
+/// ten kilobytes an event, 673 MB for the first and over a gigabyte for
+/// the second.
+#[test]
+fn a_long_text_said_many_times_is_held_once() {
+    let sb = Sandbox::new();
+    let text = "a".repeat(10_000);
+    let repeat = |inner: u32| {
+        routine(&format!(r#"Repeat(times: 1000, steps: [Repeat(times: {inner}, steps: [Say("{text}")])])"#))
+    };
+    // 100 000 cues of about 0.64 s: past the 12 hours a session may last.
+    let too_long = sb.write("too-long.ron", &repeat(100));
+    let run = check_within_memory(&sb, &too_long, 200);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("the session would last more than 12 hours"), "{}", run.stderr);
+    // 60 000 of them: 10 hours 42 minutes, so checked in full.
+    let legal = sb.write("legal.ron", &repeat(60));
+    let run = check_within_memory(&sb, &legal, 200);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("legal.ron: ok (≈10:42:"), "{}", run.stdout);
+}
+
+/// The routine that once took four runs of `check` to put right: a `#`
+/// comment, a string never closed, a `Sides(` never closed, a misspelt
+/// chime, a duration without its last unit and a `.ogg` that is no sound.
+/// One run reports them all, each at its place.
+#[test]
+fn check_reports_every_kind_of_mistake_in_one_run() {
+    let sb = Sandbox::new();
+    sb.write("rain.ogg", "this is not audio\n");
+    let file = sb.write(
+        "mine.ron",
+        "Routine(\n\
+         \x20   title: \"T\",\n\
+         \x20   summary: \"S\",\n\
+         \x20   # the steps\n\
+         \x20   steps: [\n\
+         \x20       Say(\"Hello),\n\
+         \x20       Sides([\n\
+         \x20           Hold,\n\
+         \x20       ],\n\
+         \x20       Chime(\"bel\"),\n\
+         \x20       Pause(\"1m30\"),\n\
+         \x20       Sound(\"rain.ogg\"),\n\
+         \x20   ],\n\
+         )\n",
+    );
+    let run = within(&sb, &["check", path_arg(&file)]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let at = |line_col: &str, message: &str| format!("{}:{line_col}: error: {message}", file.display());
+    let expected = [
+        at("4:5", "comments start with //, not #"),
+        at("6:13", "this string is never closed with \""),
+        at("7:9", "`Sides(` is never closed"),
+        at("10:15", "unknown chime \"bel\""),
+        at("11:15", "\"1m30\" ends without a unit; write \"1m30s\""),
+        at("12:15", "cannot decode"),
+    ];
+    let heads: Vec<&str> = run.stderr.lines().filter(|l| l.contains(": error: ")).collect();
+    assert_eq!(heads.len(), expected.len(), "{}", run.stderr);
+    for (head, want) in heads.iter().zip(&expected) {
+        assert!(head.starts_with(want.as_str()), "{head}\nwanted {want}\n{}", run.stderr);
+    }
+    for hint in [
+        "write // in place of #",
+        "end the text with a double quote on its line: \"Hello\"",
+        "line 10 is indented as if outside it",
+    ] {
+        assert!(run.stderr.contains(hint), "{hint}: {}", run.stderr);
+    }
+    assert!(run.stderr.contains("mine.ron has 6 errors"), "{}", run.stderr);
+}

@@ -5,11 +5,12 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
+use backease::audio::format::to_i16;
+use backease::script::timeline::{Options, SAMPLE_RATE, Sound, samples};
 use backease::script::{Side, load};
-use backease::session::{PAN, Segment, pan_gains, prepare, to_i16};
+use backease::session::{PAN, Segment, pan_gains, prepare};
 use backease::speech::espeak::Espeak;
 use backease::speech::{Cache, VoiceSettings};
-use backease::timeline::{Options, SAMPLE_RATE, Sound, samples};
 
 use crate::support::Sandbox;
 
@@ -39,13 +40,13 @@ fn segment(sb: &Sandbox, source: &str, options: Options) -> Segment {
 }
 
 fn read_wav(path: &std::path::Path) -> Vec<i16> {
-    let pcm = backease::wav::parse(&std::fs::read(path).unwrap()).unwrap();
+    let pcm = backease::audio::wav::parse(&std::fs::read(path).unwrap()).unwrap();
     assert_eq!(pcm.rate, SAMPLE_RATE);
     pcm.samples
 }
 
 fn render(seg: Segment, path: &std::path::Path) -> Vec<i16> {
-    backease::render::to_file(Arc::new(seg), 1.0, path, &AtomicBool::new(false), &mut |_, _| {}).unwrap();
+    backease::play::render::to_file(Arc::new(seg), 1.0, path, &AtomicBool::new(false), &mut |_, _| {}).unwrap();
     read_wav(path)
 }
 
@@ -69,7 +70,7 @@ fn every_cue_starts_on_its_sample_and_silences_are_silent() {
                 (Sound::Speech(_), Some(Side::Right)) => Some(pan_gains(PAN)),
                 _ => None,
             };
-            for (i, &s) in clip.iter().enumerate() {
+            for (i, &s) in clip.at_session_rate().iter().enumerate() {
                 let at = e.start as usize + i;
                 covered[at] += 1;
                 match gains {
@@ -156,8 +157,9 @@ fn a_users_sound_file_plays_at_its_place() {
     assert_eq!(e.length, SAMPLE_RATE as u64 / 2);
     let wav = render(seg.clone(), &sb.path().join("out.wav"));
     // The file is brought under the voice, like the chimes.
-    let loudness = backease::loudness::integrated(&wav[e.start as usize..e.end() as usize], SAMPLE_RATE).unwrap();
-    assert!((loudness - backease::loudness::CHIME_LUFS).abs() < 0.5, "{loudness} LUFS");
+    let loudness =
+        backease::audio::loudness::integrated(&wav[e.start as usize..e.end() as usize], SAMPLE_RATE).unwrap();
+    assert!((loudness - backease::audio::loudness::CHIME_LUFS).abs() < 0.5, "{loudness} LUFS");
     assert!(wav[e.end() as usize..].iter().all(|&s| s == 0));
 }
 

@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use backease::sound::load_file;
-use backease::timeline::SAMPLE_RATE;
+use backease::audio::sound::load_file;
+use backease::script::timeline::SAMPLE_RATE;
 
 use crate::support::Sandbox;
 
@@ -80,11 +80,11 @@ fn an_ogg_vorbis_file_plays_in_a_rendered_session() {
     sb.write("r.ron", r#"Routine(title: "T", summary: "S", steps: [Pause("1s"), Sound("rain.ogg")])"#);
     let run = sb.run(&["render", "r.ron", "-o", "out.wav"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let wav = backease::wav::parse(&std::fs::read(sb.path().join("out.wav")).unwrap()).unwrap().samples;
+    let wav = backease::audio::wav::parse(&std::fs::read(sb.path().join("out.wav")).unwrap()).unwrap().samples;
     assert_eq!(wav.len(), SAMPLE_RATE as usize * 3 / 2);
     // The tone, brought under the voice like every sound file.
-    let loudness = backease::loudness::integrated(&wav[SAMPLE_RATE as usize..], SAMPLE_RATE).unwrap();
-    assert!((loudness - backease::loudness::CHIME_LUFS).abs() < 0.5, "{loudness} LUFS");
+    let loudness = backease::audio::loudness::integrated(&wav[SAMPLE_RATE as usize..], SAMPLE_RATE).unwrap();
+    assert!((loudness - backease::audio::loudness::CHIME_LUFS).abs() < 0.5, "{loudness} LUFS");
 }
 
 /// A routine that plays `file` at line 3, column 5.
@@ -197,7 +197,7 @@ fn a_file_over_a_gibibyte_is_refused_unread() {
     let sb = Sandbox::new();
     // Sparse: it takes no disk space, and reading it would take long.
     let path = sb.path().join("huge.wav");
-    std::fs::File::create(&path).unwrap().set_len(backease::sound::MAX_BYTES + 1).unwrap();
+    std::fs::File::create(&path).unwrap().set_len(backease::audio::sound::MAX_BYTES + 1).unwrap();
     let started = Instant::now();
     let e = load_file(&path).unwrap_err();
     assert!(e.message.contains("huge.wav is 1024 MB; sound files are at most 1024 MB"), "{e}");

@@ -60,11 +60,16 @@ struct Session {
 
 impl Session {
     fn start(sb: &Sandbox, pulse: &Pulse) -> Session {
+        Session::start_with(sb, pulse, "piper")
+    }
+
+    /// As [`Session::start`], with another engine of the same installation.
+    fn start_with(sb: &Sandbox, pulse: &Pulse, engine: &str) -> Session {
         let script = sb.write("ahead.ron", ROUTINE);
         let recording = sb.path().join("rec.raw");
         let recorder = pulse.record(&recording, RECORD_RATE);
         std::thread::sleep(Duration::from_millis(300));
-        let mut cmd = sb.command(&["play", script.to_str().unwrap(), "--engine", "piper"]);
+        let mut cmd = sb.command(&["play", script.to_str().unwrap(), "--engine", engine]);
         cmd.env("BACKEASE_PIPER_PYTHON", installed_python())
             .env("BACKEASE_TIMING", "1")
             .stdout(std::process::Stdio::piped())
@@ -140,8 +145,12 @@ fn cached(sb: &Sandbox) -> usize {
 
 /// The onsets a render of the routine has, with the cache play left.
 fn rendered_onsets(sb: &Sandbox) -> Vec<f64> {
+    rendered_onsets_with(sb, "piper")
+}
+
+fn rendered_onsets_with(sb: &Sandbox, engine: &str) -> Vec<f64> {
     let o = sb
-        .command(&["render", "ahead.ron", "-o", "ahead.wav", "--engine", "piper"])
+        .command(&["render", "ahead.ron", "-o", "ahead.wav", "--engine", engine])
         .env("BACKEASE_PIPER_PYTHON", installed_python())
         .output_bounded();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -173,6 +182,36 @@ fn the_first_cue_is_heard_before_the_rest_is_made() {
     // next, so a cue may be two onsets; play and render share the clips).
     assert!(expected.len() >= 10, "{expected:?}");
     assert_eq!(onsets(&heard).len(), expected.len(), "heard {:?}, rendered {expected:?}", onsets(&heard));
+}
+
+#[test]
+fn the_first_hibari_cue_is_heard_quickly_before_the_rest_is_made() {
+    let sb = Sandbox::new();
+    let pulse = Pulse::start(&sb);
+    let session = Session::start_with(&sb, &pulse, "hibari");
+    // Its model and pronunciation front end load while the device opens.
+    session.wait_to_hear(Duration::from_secs(10));
+    let heard_after = session.started.elapsed();
+    let (code, stdout, stderr, heard) = session.finish(Duration::from_secs(90));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    // hibari makes these 16 cues in about half a second, so the sink may
+    // well hear the first after the last is made: what shows the session
+    // did not wait for them all is its own clock.
+    let at = |what: &str| -> u64 {
+        let line = stderr.lines().find(|l| l.starts_with(what)).unwrap_or_else(|| panic!("no {what:?}:\n{stderr}"));
+        line[what.len()..].split_whitespace().next().unwrap().parse().unwrap()
+    };
+    let (start, all) = (at("timing: the session can start "), at("timing: all speech ready "));
+    assert!(start < all, "the session started at {start} ms, all speech was ready at {all} ms:\n{stderr}");
+    assert!(stdout.ends_with("Session complete.\n"), "{stdout}");
+    assert_eq!(stderr.matches("timing: hibari voice heart loaded").count(), 1, "{stderr}");
+    assert_eq!(cached(&sb), TEXTS);
+    // hibari's cues are the same every time they are made: the render
+    // (from the cache) and what was heard have the same onsets.
+    let expected = rendered_onsets_with(&sb, "hibari");
+    assert!(expected.len() >= 10, "{expected:?}");
+    assert_eq!(onsets(&heard).len(), expected.len(), "heard {:?}, rendered {expected:?}", onsets(&heard));
+    eprintln!("hibari: first sound {heard_after:?} after play started");
 }
 
 #[test]

@@ -67,6 +67,9 @@ impl Sandbox {
             .env_remove("PULSE_SERVER")
             // No session bus unless a test starts one of its own.
             .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/backease-test-bus")
+            // No speech service either (one would be started on demand, and
+            // outlive the test), unless a test starts one of its own.
+            .env("SPEECHD_ADDRESS", "unix_socket:/nonexistent/backease-test-speechd.sock")
             .env("NO_COLOR", "1")
             .stdin(std::process::Stdio::null());
         cmd
@@ -248,6 +251,11 @@ impl Watched {
 
     pub fn signal(&self, name: &str) {
         self.child.signal(name);
+    }
+
+    /// Its process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
     }
 
     /// Its exit status once it has ended, if within `limit`.
@@ -447,7 +455,7 @@ pub fn stop(mut child: Guarded) {
 }
 
 /// The rate recordings are made at, the session's own.
-pub const RECORD_RATE: u32 = backease::timeline::SAMPLE_RATE;
+pub const RECORD_RATE: u32 = backease::script::timeline::SAMPLE_RATE;
 
 /// Writes a 16-bit WAV of a sine tone with sox: `seconds` of `freq` Hz at
 /// `rate`, on `channels`, at half of full scale.
@@ -509,8 +517,13 @@ pub struct Tmux {
 
 impl Tmux {
     /// Runs `command` in a new detached tmux session on a private server.
+    /// Each terminal has a server of its own: one started on the socket of
+    /// one just killed may find it still going away ("tmux starts" failed
+    /// so in CI, a test playing several sessions one after the other).
     pub fn start(sb: &Sandbox, command: &str) -> Tmux {
-        let t = Tmux { socket: sb.path().join("tmux.sock") };
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let t = Tmux { socket: sb.path().join(format!("tmux-{n}.sock")) };
         let ok = t.tmux(&["new-session", "-d", "-s", "s", "-x", "100", "-y", "20", command]).status.success();
         assert!(ok, "tmux starts");
         t

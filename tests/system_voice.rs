@@ -160,3 +160,39 @@ fn render_says_plainly_it_cannot_use_the_system_voice() {
     assert!(run.stderr.contains("render cannot use the system voice"), "{}", run.stderr);
     assert!(!sb.path().join("x.wav").exists());
 }
+
+#[test]
+fn voices_of_the_system_voice_are_your_language_and_english_unless_all() {
+    let sb = Sandbox::new();
+    let pulse = Pulse::start(&sb);
+    let daemon = SpeechDaemon::start(&sb, &pulse);
+    let voices = |all: bool| {
+        let mut args = vec!["voices", "--engine", "system"];
+        if all {
+            args.push("--all");
+        }
+        let mut cmd = sb.command(&args);
+        let run = crate::support::run_within(
+            Duration::from_secs(30),
+            cmd.env("SPEECHD_ADDRESS", daemon.address()).env("LANG", "de_DE.UTF-8"),
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        run.stdout
+    };
+    let some = voices(false);
+    let all = voices(true);
+    let heads = |text: &str| text.lines().filter(|l| l.ends_with(':') && !l.starts_with(' ')).count();
+    assert_eq!(heads(&some), 2, "German, then English:\n{some}");
+    assert!(some.lines().any(|l| l == "de:") && some.lines().any(|l| l == "en:"), "{some}");
+    assert!(heads(&all) > 10, "{}", all.lines().take(20).collect::<Vec<_>>().join("\n"));
+    let rows = |text: &str| text.lines().filter(|l| l.contains(" system ")).count();
+    let left: usize = some
+        .lines()
+        .find_map(|l| l.strip_suffix(" voices in other languages than de and English left out: --all shows them"))
+        .unwrap_or_else(|| panic!("no count of the voices left out:\n{some}"))
+        .parse()
+        .unwrap();
+    assert_eq!(rows(&some) + left, rows(&all));
+    assert!(rows(&some) < rows(&all) / 5, "{} of {}", rows(&some), rows(&all));
+    drop(daemon);
+}

@@ -45,16 +45,18 @@ impl Engine for CommandEngine {
             .template
             .replace("{out}", &shell_quote(&out.display().to_string()))
             .replace("{text}", &shell_quote(text));
-        let (status, stdout, errors) = super::run(Command::new("sh").args(["-c", &line]), "the speech command", text)?;
+        let ran = super::run_program(Command::new("sh").args(["-c", &line]), "the speech command", text);
+        let the_command = || Some(format!("the command was: {line}"));
+        let (status, stdout, errors) = ran.map_err(|e| SpeechError { hint: e.hint.or_else(the_command), ..e })?;
         if !status.success() {
             let detail = errors.lines().last().unwrap_or("no message").to_string();
             return Err(SpeechError {
                 message: format!("the speech command failed ({status}): {detail}"),
-                hint: Some(format!("the command was: {line}")),
+                hint: the_command(),
             });
         }
         let bytes = if self.template.contains("{out}") { super::read_wav(&out).unwrap_or_default() } else { stdout };
-        let pcm = crate::wav::parse(&bytes).map_err(|e| SpeechError {
+        let pcm = crate::audio::wav::parse(&bytes).map_err(|e| SpeechError {
             message: format!("the speech command gave no readable WAV: {e}"),
             hint: Some("it must write a 16-bit WAV to {out}, or to stdout".into()),
         })?;
@@ -72,7 +74,7 @@ mod tests {
         let engine =
             CommandEngine::new("cat > /dev/null; sox -n -r 16000 -b 16 -c 1 {out} synth 0.5 sine 440").unwrap();
         let samples = engine.synthesize("hello").unwrap();
-        assert_eq!(samples.len(), crate::speech::SAMPLE_RATE as usize / 2);
+        assert_eq!(samples.len(), crate::speech::ENGINE_RATE as usize / 2);
         assert!(samples.iter().any(|&s| s != 0));
     }
 

@@ -5,7 +5,7 @@
 //! out and kill rather than a thread we cannot. The cost, a process start
 //! per cue, is paid once: the cache keeps the result.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use super::{Engine, SpeechError, VoiceSettings};
 
@@ -27,7 +27,7 @@ impl Espeak {
         let program = program();
         let path = find_program(&program).ok_or_else(|| SpeechError {
             message: format!("the speech engine `{program}` is not installed"),
-            hint: Some("install it: sudo apt-get install espeak-ng (or run: bash .ci/setup)".into()),
+            hint: Some("install it: sudo apt-get install espeak-ng".into()),
         })?;
         let meta = std::fs::metadata(&path).map_err(|e| SpeechError::new(format!("{}: {e}", path.display())))?;
         let mtime = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).unwrap_or_default();
@@ -59,7 +59,7 @@ impl Engine for Espeak {
         // Text goes on stdin, so a cue that starts with "-" is not an option.
         let mut cmd = Command::new(&self.program);
         cmd.args(self.args());
-        let (status, bytes, errors) = super::run(&mut cmd, &self.program, text)?;
+        let (status, bytes, errors) = super::run_program(&mut cmd, &self.program, text)?;
         if !status.success() {
             let detail = errors.lines().next().unwrap_or("no message").to_string();
             return Err(SpeechError {
@@ -71,7 +71,7 @@ impl Engine for Espeak {
                     .map(|v| format!("is \"{v}\" a voice it has? `backease voices` lists them")),
             });
         }
-        let pcm = crate::wav::parse(&bytes)
+        let pcm = crate::audio::wav::parse(&bytes)
             .map_err(|e| SpeechError::new(format!("`{}` gave unreadable audio: {e}", self.program)))?;
         if pcm.samples.is_empty() {
             return Err(SpeechError::new(format!("`{}` produced no sound for \"{text}\"", self.program)));
@@ -94,21 +94,29 @@ pub fn find_program(name: &str) -> Option<std::path::PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join(name)).find(|c| c.is_file())
 }
 
-/// The voices espeak-ng has: (name to pass as --voice, description).
-pub fn voices() -> Result<Vec<(String, String)>, SpeechError> {
+/// The voices espeak-ng has, `name` as --voice takes it. It is asked as
+/// it is asked to speak, within a time limit and a cap on what it writes.
+pub fn voices() -> Result<Vec<super::Listed>, SpeechError> {
     let program = program();
-    let out = Command::new(&program)
-        .arg("--voices")
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| SpeechError::new(format!("cannot run `{program}`: {}", crate::error::io_reason(&e))))?;
-    // Columns: Pty Language Age/Gender VoiceName File Other.
-    Ok(String::from_utf8_lossy(&out.stdout)
+    let (_, stdout, _) = super::run_program(Command::new(&program).arg("--voices"), &program, "")?;
+    // Columns: Pty Language Age/Gender VoiceName File Other; the gender is
+    // the letter after the age ("--/M", or "M" alone).
+    Ok(String::from_utf8_lossy(&stdout)
         .lines()
         .skip(1)
         .filter_map(|line| {
             let cols: Vec<&str> = line.split_whitespace().collect();
-            (cols.len() >= 4).then(|| (cols[1].to_string(), cols[3].replace('_', " ")))
+            let gender = match cols.get(2)?.rsplit('/').next() {
+                Some("M") => Some("male"),
+                Some("F") => Some("female"),
+                _ => None,
+            };
+            (cols.len() >= 4).then(|| super::Listed {
+                name: cols[1].to_string(),
+                language: cols[1].to_string(),
+                gender,
+                about: cols[3].replace('_', " "),
+            })
         })
         .collect())
 }

@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::SAMPLE_RATE;
+use super::ENGINE_RATE;
 use super::{Engine, SpeechError};
 
 #[derive(Debug, Default)]
@@ -31,10 +31,10 @@ impl Engine for FakeEngine {
         }
         // 100 ms per character, a 440 Hz tone that never starts at zero, so
         // its first sample is easy to find.
-        let n = text.chars().count() * SAMPLE_RATE as usize / 10;
+        let n = text.chars().count() * ENGINE_RATE as usize / 10;
         Ok((0..n)
             .map(|i| {
-                let t = i as f32 / SAMPLE_RATE as f32;
+                let t = i as f32 / ENGINE_RATE as f32;
                 (8000.0 * (std::f32::consts::TAU * 440.0 * t).cos()) as i16
             })
             .collect())

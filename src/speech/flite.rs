@@ -33,7 +33,7 @@ impl Flite {
     pub fn new(settings: &VoiceSettings) -> Result<Flite, SpeechError> {
         let path = super::espeak::find_program("flite").ok_or_else(|| SpeechError {
             message: "the speech engine `flite` is not installed".into(),
-            hint: Some("install it: sudo apt-get install flite (or run: bash .ci/setup)".into()),
+            hint: Some("install it: sudo apt-get install flite".into()),
         })?;
         let voice = settings.voice.clone().unwrap_or_else(|| VOICES[0].0.into());
         if !VOICES.iter().any(|(v, _)| *v == voice) {
@@ -63,7 +63,7 @@ impl Engine for Flite {
             .arg(format!("duration_stretch={:.3}", self.stretch))
             .args(["-f", "/dev/stdin", "-o"])
             .arg(&out);
-        let (status, _, errors) = super::run(&mut cmd, "flite", text)?;
+        let (status, _, errors) = super::run_program(&mut cmd, "flite", text)?;
         let file = super::read_wav(&out);
         if !status.success() {
             let detail = errors.lines().next().unwrap_or("no message").to_string();
@@ -71,8 +71,8 @@ impl Engine for Flite {
         }
         let bytes =
             file.map_err(|e| SpeechError::new(format!("`flite` wrote no sound: {}", crate::error::io_reason(&e))))?;
-        let pcm =
-            crate::wav::parse(&bytes).map_err(|e| SpeechError::new(format!("`flite` gave unreadable audio: {e}")))?;
+        let pcm = crate::audio::wav::parse(&bytes)
+            .map_err(|e| SpeechError::new(format!("`flite` gave unreadable audio: {e}")))?;
         if pcm.samples.is_empty() {
             return Err(SpeechError::new(format!("`flite` produced no sound for \"{text}\"")));
         }

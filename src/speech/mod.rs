@@ -5,24 +5,32 @@
 //! Every engine here renders to samples that backease mixes itself, so
 //! speech shares one clock with chimes and silences and can be written to a
 //! file. This module does not play anything.
+//!
+//! The rule of this layer: it may import `audio/` (resampling, loudness,
+//! WAV), `script/` and the root, never `session/` or anything above. Every
+//! engine that makes samples is a program of its own, run with a time limit.
 
 pub mod command;
 pub mod espeak;
 pub mod fake;
 pub mod flite;
+pub mod hibari;
 pub mod pick;
 pub mod piper;
+pub mod reading;
+pub mod resident;
+pub mod setup;
 pub mod system;
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The rate engines give speech at and the cache keeps it at (espeak-ng's
-/// and Piper's own). A session resamples it once, when it loads the clips.
-pub const SAMPLE_RATE: u32 = 22_050;
+/// and Piper's own). A session keeps it so, and its stream brings each cue
+/// to the session's rate as the cue starts to play.
+pub const ENGINE_RATE: u32 = 22_050;
 
 /// What changes how a voice sounds.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -32,6 +40,18 @@ pub struct VoiceSettings {
     pub rate: Option<u32>,
     /// 0 to 100.
     pub pitch: Option<u32>,
+}
+
+/// A voice as an engine lists it, for `backease voices`: the name to pass
+/// as `--voice`, its language, its gender where the engine says, and a few
+/// words about it. The words come from a program or a service: they are
+/// shown escaped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub name: String,
+    pub language: String,
+    pub gender: Option<&'static str>,
+    pub about: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,7 +79,7 @@ pub trait Engine: Send + Sync {
     /// Names the engine, its version and settings: everything that changes
     /// the sound. Cache entries are keyed by it.
     fn key(&self) -> String;
-    /// Mono samples at [`SAMPLE_RATE`].
+    /// Mono samples at [`ENGINE_RATE`].
     fn synthesize(&self, text: &str) -> Result<Vec<i16>, SpeechError>;
     /// Gets ready to speak without waiting: an engine with a model to load
     /// starts loading it, so the first cue is not held up by the load.
@@ -68,20 +88,20 @@ pub trait Engine: Send + Sync {
 
 /// Runs a speech program with `text` on its stdin and waits for it, within
 /// a time that grows with the text; a program that hangs is killed, and so
-/// is one still running when a signal asks backease to stop. Returns its
-/// exit status, stdout and stderr.
+/// is one still running when a signal asks backease to stop, and one that
+/// writes more than [`MAX_OUTPUT`] to its stdout or [`MAX_ERRORS`] to its
+/// stderr. Returns its exit status, stdout and stderr.
 ///
 /// The program runs in a process group of its own, and the whole group is
 /// killed: a shell line's own children (`sh -c "sleep 9; tts ..."`) go
 /// with it, rather than living on with our pipes open.
-pub fn run(
+pub fn run_program(
     cmd: &mut std::process::Command,
     name: &str,
     text: &str,
 ) -> Result<(std::process::ExitStatus, Vec<u8>, String), SpeechError> {
     use std::io::Write as _;
     use std::process::Stdio;
-    use std::time::{Duration, Instant};
     if crate::signals::stopping() {
         return Err(SpeechError::new("stopped"));
     }
@@ -98,78 +118,126 @@ pub fn run(
     let writer = std::thread::spawn(move || {
         let _ = stdin.write_all(text_owned.as_bytes());
     });
-    let stdout = drain(child.stdout.take().expect("piped"));
-    let stderr = drain(child.stderr.take().expect("piped"));
+    let stdout = drain(child.stdout.take().expect("piped"), "standard output", MAX_OUTPUT);
+    let stderr = drain(child.stderr.take().expect("piped"), "standard error", MAX_ERRORS);
     // Generous: speech engines work far faster than real time.
-    let limit = Duration::from_secs(10) + Duration::from_millis(50 * text.len() as u64);
-    let start = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if crate::signals::stopping() => {
-                kill_group(&mut child);
-                return Err(SpeechError::new("stopped"));
-            }
-            Ok(None) if start.elapsed() > limit => {
-                kill_group(&mut child);
-                return Err(SpeechError::new(format!("`{name}` did not finish speaking within {} s", limit.as_secs())));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(2)),
-            Err(e) => return Err(SpeechError::new(format!("waiting for `{name}`: {e}"))),
-        }
-    };
+    let limit = std::time::Duration::from_secs(10) + std::time::Duration::from_millis(50 * text.len() as u64);
+    let status = wait(&mut child, name, limit, [&stdout, &stderr]);
     // Anything it left running in its group would hold the pipes open.
     kill_group(&mut child);
     drop(writer);
     // Something it started outside its group (a daemon that called
     // setsid) may hold them open still: what the program itself wrote is
     // in them by now, so that is taken, and the rest is not waited for.
-    let (stdout, stderr) = (stdout.take(LINGER), stderr.take(LINGER));
+    let (status, stdout, stderr) = (status?, stdout.take(LINGER, name)?, stderr.take(LINGER, name)?);
     Ok((status, stdout, String::from_utf8_lossy(&stderr).into_owned()))
+}
+
+/// The most a speech program may write to its standard output: as much as
+/// the WAV file it may write instead (see [`read_wav`]).
+const MAX_OUTPUT: u64 = 256 * 1024 * 1024;
+/// The most it may write to its standard error, which is for messages.
+const MAX_ERRORS: u64 = 1024 * 1024;
+
+/// Waits for a speech program started by [`run`] to end, within `limit`,
+/// and stops waiting as soon as a signal comes or one of its `pipes`
+/// overflows; the caller kills it.
+fn wait(
+    child: &mut std::process::Child,
+    name: &str,
+    limit: std::time::Duration,
+    pipes: [&Drained; 2],
+) -> Result<std::process::ExitStatus, SpeechError> {
+    let start = std::time::Instant::now();
+    loop {
+        for pipe in pipes {
+            pipe.check(name)?;
+        }
+        match child.try_wait() {
+            Ok(Some(status)) => return Ok(status),
+            Ok(None) if crate::signals::stopping() => return Err(SpeechError::new("stopped")),
+            Ok(None) if start.elapsed() > limit => {
+                return Err(SpeechError::new(format!("`{name}` did not finish speaking within {} s", limit.as_secs())));
+            }
+            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(2)),
+            Err(e) => return Err(SpeechError::new(format!("waiting for `{name}`: {e}"))),
+        }
+    }
 }
 
 /// How long, once a speech program has ended, its pipes may stay open.
 const LINGER: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// A pipe read to its end on a thread of its own.
+/// A pipe read to its end on a thread of its own, or until more than its
+/// cap has come: then reading stops (the writer gets a broken pipe) and
+/// the pipe counts as overflowed.
 struct Drained {
     bytes: Arc<std::sync::Mutex<Vec<u8>>>,
     ended: crossbeam_channel::Receiver<()>,
+    overflowed: Arc<std::sync::atomic::AtomicBool>,
+    /// Which of the program's outputs it is, for messages.
+    what: &'static str,
+    cap: u64,
 }
 
-fn drain(mut pipe: impl std::io::Read + Send + 'static) -> Drained {
+fn drain(mut pipe: impl std::io::Read + Send + 'static, what: &'static str, cap: u64) -> Drained {
     let bytes = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let overflowed = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (tx, ended) = crossbeam_channel::bounded(1);
-    let into = bytes.clone();
+    let (into, over) = (bytes.clone(), overflowed.clone());
     std::thread::spawn(move || {
         let mut buf = [0u8; 16 * 1024];
         while let Ok(n @ 1..) = pipe.read(&mut buf) {
-            into.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(&buf[..n]);
+            let mut bytes = into.lock().unwrap_or_else(|e| e.into_inner());
+            if (bytes.len() + n) as u64 > cap {
+                over.store(true, Ordering::Relaxed);
+                break;
+            }
+            bytes.extend_from_slice(&buf[..n]);
         }
         let _ = tx.send(());
     });
-    Drained { bytes, ended }
+    Drained { bytes, ended, overflowed, what, cap }
 }
 
 impl Drained {
+    /// Fails once more than the cap has come.
+    fn check(&self, name: &str) -> Result<(), SpeechError> {
+        if !self.overflowed.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        Err(SpeechError::new(format!(
+            "`{name}` wrote more than {} to its {}",
+            crate::fsutil::size_in_words(self.cap),
+            self.what
+        )))
+    }
+
     /// What was read, once the pipe has ended or `linger` has passed.
-    fn take(self, linger: std::time::Duration) -> Vec<u8> {
+    fn take(self, linger: std::time::Duration, name: &str) -> Result<Vec<u8>, SpeechError> {
         let _ = self.ended.recv_timeout(linger);
-        std::mem::take(&mut *self.bytes.lock().unwrap_or_else(|e| e.into_inner()))
+        self.check(name)?;
+        Ok(std::mem::take(&mut *self.bytes.lock().unwrap_or_else(|e| e.into_inner())))
     }
 }
 
-/// A private folder (mode 0700, a name nobody can guess) for the WAV file a
-/// speech program writes, removed when dropped, and the file's path in it.
-/// A fixed name in /tmp could be a FIFO or a link someone left there.
-pub(crate) fn scratch_wav() -> Result<(tempfile::TempDir, PathBuf), SpeechError> {
-    let dir = tempfile::Builder::new().prefix("backease-").tempdir().map_err(|e| {
+/// A private folder (mode 0700, a name nobody can guess), removed when
+/// dropped: for what a speech program writes, or to run it in.
+pub(crate) fn scratch_dir() -> Result<tempfile::TempDir, SpeechError> {
+    tempfile::Builder::new().prefix("backease-").tempdir().map_err(|e| {
         SpeechError::new(format!(
             "cannot make a temporary folder in {}: {}",
             std::env::temp_dir().display(),
             crate::error::io_reason(&e)
         ))
-    })?;
+    })
+}
+
+/// A [`scratch_dir`] for the WAV file a speech program writes, and the
+/// file's path in it. A fixed name in /tmp could be a FIFO or a link
+/// someone left there.
+pub(crate) fn scratch_wav() -> Result<(tempfile::TempDir, PathBuf), SpeechError> {
+    let dir = scratch_dir()?;
     let wav = dir.path().join("speech.wav");
     Ok((dir, wav))
 }
@@ -177,7 +245,7 @@ pub(crate) fn scratch_wav() -> Result<(tempfile::TempDir, PathBuf), SpeechError>
 /// The WAV file a speech program wrote: a regular file, of a size a cue
 /// can have (ten minutes and more).
 pub(crate) fn read_wav(path: &Path) -> std::io::Result<Vec<u8>> {
-    crate::fsutil::read_regular(path, 256 * 1024 * 1024)
+    crate::fsutil::read_regular(path, MAX_OUTPUT)
 }
 
 /// Kills a speech program and everything it started in its process group,
@@ -192,8 +260,9 @@ pub(crate) fn kill_group(child: &mut std::process::Child) {
     let _ = child.wait();
 }
 
-/// Synthesized speech, by text.
-pub type SpeechClips = HashMap<String, Arc<[i16]>>;
+/// Synthesized speech, by text, at the engine's rate ([`ENGINE_RATE`]):
+/// the stream brings each clip to the session's rate as it plays.
+pub type SpeechClips = HashMap<String, crate::audio::resample::Clip>;
 
 /// Cached speech on disk, one file per (engine key, text).
 ///
@@ -237,9 +306,31 @@ impl Cache {
         self.dir.as_ref().map(|d| d.join(format!("{:016x}.pcm", h.finish())))
     }
 
-    pub fn get(&self, key: &str, text: &str) -> Option<Vec<i16>> {
-        let bytes = crate::fsutil::read_regular(&self.path(key, text)?, MAX_ENTRY_BYTES).ok()?;
-        decode_entry(&bytes, key, text)
+    /// An entry's samples, read straight into the clip that holds them
+    /// (never into a buffer of the whole file first); `None` for anything
+    /// that is not a whole, unchanged entry of this key and text.
+    pub fn get(&self, key: &str, text: &str) -> Option<Arc<[i16]>> {
+        use std::io::Read;
+        let mut f = crate::fsutil::open_regular(&self.path(key, text)?).ok()?;
+        let n = read_header(&mut f, key, text)?;
+        let mut samples: Arc<[i16]> = std::iter::repeat_n(0, usize::try_from(n).ok()?).collect();
+        let into = Arc::get_mut(&mut samples)?;
+        let mut h = Fnv::new();
+        let mut bytes = [0u8; 32 * 1024];
+        for piece in into.chunks_mut(bytes.len() / 2) {
+            let bytes = &mut bytes[..piece.len() * 2];
+            f.read_exact(bytes).ok()?;
+            h.write(bytes);
+            for (s, b) in piece.iter_mut().zip(bytes.chunks_exact(2)) {
+                *s = i16::from_le_bytes([b[0], b[1]]);
+            }
+        }
+        let mut sum = [0u8; 8];
+        f.read_exact(&mut sum).ok()?;
+        // Nothing after the checksum: an entry that grew while it was read
+        // is not the one whose size was checked.
+        let ends = f.read(&mut [0u8; 1]).ok()? == 0;
+        (ends && u64::from_le_bytes(sum) == h.finish()).then_some(samples)
     }
 
     /// The number of samples an entry holds, read from its header alone:
@@ -249,42 +340,20 @@ impl Cache {
     ///
     /// [`get`]: Cache::get
     pub fn length(&self, key: &str, text: &str) -> Option<u64> {
-        use std::io::Read;
         let mut f = crate::fsutil::open_regular(&self.path(key, text)?).ok()?;
-        let size = f.metadata().ok()?.len();
-        let header = MAGIC.len() + 8 + key.len() + text.len() + 8;
-        let mut bytes = vec![0; header];
-        f.read_exact(&mut bytes).ok()?;
-        let mut r = bytes.strip_prefix(MAGIC)?;
-        for expected in [key, text] {
-            let len = u32::from_le_bytes(r.get(..4)?.try_into().ok()?) as usize;
-            if r.get(4..4 + len)? != expected.as_bytes() {
-                return None;
-            }
-            r = &r[4 + len..];
-        }
-        let n = u64::from_le_bytes(r.get(..8)?.try_into().ok()?);
-        (size == header as u64 + n.checked_mul(2)? + 8).then_some(n)
+        read_header(&mut f, key, text)
     }
 
     /// Stores an entry through a temporary file, so a crash or a full disk
-    /// never leaves a half-written entry under the real name.
+    /// never leaves a half-written entry under the real name. The file is
+    /// made new: whatever has its name (left by a process that had our
+    /// PID, or a link put there) is removed, never written through.
     pub fn put(&self, key: &str, text: &str, samples: &[i16]) -> std::io::Result<()> {
         let Some(path) = self.path(key, text) else { return Ok(()) };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let temp = crate::fsutil::temp_path(&path);
-        let result = (|| {
-            let mut f = std::io::BufWriter::new(std::fs::File::create(&temp)?);
-            f.write_all(&encode_entry(key, text, samples))?;
-            f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-            std::fs::rename(&temp, &path)
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&temp);
-        }
-        result
+        crate::fsutil::replace(&path, &encode_entry(key, text, samples))
     }
 }
 
@@ -306,7 +375,19 @@ fn encode_entry(key: &str, text: &str, samples: &[i16]) -> Vec<u8> {
     out
 }
 
-fn decode_entry(bytes: &[u8], key: &str, text: &str) -> Option<Vec<i16>> {
+/// Reads an entry's header from the start of `f`: the number of samples it
+/// holds, if it is an entry of this key and text (the one place an entry's
+/// header is parsed) whose size is just the header, those samples and a
+/// checksum, and at most [`MAX_ENTRY_BYTES`]. Leaves `f` at the samples.
+fn read_header(f: &mut std::fs::File, key: &str, text: &str) -> Option<u64> {
+    use std::io::Read;
+    let size = f.metadata().ok()?.len();
+    if size > MAX_ENTRY_BYTES {
+        return None;
+    }
+    let header = MAGIC.len() + 8 + key.len() + text.len() + 8;
+    let mut bytes = vec![0; header];
+    f.read_exact(&mut bytes).ok()?;
     let mut r = bytes.strip_prefix(MAGIC)?;
     for expected in [key, text] {
         let len = u32::from_le_bytes(r.get(..4)?.try_into().ok()?) as usize;
@@ -315,18 +396,16 @@ fn decode_entry(bytes: &[u8], key: &str, text: &str) -> Option<Vec<i16>> {
         }
         r = &r[4 + len..];
     }
-    let n = u64::from_le_bytes(r.get(..8)?.try_into().ok()?) as usize;
-    let data = r.get(8..8 + n.checked_mul(2)?)?;
-    let sum = u64::from_le_bytes(r.get(8 + n * 2..8 + n * 2 + 8)?.try_into().ok()?);
-    if r.len() != 8 + n * 2 + 8 {
-        return None;
-    }
+    let n = u64::from_le_bytes(r.get(..8)?.try_into().ok()?);
+    (size == header as u64 + n.checked_mul(2)? + 8).then_some(n)
+}
+
+/// A fingerprint of `bytes` that stays the same across Rust versions: for
+/// cache keys that name a program's text.
+pub(crate) fn fingerprint(bytes: &[u8]) -> u64 {
     let mut h = Fnv::new();
-    h.write(data);
-    if h.finish() != sum {
-        return None;
-    }
-    Some(data.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect())
+    h.write(bytes);
+    h.finish()
 }
 
 /// FNV-1a, 64 bits: stable across Rust versions, unlike `DefaultHasher`.
@@ -357,9 +436,9 @@ pub struct Report {
 }
 
 /// Speaks every text, on `workers` threads, taking what it can from the
-/// cache. `progress(done, total, synthesized)` is called on the calling
-/// thread as each cue is ready; `synthesized` counts those not cached, so a
-/// warm start can stay quiet.
+/// cache, and keeps each clip at the engine's rate. `progress(done, total,
+/// synthesized)` is called on the calling thread as each cue is ready;
+/// `synthesized` counts those not cached, so a warm start can stay quiet.
 pub fn synthesize_all(
     engine: &dyn Engine,
     cache: &Cache,
@@ -371,12 +450,16 @@ pub fn synthesize_all(
     let mut synthesized = 0;
     let report = synthesize_each(engine, cache, texts, workers, &mut |text, samples, cached| {
         synthesized += usize::from(!cached);
-        clips.insert(text.to_string(), samples.into());
+        clips.insert(text.to_string(), crate::audio::resample::Clip::new(samples, ENGINE_RATE));
         progress(clips.len(), texts.len(), synthesized);
         true
     })?;
     Ok((clips, report))
 }
+
+/// What [`synthesize_each`] hands each clip to: `(text, samples,
+/// cached)`, and whether to go on.
+pub type Ready<'a> = dyn FnMut(&str, Arc<[i16]>, bool) -> bool + 'a;
 
 /// Speaks every text, on `workers` threads that take them in order (so the
 /// first is made first), taking what it can from the cache.
@@ -387,7 +470,7 @@ pub fn synthesize_each(
     cache: &Cache,
     texts: &[String],
     workers: usize,
-    ready: &mut dyn FnMut(&str, &[i16], bool) -> bool,
+    ready: &mut Ready<'_>,
 ) -> Result<Report, SpeechError> {
     let key = cache_key(engine);
     let next = AtomicUsize::new(0);
@@ -406,12 +489,14 @@ pub fn synthesize_each(
                         // A signal came: no more cues are made, whatever the engine.
                         _ if crate::signals::stopping() => Err(SpeechError::new("stopped")),
                         Some(samples) => Ok((samples, true, None)),
-                        None => engine.synthesize(text).map(|samples| {
+                        None => engine.synthesize(&reading::as_spoken(text)).map(|samples| {
                             // Every cue at one loudness, stored so: a warm
                             // start measures nothing.
-                            let samples =
-                                crate::loudness::normalize(&samples, SAMPLE_RATE, crate::loudness::SPEECH_LUFS)
-                                    .to_vec();
+                            let samples = crate::audio::loudness::normalize(
+                                &samples,
+                                ENGINE_RATE,
+                                crate::audio::loudness::SPEECH_LUFS,
+                            );
                             let err = cache.put(key, text, &samples).err().map(|e| crate::error::io_reason(&e));
                             (samples, false, err)
                         }),
@@ -437,7 +522,7 @@ pub fn synthesize_each(
                     if let Some(e) = cache_error {
                         report.cache_errors.push(e);
                     }
-                    if first_error.is_none() && !ready(&texts[i], &samples, cached) {
+                    if first_error.is_none() && !ready(&texts[i], samples, cached) {
                         next.store(texts.len(), Ordering::Relaxed);
                     }
                 }
@@ -453,10 +538,11 @@ pub fn synthesize_each(
     }
 }
 
-/// What cache entries are filed under: the engine's voice and the loudness
-/// its clips were brought to.
+/// What cache entries are filed under: the engine's voice, the loudness
+/// its clips were brought to, and how cue text is read out
+/// ([`reading::as_spoken`], which every engine is given).
 pub fn cache_key(engine: &dyn Engine) -> String {
-    format!("{} loudness {} LUFS", engine.key(), crate::loudness::SPEECH_LUFS)
+    format!("{} loudness {} LUFS reading {}", engine.key(), crate::audio::loudness::SPEECH_LUFS, reading::VERSION)
 }
 
 /// The lengths of cached speech, where every text is cached: lets `show`
@@ -466,8 +552,8 @@ pub fn cached_lengths(engine_key: &str, cache: &Cache, texts: &[String]) -> Opti
 }
 
 /// Samples at the speech rate from an engine's own output.
-pub fn to_session_rate(pcm: &crate::wav::Pcm) -> Vec<i16> {
-    crate::wav::resample(pcm, SAMPLE_RATE)
+pub fn to_session_rate(pcm: &crate::audio::wav::Pcm) -> Vec<i16> {
+    crate::audio::wav::resample(pcm, ENGINE_RATE)
 }
 
 #[cfg(test)]
@@ -480,7 +566,7 @@ mod tests {
         let cache = Cache::at(dir.path());
         assert_eq!(cache.get("k", "hello"), None);
         cache.put("k", "hello", &[1, 2, 3]).unwrap();
-        assert_eq!(cache.get("k", "hello"), Some(vec![1, 2, 3]));
+        assert_eq!(cache.get("k", "hello").as_deref(), Some(&[1, 2, 3][..]));
         assert_eq!(cache.length("k", "hello"), Some(3));
         assert_eq!(cache.length("k", "other"), None);
         // Another engine key or text is another entry.
@@ -506,6 +592,36 @@ mod tests {
     }
 
     #[test]
+    fn a_cache_entry_is_never_written_through_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::at(dir.path().join("speech"));
+        std::fs::create_dir(dir.path().join("speech")).unwrap();
+        // A link where the entry's temporary file goes.
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep").unwrap();
+        let temp = crate::fsutil::temp_path(&cache.path("k", "hello").unwrap());
+        std::os::unix::fs::symlink(&victim, &temp).unwrap();
+        cache.put("k", "hello", &[1, 2, 3]).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+        assert_eq!(cache.get("k", "hello").as_deref(), Some(&[1, 2, 3][..]));
+    }
+
+    #[test]
+    fn a_pipe_is_read_up_to_its_cap_and_no_further() {
+        // Endless bytes, as from `yes`.
+        let pipe = drain(std::io::repeat(b'y'), "standard output", 100_000);
+        let err = pipe.take(std::time::Duration::from_secs(10), "yes").unwrap_err();
+        assert_eq!(err.message, "`yes` wrote more than 100000 bytes to its standard output");
+        let pipe = drain(std::io::repeat(b'y'), "standard output", 100_000);
+        let _ = pipe.ended.recv_timeout(std::time::Duration::from_secs(10));
+        let kept = pipe.bytes.lock().unwrap().len();
+        assert!((100_000 - 16 * 1024..=100_000).contains(&kept), "{kept}");
+        // What fits is taken whole.
+        let pipe = drain(&b"RIFF...."[..], "standard output", 8);
+        assert_eq!(pipe.take(std::time::Duration::from_secs(10), "x").unwrap(), b"RIFF....");
+    }
+
+    #[test]
     fn synthesizes_each_text_once_then_reads_the_cache() {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::at(dir.path());
@@ -515,7 +631,13 @@ mod tests {
         let (clips, report) = synthesize_all(&engine, &cache, &texts, 2, &mut |d, t, _| calls.push((d, t))).unwrap();
         assert_eq!(report.synthesized, 3);
         assert_eq!(calls.last(), Some(&(3, 3)));
-        assert_eq!(clips["two words"].len(), fake::FakeEngine::default().synthesize("two words").unwrap().len());
+        // Held at the engine's rate (less than half the samples), and as
+        // long as it will be at the session's.
+        let made = fake::FakeEngine::default().synthesize("two words").unwrap().len() as u64;
+        let at_session_rate = crate::audio::resample::length(made, ENGINE_RATE, crate::script::timeline::SAMPLE_RATE);
+        assert_eq!(clips["two words"].samples().len() as u64, made);
+        assert_eq!(clips["two words"].rate(), ENGINE_RATE);
+        assert_eq!(clips["two words"].len(), at_session_rate);
         let (_, report) = synthesize_all(&engine, &cache, &texts, 2, &mut |_, _, _| {}).unwrap();
         assert_eq!((report.from_cache, report.synthesized), (3, 0));
         assert_eq!(engine.calls(), 3);

@@ -1,11 +1,13 @@
 //! Which engine speaks a session: the one asked for, or for `auto` the
-//! most natural one this machine has — Piper, then espeak-ng, then flite,
+//! one best understood that this machine has — hibari, then Piper, then
+//! espeak-ng, then flite,
 //! then a configured command, and for a live session the system voice when
 //! none of those can be had. [`for_session`] is all a command asks for.
 //!
 //! It only decides and connects; it makes no speech.
 
 use super::flite::Flite;
+use super::hibari::Hibari;
 use super::piper::Piper;
 use super::system::{CONNECT_TIMEOUT, SystemVoice};
 use super::{Engine, SpeechError, VoiceSettings, command::CommandEngine, espeak::Espeak};
@@ -17,15 +19,28 @@ pub struct Chosen {
     pub engine: Box<dyn Engine>,
     pub description: String,
     pub kind: EngineKind,
+    /// Which it is, in a few words: the description without the why.
+    pub name: String,
 }
 
 /// Makes the engine `kind` names. `auto` takes the first that works of
-/// Piper, espeak-ng, flite and the command; a voice named in the settings
-/// must be one the engine has, so `--voice en-gb` with `auto` goes past
-/// Piper to espeak-ng.
+/// hibari, Piper, espeak-ng, flite and the command (hibari is understood
+/// best through noise); a voice named in the settings must be one the
+/// engine has, so `--voice joe` with `auto` goes past hibari to Piper, and
+/// `--voice en-gb` on to espeak-ng.
 pub fn engine(kind: EngineKind, settings: &VoiceSettings, command: Option<&str>) -> Result<Chosen, SpeechError> {
-    let chosen = |engine: Box<dyn Engine>, kind: EngineKind, description: String| Chosen { engine, description, kind };
+    let chosen = |engine: Box<dyn Engine>, kind: EngineKind, description: String| Chosen {
+        engine,
+        name: description.clone(),
+        description,
+        kind,
+    };
     match kind {
+        EngineKind::Hibari => {
+            let h = Hibari::new(settings)?;
+            let description = format!("hibari, voice {}", super::hibari::VOICE);
+            Ok(chosen(Box::new(h), kind, description))
+        }
         EngineKind::Piper => {
             let p = Piper::new(settings)?;
             let description = format!("Piper, voice {}", p.voice().name);
@@ -46,7 +61,7 @@ pub fn engine(kind: EngineKind, settings: &VoiceSettings, command: Option<&str>)
         }),
         EngineKind::Auto => {
             let mut passed = Vec::new();
-            for kind in [EngineKind::Piper, EngineKind::Espeak, EngineKind::Flite] {
+            for kind in [EngineKind::Hibari, EngineKind::Piper, EngineKind::Espeak, EngineKind::Flite] {
                 match engine(kind, settings, None) {
                     Ok(mut c) => {
                         let why = if passed.is_empty() { String::new() } else { format!("; {}", passed.join("; ")) };
@@ -64,7 +79,10 @@ pub fn engine(kind: EngineKind, settings: &VoiceSettings, command: Option<&str>)
                 }
                 None => Err(SpeechError {
                     message: format!("no speech engine could be used ({})", passed.join("; ")),
-                    hint: Some("run bash .ci/setup, which installs Piper, espeak-ng and flite".into()),
+                    hint: Some(
+                        "run backease setup for the natural voice, or install espeak-ng: sudo apt install espeak-ng"
+                            .into(),
+                    ),
                 }),
             }
         }
@@ -81,6 +99,9 @@ pub struct SessionVoice {
     pub description: String,
     /// To say before the session: the voice asked for could not be had.
     pub warning: Option<String>,
+    /// Which voice speaks, said on a session's first line; with how to
+    /// get the natural voice when `auto` had to do without it.
+    pub notice: String,
 }
 
 /// The voice for a session of `kind`. A render cannot have the system
@@ -110,7 +131,8 @@ pub fn for_session(
                 // espeak-ng, if there, still speaks the controls' notices.
                 let engine = engine(EngineKind::Espeak, settings, None).ok().map(|c| c.engine);
                 let description = format!("the system voice, {v}");
-                return Ok(SessionVoice { engine, live: Some(live), description, warning });
+                let notice = notice(kind, settings, "the system voice");
+                return Ok(SessionVoice { engine, live: Some(live), description, warning, notice });
             }
             Err(e) => {
                 if let Some(stopped) = interrupted() {
@@ -124,9 +146,10 @@ pub fn for_session(
     match engine_or_failure(kind, settings, command) {
         Ok(chosen) => {
             let description = format!("{}, {v}", chosen.description);
-            Ok(SessionVoice { engine: Some(chosen.engine), live: None, description, warning })
+            let notice = notice(kind, settings, &chosen.name);
+            Ok(SessionVoice { engine: Some(chosen.engine), live: None, description, warning, notice })
         }
-        // With no engine that makes samples (Piper, espeak-ng, flite or a
+        // With no engine that makes samples (hibari, Piper, espeak-ng, flite or a
         // command), auto takes the system voice for a live session.
         Err(e) if kind == EngineKind::Auto && !rendering => match SystemVoice::connect(settings, CONNECT_TIMEOUT) {
             Ok(live) => Ok(SessionVoice {
@@ -134,10 +157,22 @@ pub fn for_session(
                 live: Some(live),
                 description: format!("the system voice (picked by auto: no engine that makes samples), {v}"),
                 warning,
+                notice: notice(kind, settings, "the system voice"),
             }),
             Err(_) => Err(interrupted().unwrap_or(e)),
         },
         Err(e) => Err(e),
+    }
+}
+
+/// The first line of a session about its voice: which one speaks, and how
+/// to get the natural one when `auto` had to do without it because it is
+/// not installed (a voice named that Piper lacks is a choice, not a lack).
+fn notice(asked: EngineKind, settings: &VoiceSettings, name: &str) -> String {
+    let lacking = asked == EngineKind::Auto && settings.voice.is_none() && super::hibari::find().is_err();
+    match lacking {
+        true => format!("speaking with {name}; for the natural voice run: backease setup"),
+        false => format!("speaking with {name}"),
     }
 }
 

@@ -62,6 +62,7 @@ impl SystemVoice {
                 for req in req_rx {
                     match req {
                         Request::Speak(text, reply) => {
+                            let text = super::reading::as_spoken(&text).into_owned();
                             let id = tts.speak(text, false).ok().flatten().map(|id| format!("{id:?}"));
                             let _ = reply.send(id);
                         }
@@ -134,14 +135,23 @@ pub fn patience(text: &str) -> Duration {
     Duration::from_secs(3) + Duration::from_millis(words * 800)
 }
 
-/// The service's voices, for `backease voices --engine system`.
-pub fn voices() -> Result<Vec<(String, String)>, String> {
+/// The service's voices, for `backease voices`.
+pub fn voices() -> Result<Vec<super::Listed>, String> {
     let (tx, rx) = crossbeam_channel::bounded(1);
     std::thread::spawn(move || {
+        let listed = |v: &tts::Voice| super::Listed {
+            name: v.name(),
+            language: v.language().to_string(),
+            gender: v.gender().map(|g| match g {
+                tts::Gender::Male => "male",
+                tts::Gender::Female => "female",
+            }),
+            about: String::new(),
+        };
         let result = tts::Tts::default()
             .map_err(|e| e.to_string())
             .and_then(|t| t.voices().map_err(|e| e.to_string()))
-            .map(|vs| vs.iter().map(|v| (v.name(), v.language().to_string())).collect::<Vec<_>>());
+            .map(|vs| vs.iter().map(listed).collect::<Vec<_>>());
         let _ = tx.send(result);
     });
     rx.recv_timeout(CONNECT_TIMEOUT).map_err(|_| "the speech service did not answer".to_string())?

@@ -1,0 +1,102 @@
+"""backease's resident hibari synthesizer.
+
+Started once per session by src/speech/hibari.rs with the hibari version it
+expects as its argument, it speaks the protocol of src/speech/resident.rs:
+"ready RATE" once the model and its pronunciation front end are loaded,
+then one request per line of stdin, a JSON object
+{"text": ..., "speed": ..., "seed": ..., "sentence_silence": ...},
+answered with "ok N" and N bytes of mono signed 16-bit little-endian
+samples, or "error MESSAGE". It ends at the end of its stdin.
+
+Only the voice inside the package (heart) is used: hibari downloads its
+other voices at run time, which backease never lets it do. Each sentence
+is made with the request's seed (hibari's noise component is random
+otherwise), the silence hibari puts before and after it is cut, and the
+sentences are joined by the request's own silence.
+"""
+
+import json
+import os
+import sys
+
+# A sentence's sound starts and ends where it comes within 40 dB of its
+# peak; a little is kept either side, faded, so nothing starts on a step.
+THRESHOLD_DB = -40.0
+KEEP_BEFORE = 0.010
+KEEP_AFTER = 0.025
+
+
+def trimmed(audio, rate, np):
+    """The sound of one sentence without the silence around it."""
+    if audio.size == 0:
+        return audio
+    level = np.abs(audio)
+    loud = np.nonzero(level > level.max() * 10 ** (THRESHOLD_DB / 20))[0]
+    if loud.size == 0:
+        return audio[:0]
+    start = max(0, loud[0] - int(KEEP_BEFORE * rate))
+    end = min(audio.size, loud[-1] + 1 + int(KEEP_AFTER * rate))
+    out = audio[start:end].copy()
+    fade = min(int(0.005 * rate), out.size // 2)
+    if fade:
+        ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
+        out[:fade] *= ramp
+        out[-fade:] *= ramp[::-1]
+    return out
+
+
+def speak(tts, req, rate, np):
+    """One cue as 16-bit samples."""
+    gap = np.zeros(int(rate * float(req.get("sentence_silence", 0.0))), np.float32)
+    parts = []
+    for chunk in tts.stream(req["text"], speed=float(req["speed"]), seed=int(req["seed"])):
+        chunk = trimmed(chunk, rate, np)
+        if chunk.size:
+            parts += [gap, chunk] if parts else [chunk]
+    audio = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+    return (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+
+
+def main() -> int:
+    out = sys.stdout.buffer
+    # Speech is made ahead of the listener, in the background: the sound
+    # must win the CPU (see piper_worker.py).
+    try:
+        os.nice(10)
+    except OSError:
+        pass
+    # Anything printed by a library must not corrupt the protocol.
+    sys.stdout = sys.stderr
+    if len(sys.argv) != 2:
+        out.write(b"error usage: hibari_worker.py VERSION\n")
+        out.flush()
+        return 2
+    try:
+        import numpy as np
+        import hibari
+
+        if hibari.__version__ != sys.argv[1]:
+            raise RuntimeError(f"hibari {hibari.__version__} is installed; backease speaks with {sys.argv[1]}")
+        tts = hibari.Hibari(voice="heart")
+        # The pronunciation front end loads at its first use: now, not at the first cue.
+        tts.phonemize("Ready.")
+    except Exception as e:  # noqa: BLE001 - any failure is reported the same way
+        out.write(f"error {type(e).__name__}: {e}".replace("\n", " ").encode() + b"\n")
+        out.flush()
+        return 1
+    rate = hibari.SAMPLE_RATE
+    out.write(f"ready {rate}\n".encode())
+    out.flush()
+    for line in sys.stdin.buffer:
+        try:
+            pcm = speak(tts, json.loads(line), rate, np)
+            out.write(f"ok {len(pcm)}\n".encode())
+            out.write(pcm)
+        except Exception as e:  # noqa: BLE001 - reported, and the next request is served
+            out.write(f"error {type(e).__name__}: {e}".replace("\n", " ").encode() + b"\n")
+        out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
