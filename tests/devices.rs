@@ -63,3 +63,20 @@ fn devices_with_no_output_is_one_clear_error() {
     assert!(stderr.starts_with("backease: error: no audio output device found"), "{stderr}");
     assert_eq!(stderr.lines().count(), 2, "one line and a hint: {stderr}");
 }
+
+#[test]
+fn device_names_from_outside_reach_the_terminal_escaped() {
+    let sb = Sandbox::new();
+    // An output whose description (ALSA's, from the user's own settings
+    // file) sets the terminal's title and rings its bell.
+    sb.write(
+        ".asoundrc",
+        "pcm.evil {\n type null\n hint { show on\n description \"Evil \\033]0;pwned\\007 out\" }\n}\n",
+    );
+    let raw = |s: &str| s.chars().any(|c| c.is_control() && c != '\n');
+    let out = sb.command(&["devices"]).output_bounded();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("Evil \\u{1b}]0;pwned\\u{7} out"), "shown escaped:\n{stdout}");
+    assert!(!raw(&stdout), "a control character reached the terminal:\n{stdout:?}");
+}

@@ -138,6 +138,39 @@ impl Limiter {
 }
 
 impl Limiter {
+    /// [`Limiter::process`] for each frame of `frames`, in place: the same
+    /// frames out. At rest with every frame under the ceiling (most of a
+    /// session), that is the frames delayed by the look-ahead, copied in
+    /// a run rather than weighed one by one.
+    pub fn process_block(&mut self, frames: &mut [[f32; 2]]) {
+        let at_rest = self.held_below == 0 && self.gain == 1.0;
+        if !at_rest || frames.len() < LOOKAHEAD || frames.iter().any(|x| x[0].abs().max(x[1].abs()) > CEILING) {
+            for x in frames.iter_mut() {
+                *x = self.process(*x);
+            }
+            return;
+        }
+        // What `process` would do frame by frame, at rest: each frame goes
+        // into the delay line, the oldest comes out, every need stays 1.
+        let m = frames.len();
+        let n = self.taken;
+        let slot = |k: u64| (k % LOOKAHEAD as u64) as usize;
+        let mut last = [[0.0f32; 2]; LOOKAHEAD];
+        last.copy_from_slice(&frames[m - LOOKAHEAD..]);
+        let trailing_zeros = frames.iter().rev().take_while(|x| **x == [0.0; 2]).count() as u64;
+        frames.copy_within(..m - (LOOKAHEAD - 1), LOOKAHEAD - 1);
+        for (j, out) in frames[..LOOKAHEAD - 1].iter_mut().enumerate() {
+            *out = self.delay[slot(n + 1 + j as u64)];
+        }
+        for (j, x) in last.into_iter().enumerate() {
+            self.delay[slot(n + (m - LOOKAHEAD + j) as u64)] = x;
+        }
+        self.zeros = if trailing_zeros == m as u64 { self.zeros + trailing_zeros } else { trailing_zeros };
+        self.taken += m as u64;
+        self.least = 1.0;
+        self.least_at = self.taken - 1;
+    }
+
     /// Whether the limiter is at rest on silence: its whole look-ahead
     /// holds silence and its gain is exactly 1, so silence in gives
     /// silence out, and changes nothing but the count (see
@@ -160,5 +193,45 @@ impl Limiter {
     /// How many frames it has taken in so far.
     pub fn taken(&self) -> u64 {
         self.taken
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Frames of a tone whose level swells past the ceiling and back, with
+    /// silence between: the limiter at rest, at work and recovering.
+    fn swelling(n: usize) -> Vec<[f32; 2]> {
+        (0..n)
+            .map(|i| {
+                let level = match (i / 700) % 5 {
+                    0 => 0.0,
+                    1 => 0.5,
+                    2 => 1.6,
+                    3 => 0.9,
+                    _ => 0.97,
+                };
+                let v = level * (i as f32 * 0.05).sin();
+                [v, -0.5 * v]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_block_gives_what_frame_after_frame_gives() {
+        let input = swelling(20_000);
+        let mut one = Limiter::new();
+        let want: Vec<[f32; 2]> = input.iter().map(|&x| one.process(x)).collect();
+        for block in [1, 63, 64, 65, 500, 4096] {
+            let mut limiter = Limiter::new();
+            let mut got = input.clone();
+            for piece in got.chunks_mut(block) {
+                limiter.process_block(piece);
+            }
+            assert!(got == want, "blocks of {block}");
+            assert_eq!(limiter.taken(), one.taken());
+            assert_eq!(limiter.is_at_rest(), one.is_at_rest());
+        }
     }
 }

@@ -154,14 +154,74 @@ pub fn true_peak(samples: &[i16]) -> f64 {
     20.0 * peak.log10()
 }
 
-/// The clip scaled to `target` LUFS, or less where its true peak would pass
-/// [`CEILING_DBTP`]. Silence is left alone.
-pub fn normalize(samples: &[i16], rate: u32, target: f64) -> Arc<[i16]> {
+/// How far [`normalize`] may limit a cue's peaks, in dB, before it turns
+/// the whole cue down instead: a voice's few sharp consonants (a "B", a
+/// "T") can stand 20 dB over its loudness, and turning the whole cue down
+/// for them left it 2 dB under the others. A few milliseconds of gain
+/// reduction on those peaks is not heard; more would flatten the voice.
+pub const SPEECH_PEAK_LIMIT_DB: f64 = 6.0;
+
+/// How far under [`CEILING_DBTP`] the peak limiter holds the samples, in
+/// dB: room for the peaks between them, which it does not see.
+const LIMIT_MARGIN_DB: f64 = 0.5;
+
+/// The limiter's attack (its gain is down before a peak comes) and release
+/// (the time constant of its way back up), in seconds.
+const LIMIT_ATTACK: f64 = 0.0015;
+const LIMIT_RELEASE: f64 = 0.05;
+
+/// The clip scaled to `target` LUFS, its peaks held under
+/// [`CEILING_DBTP`]: limited by up to `limit_db` where they pass it (see
+/// [`SPEECH_PEAK_LIMIT_DB`]), and the whole clip turned down, short of its
+/// target, for what limiting does not reach. Silence is left alone.
+pub fn normalize(samples: &[i16], rate: u32, target: f64, limit_db: f64) -> Arc<[i16]> {
     let Some(loudness) = integrated(samples, rate) else { return samples.into() };
     let headroom = CEILING_DBTP - true_peak(samples);
-    let gain_db = (target - loudness).min(headroom);
+    let gain_db = (target - loudness).min(headroom + limit_db.max(0.0));
     let gain = 10f64.powf(gain_db / 20.0);
-    samples.iter().map(|&s| (s as f64 * gain).round().clamp(-32768.0, 32767.0) as i16).collect()
+    let mut scaled: Vec<f64> = samples.iter().map(|&s| s as f64 * gain).collect();
+    if gain_db > headroom {
+        let ceiling = 32768.0 * 10f64.powf((CEILING_DBTP - LIMIT_MARGIN_DB) / 20.0);
+        limit_peaks(&mut scaled, ceiling, rate);
+    }
+    let out: Vec<i16> = scaled.iter().map(|&v| v.round().clamp(-32768.0, 32767.0) as i16).collect();
+    // What is left over the ceiling between the samples: the whole clip
+    // down by that much (a fraction of a decibel, where it is anything).
+    let over = true_peak(&out) - CEILING_DBTP;
+    if over <= 0.0 {
+        return out.into();
+    }
+    let down = 10f64.powf(-over / 20.0);
+    out.iter().map(|&s| (s as f64 * down).round() as i16).collect()
+}
+
+/// Holds every sample of `x` under `ceiling` with a gain that comes down
+/// smoothly over [`LIMIT_ATTACK`] before each peak and goes back up over
+/// [`LIMIT_RELEASE`] after it; where no sample nears the ceiling the gain
+/// is exactly 1. The gain each sample needs is spread back over the attack
+/// (the least needed in the window ahead), averaged over the attack again
+/// (a ramp rather than a step), then let up no faster than the release.
+fn limit_peaks(x: &mut [f64], ceiling: f64, rate: u32) {
+    let attack = ((LIMIT_ATTACK * rate as f64).ceil() as usize).max(1);
+    let mut ahead = vec![1.0f64; x.len()];
+    for (i, v) in x.iter().enumerate() {
+        if v.abs() > ceiling {
+            let need = ceiling / v.abs();
+            for a in &mut ahead[(i + 1).saturating_sub(attack)..=i] {
+                *a = a.min(need);
+            }
+        }
+    }
+    let release = 1.0 - (-1.0 / (LIMIT_RELEASE * rate as f64)).exp();
+    let (mut window, mut gain) = (attack as f64, 1.0f64);
+    for i in 0..x.len() {
+        // The mean of `ahead` over the `attack` samples ending at i (1
+        // before the start).
+        window += ahead[i] - if i >= attack { ahead[i - attack] } else { 1.0 };
+        let ramp = (window / attack as f64).min(ahead[i]);
+        gain = ramp.min(gain + (1.0 - gain) * release);
+        x[i] *= gain;
+    }
 }
 
 #[cfg(test)]
@@ -280,12 +340,55 @@ mod tests {
     fn normalize_meets_the_target_under_the_ceiling() {
         let rate = 22_050;
         let quiet = sine(440.0, 0.05, 2.0, rate);
-        let loud = normalize(&quiet, rate, SPEECH_LUFS);
+        let loud = normalize(&quiet, rate, SPEECH_LUFS, 0.0);
         check_close(integrated(&loud, rate).unwrap(), SPEECH_LUFS, 0.1);
         // A target louder than the ceiling allows stops at the ceiling.
-        let capped = normalize(&quiet, rate, 0.0);
+        let capped = normalize(&quiet, rate, 0.0, 0.0);
         check_close(true_peak(&capped), CEILING_DBTP, 0.1);
         // Silence stays silence.
-        assert!(normalize(&[0; 1000], rate, SPEECH_LUFS).iter().all(|&s| s == 0));
+        assert!(normalize(&[0; 1000], rate, SPEECH_LUFS, SPEECH_PEAK_LIMIT_DB).iter().all(|&s| s == 0));
+    }
+
+    /// A tone (at -29 LUFS) with a few sharp clicks 21 dB over its
+    /// loudness, as a voice's plosives can stand.
+    fn tone_with_clicks(rate: u32) -> Vec<i16> {
+        let mut clip = sine(440.0, 0.05, 3.0, rate);
+        for at in [0.5, 1.2, 2.4] {
+            clip[(at * rate as f64) as usize] = 13_000;
+        }
+        clip
+    }
+
+    #[test]
+    fn peaks_far_over_the_voice_are_limited_not_the_whole_cue_turned_down() {
+        let rate = 22_050;
+        let clip = tone_with_clicks(rate);
+        let turned_down = normalize(&clip, rate, SPEECH_LUFS, 0.0);
+        assert!(integrated(&turned_down, rate).unwrap() < SPEECH_LUFS - 1.5, "the old way falls short");
+        let limited = normalize(&clip, rate, SPEECH_LUFS, SPEECH_PEAK_LIMIT_DB);
+        check_close(integrated(&limited, rate).unwrap(), SPEECH_LUFS, 0.3);
+        assert!(true_peak(&limited) <= CEILING_DBTP + 1e-9, "true peak {}", true_peak(&limited));
+        // Away from the clicks the tone is only scaled: its samples are
+        // those of the tone normalized without any click.
+        let clean = normalize(&sine(440.0, 0.05, 3.0, rate), rate, SPEECH_LUFS, SPEECH_PEAK_LIMIT_DB);
+        let gain = |a: &[i16], b: &[i16]| {
+            let peak = |c: &[i16]| c.iter().map(|s| s.unsigned_abs()).max().unwrap() as f64;
+            peak(a) / peak(b)
+        };
+        let quiet_stretch = (rate as usize * 2 / 10)..(rate as usize * 4 / 10);
+        check_close(gain(&limited[quiet_stretch.clone()], &clean[quiet_stretch]), 1.0, 0.05);
+    }
+
+    #[test]
+    fn peaks_past_the_limit_turn_the_whole_down_as_before() {
+        // A click 29 dB over the tone's loudness: limiting stops at its
+        // 6 dB, and the rest comes off the whole cue.
+        let rate = 22_050;
+        let mut clip = sine(440.0, 0.05, 3.0, rate);
+        clip[rate as usize] = 32000;
+        let limited = normalize(&clip, rate, SPEECH_LUFS, SPEECH_PEAK_LIMIT_DB);
+        assert!(true_peak(&limited) <= CEILING_DBTP + 1e-9);
+        let turned_down = integrated(&normalize(&clip, rate, SPEECH_LUFS, 0.0), rate).unwrap();
+        check_close(integrated(&limited, rate).unwrap() - turned_down, SPEECH_PEAK_LIMIT_DB, 0.6);
     }
 }

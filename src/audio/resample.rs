@@ -282,13 +282,26 @@ impl Resampler {
     }
 }
 
+/// A sample of full scale 1 to 16 bits, rounded (`round` of the clamped
+/// value, as rounding first and clamping after would give).
 fn quantize(x: f32) -> i16 {
-    (x * 32768.0).round().clamp(-32768.0, 32767.0) as i16
+    crate::audio::format::round((x * 32768.0).clamp(-32768.0, 32767.0)) as i16
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quantize_rounds_and_clamps_as_f32_round_does() {
+        let values = (-80_000..=80_000)
+            .map(|i| i as f32 / 65_536.0)
+            .chain((-3000..3000).map(|i| (i as f32 + 0.5) / 32768.0))
+            .chain([f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -0.0, 1.0, -1.0, 7.0, -7.0, 32767.5 / 32768.0]);
+        for x in values {
+            assert_eq!(quantize(x), (x * 32768.0).round().clamp(-32768.0, 32767.0) as i16, "{x:e}");
+        }
+    }
 
     /// A sine at `hz`, `level` of full scale, `len` samples at `rate`.
     pub fn tone(hz: f64, level: f64, rate: u32, len: usize) -> Vec<i16> {

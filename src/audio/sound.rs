@@ -51,7 +51,7 @@ pub fn chime(chime: Chime) -> Arc<[i16]> {
             .map(|&c| {
                 let pcm = crate::audio::wav::parse(bytes(c)).expect("the embedded chimes are valid WAV");
                 let samples = crate::audio::wav::resample(&pcm, SAMPLE_RATE);
-                crate::audio::loudness::normalize(&samples, SAMPLE_RATE, crate::audio::loudness::CHIME_LUFS)
+                crate::audio::loudness::normalize(&samples, SAMPLE_RATE, crate::audio::loudness::CHIME_LUFS, 0.0)
             })
             .collect()
     });
@@ -92,8 +92,9 @@ pub fn load_file(path: &Path) -> Result<Arc<[i16]>, SoundError> {
     {
         return result.clone();
     }
-    let result = decode_file(path)
-        .map(|samples| crate::audio::loudness::normalize(&samples, SAMPLE_RATE, crate::audio::loudness::CHIME_LUFS));
+    let result = decode_file(path).map(|samples| {
+        crate::audio::loudness::normalize(&samples, SAMPLE_RATE, crate::audio::loudness::CHIME_LUFS, 0.0)
+    });
     memo.lock().unwrap_or_else(|p| p.into_inner()).insert(path.to_path_buf(), (stamp, result.clone()));
     result
 }

@@ -9,6 +9,7 @@ use std::io::Write;
 use crate::cli::{write_json, write_out};
 use crate::config::EngineKind;
 use crate::error::{Failure, code};
+use crate::script::diagnostic::escape_controls;
 use crate::script::duration;
 
 pub(super) fn devices(json: bool, out: &mut dyn Write) -> Result<u8, Failure> {
@@ -27,7 +28,9 @@ pub(super) fn devices(json: bool, out: &mut dyn Write) -> Result<u8, Failure> {
     let mut text = String::from("Audio outputs (use with --device NAME):\n");
     for o in list {
         let mark = if o.default { " (default)" } else { "" };
-        text += &format!("  {:<20} {}{mark}\n", o.name, o.description);
+        // Names the sound server gives: outside text.
+        let (name, description) = (escape_controls(&o.name), escape_controls(&o.description));
+        text += &format!("  {name:<20} {description}{mark}\n");
     }
     write_out(out, &text)?;
     Ok(code::OK)

@@ -20,6 +20,7 @@ use crate::error::{Failure, code};
 use crate::play::output::Device;
 use crate::play::player::{Player, PlayerEvent};
 use crate::script::Script;
+use crate::script::diagnostic::escape_controls;
 use crate::script::timeline::Timeline;
 use crate::session::Segment;
 use crate::speech::{Cache, Engine};
@@ -280,6 +281,8 @@ fn announcement(name: &str, first: &Segment, looped: bool, keyboard: bool, devic
     // real once the speech is made or cached, else an estimate, marked `≈`.
     let length = if looped { "until stopped".to_string() } else { first.timeline.length_shown() };
     let keys = if keyboard { crate::play::live::HELP } else { "Ctrl-C stops" };
+    // The names come from outside (a file, the sound server).
+    let (name, device) = (escape_controls(name), escape_controls(device));
     format!("Playing {name} ({length}) on {device}. {keys}.")
 }
 

@@ -32,6 +32,9 @@ use crate::session::{Control, Segment, Stream};
 /// Samples written between progress reports and interruption checks.
 const CHUNK: usize = 1 << 16;
 
+/// Chunks the mixing may be ahead of the writing (see [`pump`]).
+const CHUNKS_AHEAD: usize = 2;
+
 /// The buffer between an encoder and the file: big enough that writing
 /// is a few thousand calls for an hour of WAV, small beside the clips a
 /// render holds (a WAV's blocks of `CHUNK` samples pass it straight by).
@@ -246,6 +249,11 @@ fn wav_stream(
 
 /// Plays the segment into `write`, a chunk at a time, as 16-bit stereo.
 /// Returns the frames written.
+///
+/// The session is mixed on a thread of its own, a few chunks ahead of
+/// the writing here: encoding and the kernel's copying of the bytes (half
+/// of a WAV render's time) run beside the mixing, on the other core, not
+/// after it. The chunks go round between the two, made once.
 fn pump(
     segment: Arc<Segment>,
     volume: f32,
@@ -254,22 +262,38 @@ fn pump(
     write: &mut dyn FnMut(&[i16]) -> io::Result<()>,
 ) -> Result<u64, Stop> {
     let total = segment.timeline.total;
-    let mut stream = Stream::new(segment, None, Control::new(volume));
-    let mut buf = vec![0i16; CHUNK];
-    let mut done = 0u64;
-    loop {
-        let n = stream.fill_i16(&mut buf);
-        if n == 0 {
-            break;
-        }
-        write(&buf[..n]).map_err(Stop::Io)?;
-        done += (n / CHANNELS as usize) as u64;
-        progress(done, total);
-        if interrupted.load(Ordering::Relaxed) {
-            return Err(Stop::Interrupted);
-        }
+    let (mixed, to_write) = crossbeam_channel::bounded::<(Vec<i16>, usize)>(CHUNKS_AHEAD);
+    let (written, to_mix) = crossbeam_channel::bounded::<Vec<i16>>(CHUNKS_AHEAD + 1);
+    for _ in 0..=CHUNKS_AHEAD {
+        written.send(vec![0i16; CHUNK]).expect("room for every chunk");
     }
-    Ok(done)
+    // `move`: the writing's ends of the channels go with it, so once it
+    // stops (an error, an interruption) the mixer's sends and receives
+    // fail and it ends, rather than the scope waiting on it for ever.
+    std::thread::scope(move |scope| {
+        // Ends at the session's end, or once the writing below stops.
+        let mixer = std::thread::Builder::new().name("render mixer".into()).spawn_scoped(scope, move || {
+            let mut stream = Stream::new(segment, None, Control::new(volume)).steering_every(CHUNK as u64);
+            for mut buf in to_mix.iter() {
+                let n = stream.fill_i16(&mut buf);
+                if n == 0 || mixed.send((buf, n)).is_err() {
+                    break;
+                }
+            }
+        });
+        mixer.map_err(Stop::Io)?;
+        let mut done = 0u64;
+        for (buf, n) in to_write.iter() {
+            write(&buf[..n]).map_err(Stop::Io)?;
+            done += (n / CHANNELS as usize) as u64;
+            progress(done, total);
+            if interrupted.load(Ordering::Relaxed) {
+                return Err(Stop::Interrupted);
+            }
+            let _ = written.send(buf);
+        }
+        Ok(done)
+    })
 }
 
 /// The format a file's name asks for; one render cannot write is refused

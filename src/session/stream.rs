@@ -14,7 +14,7 @@ use crossbeam_channel::Receiver;
 
 use super::control::NO_SEEK;
 use super::{Control, Segment, SpeakRequest, WaitRequest, gains_for};
-use crate::audio::format::{CHANNELS, to_i16};
+use crate::audio::format::{CHANNELS, frames_to_i16, to_i16};
 use crate::audio::limiter::{LOOKAHEAD, Limiter};
 use crate::audio::resample::ToSession;
 use crate::script::timeline::{Event, SAMPLE_RATE, Sound, samples};
@@ -32,6 +32,10 @@ pub const RAMP: Duration = Duration::from_millis(15);
 /// lands in the middle of to fade in: a step from a sounding sample to
 /// silence is a click, and 8 ms is too short to hear as a fade.
 pub const SKIP_FADE: Duration = Duration::from_millis(8);
+
+/// Frames [`Stream::fill_i16`] mixes at a time in a run: small enough for
+/// the stack and the cache.
+const BLOCK: usize = 512;
 
 /// How long the volume takes to glide by 1 (a key press moves it by 0.1,
 /// in 10 ms).
@@ -164,6 +168,14 @@ impl Stream {
         }
     }
 
+    /// Steers by its control (takes requests, reports the position) every
+    /// `frames` frames rather than every 64: for a render, which nobody
+    /// steers, so its runs between events are long.
+    pub fn steering_every(mut self, frames: u64) -> Stream {
+        self.report_every = frames.max(1);
+        self
+    }
+
     fn events(&self) -> &[Event] {
         &self.segment.timeline.events
     }
@@ -294,6 +306,11 @@ impl Stream {
                 self.pass_silence(run);
                 out[n..end].fill(0);
                 n = end;
+            } else if self.fading.is_empty() && self.active.iter().all(|a| a.fade_in == 0) {
+                for block in out[n..end].chunks_mut(BLOCK * width) {
+                    self.steady_block(block);
+                }
+                n = end;
             } else {
                 for frame in out[n..end].chunks_exact_mut(width) {
                     let x = self.steady_frame();
@@ -348,6 +365,55 @@ impl Stream {
         let [l, r] = self.mix_clips(self.pos);
         self.pos += 1;
         self.scaled([l * self.gain, r * self.gain], 0.0)
+    }
+
+    /// [`Stream::steady_frame`] and [`Stream::limit`] for a block of at
+    /// most [`BLOCK`] frames of a run, to 16 bits: the same samples, made
+    /// clip by clip rather than frame by frame (each frame's sums taken in
+    /// the same order), where no clip fades. A render's speed is here.
+    fn steady_block(&mut self, out: &mut [i16]) {
+        let m = out.len() / CHANNELS as usize;
+        let mut frames = [[0.0f32; 2]; BLOCK];
+        let frames = &mut frames[..m];
+        self.mix_block(frames);
+        for x in frames.iter_mut() {
+            *x = self.scaled([x[0] * self.gain, x[1] * self.gain], 0.0);
+        }
+        self.sent += m as u64;
+        self.pos += m as u64;
+        self.made += m as u64;
+        self.limiter.process_block(frames);
+        frames_to_i16(frames, out);
+    }
+
+    /// [`Stream::mix_clips`] for the `frames.len()` frames from the
+    /// position on, where no clip fades in or out: centred clips summed as
+    /// integers, panned ones as floats, clip after clip.
+    fn mix_block(&mut self, frames: &mut [[f32; 2]]) {
+        let m = frames.len();
+        let mut sum = [0i32; BLOCK];
+        let mut panned = [[0.0f32; 2]; BLOCK];
+        for a in &self.active {
+            let from = (self.pos - a.start) as usize;
+            let samples = &a.clip[from.min(a.clip.len())..a.clip.len().min(from + m)];
+            match a.pan {
+                None => sum.iter_mut().zip(samples).for_each(|(t, &s)| *t += s as i32),
+                Some((l, r)) => panned.iter_mut().zip(samples).for_each(|(t, &s)| {
+                    t[0] += s as f32 * l;
+                    t[1] += s as f32 * r;
+                }),
+            }
+        }
+        let end = self.pos + m as u64;
+        self.active.retain(|a| ((end - a.start) as usize) < a.clip.len());
+        for ((x, &sum), panned) in frames.iter_mut().zip(&sum).zip(&panned) {
+            let centre = sum as f32 / 32768.0;
+            *x = [centre; 2];
+            if *panned != [0.0; 2] {
+                x[0] += panned[0] / 32768.0;
+                x[1] += panned[1] / 32768.0;
+            }
+        }
     }
 
     /// A frame made, through the limiter: the frame it gives out, once the
@@ -823,8 +889,8 @@ mod tests {
         std::iter::from_fn(|| stream.next_frame()).flat_map(|f| f.map(to_i16)).collect()
     }
 
-    fn filled(seg: &Arc<Segment>, volume: f32, piece: usize) -> Vec<i16> {
-        let mut stream = Stream::new(seg.clone(), None, Control::new(volume));
+    fn filled(seg: &Arc<Segment>, volume: f32, piece: usize, steer_every: u64) -> Vec<i16> {
+        let mut stream = Stream::new(seg.clone(), None, Control::new(volume)).steering_every(steer_every);
         let (mut out, mut buf) = (Vec::new(), vec![0i16; piece]);
         loop {
             let n = stream.fill_i16(&mut buf);
@@ -845,9 +911,17 @@ mod tests {
         for volume in [1.0, 0.5, 4.0] {
             let want = frame_by_frame(&seg, volume);
             assert!(want.iter().filter(|&&s| s == 0).count() > want.len() / 4, "silence in it");
-            for piece in [2, 7, 128, 1 << 16] {
-                let got = filled(&seg, volume, piece);
-                assert!(got == want, "volume {volume}, pieces of {piece}: {} samples, want {}", got.len(), want.len());
+            // Steered as a live stream is (runs of at most 64 frames), and
+            // as a render is (runs as long as the events allow, mixed in
+            // blocks, the limiter's look-ahead copied in a run).
+            for (piece, steer_every) in [(2, 64), (7, 64), (128, 64), (1 << 16, 64), (7, 1 << 16), (1 << 16, 1 << 16)] {
+                let got = filled(&seg, volume, piece, steer_every);
+                assert!(
+                    got == want,
+                    "volume {volume}, pieces of {piece}, steered every {steer_every}: {} samples, want {}",
+                    got.len(),
+                    want.len()
+                );
             }
         }
     }

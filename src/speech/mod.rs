@@ -496,6 +496,7 @@ pub fn synthesize_each(
                                 &samples,
                                 ENGINE_RATE,
                                 crate::audio::loudness::SPEECH_LUFS,
+                                crate::audio::loudness::SPEECH_PEAK_LIMIT_DB,
                             );
                             let err = cache.put(key, text, &samples).err().map(|e| crate::error::io_reason(&e));
                             (samples, false, err)
@@ -542,7 +543,12 @@ pub fn synthesize_each(
 /// its clips were brought to, and how cue text is read out
 /// ([`reading::as_spoken`], which every engine is given).
 pub fn cache_key(engine: &dyn Engine) -> String {
-    format!("{} loudness {} LUFS reading {}", engine.key(), crate::audio::loudness::SPEECH_LUFS, reading::VERSION)
+    use crate::audio::loudness::{SPEECH_LUFS, SPEECH_PEAK_LIMIT_DB};
+    format!(
+        "{} loudness {SPEECH_LUFS} LUFS peaks limited {SPEECH_PEAK_LIMIT_DB} dB reading {}",
+        engine.key(),
+        reading::VERSION
+    )
 }
 
 /// The lengths of cached speech, where every text is cached: lets `show`
