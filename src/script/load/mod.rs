@@ -316,3 +316,62 @@ fn list_words(words: &[&str]) -> String {
         [init @ .., last] => format!("{} and {last}", init.join(", ")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The problems of a routine with these steps, each as (the text its
+    /// span covers, its message, its help), in the order of the file.
+    fn problems(steps: &str) -> Vec<(String, String, Option<String>)> {
+        let source = format!("Routine(title: \"T\", summary: \"S\", steps: [{steps}])");
+        let (script, diags) = load(&source, None, "t");
+        assert_eq!(script.is_some(), !diags.iter().any(Diagnostic::is_error), "a script only without errors");
+        diags.into_iter().map(|d| (source[d.span].to_string(), d.message, d.help)).collect()
+    }
+
+    #[test]
+    fn every_mistake_is_reported_in_one_run_where_it_is_written() {
+        let got = problems(r#"Chime("bel"), Pause(30), Hold(length: "0s"), Repeat(times: 0, steps: [Say("a")])"#);
+        let at: Vec<&str> = got.iter().map(|p| p.0.as_str()).collect();
+        assert_eq!(at, ["\"bel\"", "30", "\"0s\"", "0"], "{got:?}");
+        assert_eq!(got[0].2.as_deref(), Some("did you mean \"bell\"?"));
+        assert_eq!(got[1].2.as_deref(), Some("write it in quotes with a unit, like \"30s\""));
+        assert!(got[2].1.ends_with("is zero"), "{}", got[2].1);
+        assert!(got[3].1.contains("must be from"), "{}", got[3].1);
+    }
+
+    #[test]
+    fn durations_take_the_spellings_people_type() {
+        for length in ["45s", "45sec", "2min", "1 min", "1m 30s", "1m30s", "9m59s", "500ms"] {
+            assert_eq!(problems(&format!("Hold(length: \"{length}\")")), [], "{length}");
+        }
+        let got = problems(r#"Hold(length: "1m30")"#);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(got[0].2.as_deref().unwrap_or(&got[0].1).contains("1m30s"), "{got:?}");
+    }
+
+    #[test]
+    fn a_step_in_the_wrong_shape_says_how_to_write_it() {
+        let got = problems(r#"Say(text: "a"), Say("a", "b"), Say"#);
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert!(got.iter().all(|p| p.2.as_deref().is_some_and(|h| h.starts_with("write "))), "{got:?}");
+        assert_eq!(got[1].0, "\"b\"", "the value too many");
+    }
+
+    #[test]
+    fn a_volume_and_a_count_are_checked_against_their_range() {
+        let routine = |fields: &str| {
+            let source = format!("Routine(title: \"T\", summary: \"S\", {fields}, steps: [Say(\"a\")])");
+            let (_, diags) = load(&source, None, "t");
+            diags.into_iter().map(|d| (source[d.span].to_string(), d.message)).collect::<Vec<_>>()
+        };
+        assert_eq!(routine("defaults: (volume: 1.5)"), []);
+        let got = routine("defaults: (volume: 3.0)");
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].0, "3.0");
+        let got = problems(r#"Repeat(times: 2.5, steps: [Say("a")])"#);
+        assert_eq!(got.iter().map(|p| p.0.as_str()).collect::<Vec<_>>(), ["2.5"], "{got:?}");
+        assert!(got[0].1.contains("whole number"), "{}", got[0].1);
+    }
+}
