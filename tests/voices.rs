@@ -40,6 +40,8 @@ fn voices_lists_every_engines_voices_in_one_table() {
     assert!(!out.contains("\nde:"), "{out}");
     assert!(out.contains(" voices in other languages than English left out: --all shows them"), "{out}");
     assert!(out.contains("Choose by ear: backease voices --try NAME"), "{out}");
+    // None chosen: the voice that speaks is named, as play names it.
+    assert!(out.contains("\nWith no voice chosen, backease speaks with hibari, voice heart\n"), "{out}");
 }
 
 #[test]
@@ -82,6 +84,11 @@ fn the_voice_the_settings_chose_is_marked() {
     let marked: Vec<&str> = run.stdout.lines().filter(|l| l.starts_with('*')).collect();
     assert_eq!(marked.len(), 1, "{}", run.stdout);
     assert_eq!(marked[0].split_whitespace().take(3).collect::<Vec<_>>(), ["*", "en-gb", "espeak"]);
+    assert!(!run.stdout.contains("With no voice chosen"), "{}", run.stdout);
+    // Without the natural voices and with nothing chosen, espeak-ng speaks.
+    sb.write("config/backease/config.ron", "Config()");
+    let run = run_within(Duration::from_secs(30), &mut sb.command(&["voices", "--engine", "espeak"]));
+    assert!(run.stdout.contains("\nWith no voice chosen, backease speaks with espeak-ng\n"), "{}", run.stdout);
 }
 
 /// Seconds of a recording louder than about -40 dBFS, in 5 ms windows.

@@ -140,7 +140,7 @@ pub enum Command {
         json: bool,
     },
 
-    /// Install the natural voice (Piper, and hibari) for backease: a Python environment in its data folder
+    /// Install the natural voices (hibari, and Piper beside it) for backease: a Python environment in its data folder
     #[command(after_help = "Example:\n  backease setup\n  backease play deep-spinal\n\n\
                       Needs python3 and its venv module (Debian and Ubuntu: sudo apt install python3-venv).\n\
                       Downloads about 150 MB of pinned, hash-checked packages into\n\

@@ -13,6 +13,7 @@ use crate::cli::write_out;
 use crate::config::{EngineKind, Settings};
 use crate::error::Failure;
 use crate::script::diagnostic::escape_controls;
+use crate::speech::VoiceSettings;
 
 /// The engines whose voices are listed, in the order `auto` tries them
 /// (the system voice, live only, last).
@@ -286,6 +287,7 @@ pub(super) fn list(
         return Ok(crate::error::code::OK);
     }
     let own = own_language();
+    let none_chosen = !listing.rows.iter().any(|r| r.chosen);
     let (mut rows, left) = shown(listing.rows, own.as_deref(), all);
     // Among every engine's, the system voice's hundreds of variants are
     // one line: they would bury the rest.
@@ -315,11 +317,25 @@ pub(super) fn list(
         );
         text += &format!("Add a Piper voice: put MODEL.onnx and MODEL.onnx.json into {dir}\n");
     }
+    if none_chosen {
+        text += &speaks_unchosen(&loaded.settings);
+    }
     let config =
         loaded.path.map_or_else(|| "config.ron".into(), |p| escape_controls(&p.display().to_string()).into_owned());
     text += &format!("Choose by ear: backease voices --try NAME; keep it with voice: \"NAME\" in {config}\n");
     write_out(out, &text)?;
     Ok(crate::error::code::OK)
+}
+
+/// With no voice chosen, the one that speaks: what `play` would say on
+/// its first line.
+fn speaks_unchosen(config: &Settings) -> String {
+    let settings = VoiceSettings { voice: None, rate: config.rate, pitch: config.pitch };
+    let kind = config.engine.unwrap_or(EngineKind::Auto);
+    match crate::speech::pick::engine(kind, &settings, config.command.as_deref()) {
+        Ok(chosen) => format!("With no voice chosen, backease speaks with {}\n", escape_controls(&chosen.name)),
+        Err(_) => String::new(),
+    }
 }
 
 #[cfg(test)]
