@@ -34,7 +34,7 @@ pub const VOICE: &str = "heart";
 pub const LANGUAGE: &str = "en-US";
 
 /// The worker program, run with `python3 -I -c` (see [`Resident`]).
-const WORKER: &str = include_str!("hibari_worker.py");
+const WORKER: &str = concat!(include_str!("worker_serve.py"), include_str!("hibari_worker.py"));
 
 /// The seed of hibari's random part, the same for every cue.
 pub const SEED: u64 = 0;

@@ -15,8 +15,8 @@ otherwise), the silence hibari puts before and after it is cut, and the
 sentences are joined by the request's own silence.
 """
 
-import json
-import os
+# Run after worker_serve.py, which gives `serve`.
+
 import sys
 
 # A sentence's sound starts and ends where it comes within 40 dB of its
@@ -86,44 +86,20 @@ def loaded(hibari):
     return tts
 
 
-def main() -> int:
-    out = sys.stdout.buffer
-    # Speech is made ahead of the listener, in the background: the sound
-    # must win the CPU (see piper_worker.py).
-    try:
-        os.nice(10)
-    except OSError:
-        pass
-    # Anything printed by a library must not corrupt the protocol.
-    sys.stdout = sys.stderr
-    if len(sys.argv) != 2:
-        out.write(b"error usage: hibari_worker.py VERSION\n")
-        out.flush()
-        return 2
-    try:
-        import numpy as np
-        import hibari
+def load(args):
+    import numpy as np
+    import hibari
 
-        if hibari.__version__ != sys.argv[1]:
-            raise RuntimeError(f"hibari {hibari.__version__} is installed; backease speaks with {sys.argv[1]}")
-        tts = loaded(hibari)
-    except Exception as e:  # noqa: BLE001 - any failure is reported the same way
-        out.write(f"error {type(e).__name__}: {e}".replace("\n", " ").encode() + b"\n")
-        out.flush()
-        return 1
-    rate = hibari.SAMPLE_RATE
-    out.write(f"ready {rate}\n".encode())
-    out.flush()
-    for line in sys.stdin.buffer:
-        try:
-            pcm = speak(tts, json.loads(line), rate, np)
-            out.write(f"ok {len(pcm)}\n".encode())
-            out.write(pcm)
-        except Exception as e:  # noqa: BLE001 - reported, and the next request is served
-            out.write(f"error {type(e).__name__}: {e}".replace("\n", " ").encode() + b"\n")
-        out.flush()
-    return 0
+    (version,) = args
+    if hibari.__version__ != version:
+        raise RuntimeError(f"hibari {hibari.__version__} is installed; backease speaks with {version}")
+    return (loaded(hibari), np), hibari.SAMPLE_RATE
+
+
+def speak_request(voice, req):
+    tts, np = voice
+    return speak(tts, req, tts.sample_rate, np)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(serve("hibari_worker.py VERSION", load, speak_request))  # noqa: F821 - from worker_serve.py

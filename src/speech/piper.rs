@@ -19,7 +19,7 @@ use super::resident::{Program, Resident, shown_path};
 use super::{Engine, SpeechError, VoiceSettings};
 
 /// The worker program, run with `python3 -I -c` (see [`Resident`]).
-const WORKER: &str = include_str!("piper_worker.py");
+const WORKER: &str = concat!(include_str!("worker_serve.py"), include_str!("piper_worker.py"));
 
 /// The pace a voice speaks at unless told otherwise: calm, for listening
 /// with eyes closed (conversation runs nearer 180).
